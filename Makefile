@@ -1,0 +1,47 @@
+# Quick start: `make demo`, then `make test`. Both set everything up on a fresh machine:
+# a virtualenv in .venv, CPU PyTorch (pinned so pip does not pull a CUDA build), the package
+# with its test extras, and (for the browser test) Debian's chromium. Set-up is a no-op when done.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+TORCH := torch==2.13.0
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup demo test test-fast bench browser clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e '.[test]' $(TORCH)
+	@touch $(STAMP)
+
+# Debian's chromium for the report's real-browser test (skipped with a reason when unavailable).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "warning: could not install chromium; browser tests will be skipped"; \
+	  else echo "warning: not root, chromium not installed; browser tests will be skipped"; fi; }
+
+demo: $(STAMP)
+	$(VENV)/bin/cotwatch demo --out demo
+
+test: $(STAMP) browser
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
+
+bench: $(STAMP)
+	$(PY) bench/ingest.py
+	$(PY) bench/terms.py
+	$(PY) bench/classify.py
+
+clean:
+	rm -rf demo .pytest_cache

@@ -1,0 +1,631 @@
+"""Ingest transcripts into the store: generic JSONL, Inspect AI logs, plain text.
+
+Every file is ingested in one transaction: with any bad record the whole file is rejected and
+the store is left unchanged (one problem line per bad record), unless ``skip_bad`` is set, in
+which case the good records go in and the bad ones are kept in the ``rejects`` table. A crash or
+Ctrl-C mid-file rolls the transaction back, so no partial file is ever visible.
+
+Records are parsed one at a time and staged in batches into temporary DuckDB tables (memory
+stays flat however large the file); duplicates are found in SQL at the end of the file by
+``(run, id)`` and content hash.
+
+>>> from analytics.store import Store, load_sql
+>>> with Store.open("runs.duckdb", read_only=False) as store:
+...     results = ingest_paths(store, ["rollouts.jsonl.gz"], run="rl-1")
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analytics.errors import InputError, RejectedRecords
+from analytics.store import Store, load_sql
+
+FORMATS = ("auto", "jsonl", "inspect", "text")
+SEGMENT_KINDS = ("reasoning", "reasoning_summary", "output", "user", "system", "tool")
+BATCH_RECORDS = 2000
+
+_JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+_INSPECT_SUFFIXES = (".eval", ".json")
+_TEXT_SUFFIXES = (".txt", ".md")
+_THINK_RE = re.compile(r"<think>(.*?)(?:</think>|\Z)", re.S)
+
+
+class RecordError(Exception):
+    """A single record is unusable; the message is the reason."""
+
+
+@dataclass(slots=True)
+class Segment:
+    kind: str
+    text: str
+    role: str | None = None
+    redacted: bool = False
+
+
+@dataclass(slots=True)
+class Record:
+    id: str | None
+    run: str | None
+    step: int | None
+    environment: str | None
+    epoch: int | None
+    covert_action: bool | None
+    score: float | None
+    metadata: dict[str, Any] | None
+    segments: list[Segment]
+    line: int | None = None
+    entry: str | None = None
+
+
+@dataclass
+class FileResult:
+    file: str
+    format: str
+    added: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    problems: list[str] = field(default_factory=list)
+    committed: bool = False
+
+    def summary(self) -> str:
+        state = "" if self.committed else " — file rejected, nothing stored"
+        return (
+            f"{self.file}: {self.added} added, {self.duplicates} duplicates, "
+            f"{self.rejected} rejected{state}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Format detection and file walking
+# --------------------------------------------------------------------------------------------
+def _suffix_format(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(_JSONL_SUFFIXES):
+        return "jsonl"
+    if name.endswith(_INSPECT_SUFFIXES):
+        return "inspect"
+    if name.endswith(_TEXT_SUFFIXES):
+        return "text"
+    return None
+
+
+def detect_format(path: Path) -> str:
+    """The format of ``path`` from its extension, else from its first bytes."""
+    by_suffix = _suffix_format(path)
+    if by_suffix:
+        return by_suffix
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if head[:2] == b"\x1f\x8b":
+        return "jsonl"
+    if head[:2] == b"PK":
+        return "inspect"
+    first_line = head.split(b"\n", 1)[0].strip()
+    if first_line.startswith(b"{"):
+        try:
+            json.loads(first_line)
+            return "jsonl"
+        except ValueError:
+            return "inspect"
+    return "text"
+
+
+def iter_input_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """Files named directly, plus files with a known extension found by walking directories."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for sub in sorted(p for p in path.rglob("*") if p.is_file()):
+                if _suffix_format(sub) and not sub.name.startswith("."):
+                    yield sub
+        elif path.exists():
+            yield path
+        else:
+            raise InputError(f"{path}: no such file or directory")
+
+
+# --------------------------------------------------------------------------------------------
+# Field validation shared by every format
+# --------------------------------------------------------------------------------------------
+def _opt_str(rec: dict, key: str) -> str | None:
+    value = rec.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise RecordError(f"'{key}' must be a string, got {type(value).__name__}")
+    value = str(value)
+    return value if value.strip() else None
+
+
+def _opt_int(rec: dict, key: str) -> int | None:
+    value = rec.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            return int(value)
+        raise RecordError(f"'{key}' must be an integer, got {json.dumps(value)[:40]}")
+    return value
+
+
+def _opt_bool(rec: dict, key: str) -> bool | None:
+    value = rec.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise RecordError(f"'{key}' must be true, false or null, got {json.dumps(value)[:40]}")
+
+
+def _opt_float(rec: dict, key: str) -> float | None:
+    value = rec.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RecordError(f"'{key}' must be a number or null, got {json.dumps(value)[:40]}")
+    return float(value)
+
+
+def split_think(text: str) -> list[Segment]:
+    """Split text into output and ``<think>…</think>`` reasoning segments, in order.
+
+    A closing ``</think>`` with no opening tag (a template that put ``<think>`` in the prompt)
+    makes everything before it reasoning.
+    """
+    if "<think>" not in text and "</think>" not in text:
+        return [Segment("output", text)] if text.strip() else []
+    segments: list[Segment] = []
+    if "</think>" in text and "<think>" not in text.split("</think>", 1)[0]:
+        head, text = text.split("</think>", 1)
+        if head.strip():
+            segments.append(Segment("reasoning", head.strip()))
+    pos = 0
+    for match in _THINK_RE.finditer(text):
+        before = text[pos : match.start()]
+        if before.strip():
+            segments.append(Segment("output", before.strip()))
+        if match.group(1).strip():
+            segments.append(Segment("reasoning", match.group(1).strip()))
+        pos = match.end()
+    rest = text[pos:]
+    if rest.strip():
+        segments.append(Segment("output", rest.strip()))
+    return segments
+
+
+_ROLE_KINDS = {"user": "user", "human": "user", "system": "system", "developer": "system", "tool": "tool", "function": "tool", "ipython": "tool"}
+
+
+def _part_text(part: Any) -> str | None:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, dict):
+        for key in ("text", "content"):
+            if isinstance(part.get(key), str):
+                return part[key]
+    return None
+
+
+def _assistant_segments(message: dict) -> list[Segment]:
+    segments: list[Segment] = []
+    for key in ("reasoning_content", "reasoning"):
+        if isinstance(message.get(key), str) and message[key].strip():
+            segments.append(Segment("reasoning", message[key], "assistant"))
+            break
+    content = message.get("content")
+    if content is None:
+        return segments
+    if isinstance(content, str):
+        parts: list[Any] = [{"type": "text", "text": content}]
+    elif isinstance(content, list):
+        parts = content
+    else:
+        raise RecordError(f"assistant content must be a string or a list, got {type(content).__name__}")
+    for part in parts:
+        if isinstance(part, str):
+            part = {"type": "text", "text": part}
+        if not isinstance(part, dict):
+            raise RecordError(f"content part must be an object, got {type(part).__name__}")
+        kind = part.get("type")
+        if kind == "reasoning":
+            redacted = bool(part.get("redacted", False))
+            text = part.get("reasoning")
+            if text is not None and not isinstance(text, str):
+                raise RecordError("'reasoning' part: 'reasoning' must be a string")
+            segments.append(Segment("reasoning", "" if redacted else (text or ""), "assistant", redacted))
+            summary = part.get("summary")
+            if isinstance(summary, str) and summary.strip():
+                segments.append(Segment("reasoning_summary", summary, "assistant"))
+            elif isinstance(summary, list):  # OpenAI Responses: [{"type":"summary_text","text":…}]
+                joined = "\n".join(t for t in (_part_text(s) for s in summary) if t)
+                if joined.strip():
+                    segments.append(Segment("reasoning_summary", joined, "assistant"))
+        elif kind == "thinking":
+            text = part.get("thinking")
+            if not isinstance(text, str):
+                raise RecordError("'thinking' part: 'thinking' must be a string")
+            segments.append(Segment("reasoning", text, "assistant"))
+        elif kind == "redacted_thinking":
+            segments.append(Segment("reasoning", "", "assistant", True))
+        else:
+            text = _part_text(part)
+            if text is not None:
+                for seg in split_think(text):
+                    seg.role = "assistant"
+                    segments.append(seg)
+    return segments
+
+
+def segments_from_messages(messages: Any) -> list[Segment]:
+    """Segments of a chat transcript (OpenAI, Anthropic, Inspect, DeepSeek/vLLM shapes)."""
+    if not isinstance(messages, list):
+        raise RecordError("'messages' must be a list")
+    segments: list[Segment] = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise RecordError(f"message {i} must be an object")
+        role = message.get("role")
+        if not isinstance(role, str):
+            raise RecordError(f"message {i} has no 'role'")
+        if role == "assistant" or role == "model":
+            segments.extend(_assistant_segments(message))
+            continue
+        kind = _ROLE_KINDS.get(role)
+        if kind is None:
+            raise RecordError(f"message {i}: unknown role {role!r}")
+        content = message.get("content")
+        if isinstance(content, list):
+            text = "\n".join(t for t in (_part_text(p) for p in content) if t)
+        elif isinstance(content, str) or content is None:
+            text = content or ""
+        else:
+            raise RecordError(f"message {i}: content must be a string or a list")
+        if text.strip():
+            segments.append(Segment(kind, text, role))
+    return segments
+
+
+def record_from_json(rec: Any) -> Record:
+    """Validate one generic-JSONL record (see the README for the schema)."""
+    if not isinstance(rec, dict):
+        raise RecordError(f"expected a JSON object, got {type(rec).__name__}")
+    metadata = rec.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise RecordError("'metadata' must be an object")
+    reasoning, output, messages = rec.get("reasoning"), rec.get("output"), rec.get("messages")
+    if messages is not None and reasoning is not None:
+        raise RecordError("give either 'reasoning' (+ 'output') or 'messages', not both")
+    if messages is not None:
+        segments = segments_from_messages(messages)
+    elif reasoning is not None:
+        if not isinstance(reasoning, str):
+            raise RecordError("'reasoning' must be a string")
+        segments = [Segment("reasoning", reasoning, "assistant")]
+        if output is not None:
+            if not isinstance(output, str):
+                raise RecordError("'output' must be a string")
+            segments.extend(Segment(s.kind, s.text, "assistant") for s in split_think(output))
+    elif output is not None:
+        if not isinstance(output, str):
+            raise RecordError("'output' must be a string")
+        segments = [Segment(s.kind, s.text, "assistant") for s in split_think(output)]
+    else:
+        raise RecordError("no text: give 'reasoning' (+ optional 'output') or 'messages'")
+    return Record(
+        id=_opt_str(rec, "id"),
+        run=_opt_str(rec, "run"),
+        step=_opt_int(rec, "step"),
+        environment=_opt_str(rec, "environment"),
+        epoch=_opt_int(rec, "epoch"),
+        covert_action=_opt_bool(rec, "covert_action"),
+        score=_opt_float(rec, "score"),
+        metadata=metadata,
+        segments=segments,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Readers: each yields (Record | RecordError, line, entry) and knows its own progress
+# --------------------------------------------------------------------------------------------
+class _Progress:
+    """Bytes-read callback holder (rich progress bar on a terminal, nothing otherwise)."""
+
+    def __init__(self, callback: Callable[[int], None] | None):
+        self.callback = callback
+
+    def __call__(self, position: int) -> None:
+        if self.callback:
+            self.callback(position)
+
+
+def _read_jsonl(path: Path, progress: _Progress, defaults: dict[str, Any]) -> Iterator[tuple[Record | RecordError, int | None, str | None]]:
+    raw = open(path, "rb")
+    try:
+        stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw) if path.name.lower().endswith(".gz") or _is_gzip(raw) else raw
+        for lineno, line in enumerate(stream, start=1):
+            if lineno % 512 == 0:
+                progress(raw.tell())
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except UnicodeDecodeError as exc:
+                yield RecordError(f"not valid UTF-8 ({exc.reason})"), lineno, None
+                continue
+            except ValueError as exc:
+                yield RecordError(f"invalid JSON: {exc}"), lineno, None
+                continue
+            try:
+                rec = record_from_json(data)
+            except RecordError as exc:
+                yield exc, lineno, None
+                continue
+            # flags fill what a record lacks
+            rec.run = rec.run or defaults.get("run")
+            rec.step = rec.step if rec.step is not None else defaults.get("step")
+            rec.environment = rec.environment or defaults.get("environment")
+            yield rec, lineno, None
+    except (OSError, EOFError) as exc:  # truncated or corrupt gzip
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+    finally:
+        raw.close()
+
+
+def _is_gzip(fh: io.BufferedReader) -> bool:
+    head = fh.peek(2)[:2]
+    return head == b"\x1f\x8b"
+
+
+def _read_text(path: Path, progress: _Progress, defaults: dict[str, Any]) -> Iterator[tuple[Record | RecordError, int | None, str | None]]:
+    data = path.read_bytes()
+    progress(len(data))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not valid UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+    if not text.strip():
+        yield RecordError("file is empty"), None, path.name
+        return
+    segments = [Segment("reasoning", text, "assistant")]
+    rec = Record(path.name, defaults.get("run"), defaults.get("step"), defaults.get("environment"),
+                 None, None, None, None, segments)
+    yield rec, None, path.name
+
+
+def _read_inspect(path: Path, progress: _Progress, defaults: dict[str, Any]) -> Iterator[tuple[Record | RecordError, int | None, str | None]]:
+    from analytics import inspect_logs
+
+    yield from inspect_logs.read_inspect_log(path, progress, defaults)
+
+
+_READERS = {"jsonl": _read_jsonl, "text": _read_text, "inspect": _read_inspect}
+
+
+# --------------------------------------------------------------------------------------------
+# Hashing and staging
+# --------------------------------------------------------------------------------------------
+def content_hash(rec: Record) -> str:
+    """A stable hash of everything a record says (not where it came from, not its id)."""
+    payload = json.dumps(
+        [
+            rec.run,
+            rec.step,
+            rec.environment,
+            rec.epoch,
+            rec.covert_action,
+            rec.score,
+            rec.metadata,
+            [[s.kind, s.role, s.text, s.redacted] for s in rec.segments],
+        ],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
+
+
+_STAGE_SQL = """
+create or replace temp table _stage_t (
+    seq bigint, id varchar, run varchar, step bigint, environment varchar, epoch integer,
+    source_file varchar, source_line bigint, source_entry varchar, content_hash varchar,
+    covert_action boolean, score double, metadata varchar);
+create or replace temp table _stage_s (
+    seq bigint, ordinal integer, role varchar, kind varchar, text varchar, redacted boolean);
+"""
+
+
+class _Stager:
+    """Buffers records in columnar form and appends them to temp tables via Arrow."""
+
+    def __init__(self, store: Store, source_file: str):
+        self.store = store
+        self.source_file = source_file
+        self.seq = 0
+        self._reset()
+        store.con.execute(_STAGE_SQL)
+
+    def _reset(self) -> None:
+        self.t: dict[str, list] = {k: [] for k in (
+            "seq", "id", "run", "step", "environment", "epoch", "source_file", "source_line",
+            "source_entry", "content_hash", "covert_action", "score", "metadata")}
+        self.s: dict[str, list] = {k: [] for k in ("seq", "ordinal", "role", "kind", "text", "redacted")}
+
+    def add(self, rec: Record, digest: str) -> None:
+        self.seq += 1
+        t = self.t
+        t["seq"].append(self.seq)
+        t["id"].append(rec.id or f"h:{digest[:16]}")
+        t["run"].append(rec.run)
+        t["step"].append(rec.step)
+        t["environment"].append(rec.environment)
+        t["epoch"].append(rec.epoch)
+        t["source_file"].append(self.source_file)
+        t["source_line"].append(rec.line)
+        t["source_entry"].append(rec.entry)
+        t["content_hash"].append(digest)
+        t["covert_action"].append(rec.covert_action)
+        t["score"].append(rec.score)
+        t["metadata"].append(json.dumps(rec.metadata, ensure_ascii=False, default=str) if rec.metadata is not None else None)
+        s = self.s
+        for ordinal, seg in enumerate(rec.segments):
+            s["seq"].append(self.seq)
+            s["ordinal"].append(ordinal)
+            s["role"].append(seg.role)
+            s["kind"].append(seg.kind)
+            s["text"].append(seg.text)
+            s["redacted"].append(seg.redacted)
+        if len(t["seq"]) >= BATCH_RECORDS:
+            self.flush()
+
+    def flush(self) -> None:
+        import pyarrow as pa
+
+        if not self.t["seq"]:
+            return
+        t_types = {"seq": pa.int64(), "step": pa.int64(), "epoch": pa.int32(), "source_line": pa.int64(),
+                   "covert_action": pa.bool_(), "score": pa.float64()}
+        s_types = {"seq": pa.int64(), "ordinal": pa.int32(), "redacted": pa.bool_()}
+        batch_t = pa.table({k: pa.array(v, type=t_types.get(k, pa.string())) for k, v in self.t.items()})
+        batch_s = pa.table({k: pa.array(v, type=s_types.get(k, pa.string())) for k, v in self.s.items()})
+        con = self.store.con
+        con.register("_batch_t", batch_t)
+        con.register("_batch_s", batch_s)
+        try:
+            con.execute("insert into _stage_t select * from _batch_t")
+            con.execute("insert into _stage_s select * from _batch_s")
+        finally:
+            con.unregister("_batch_t")
+            con.unregister("_batch_s")
+        self._reset()
+
+
+# --------------------------------------------------------------------------------------------
+# The ingest itself
+# --------------------------------------------------------------------------------------------
+def ingest_file(
+    store: Store,
+    path: str | os.PathLike[str],
+    *,
+    format: str = "auto",
+    run: str | None = None,
+    step: int | None = None,
+    environment: str | None = None,
+    skip_bad: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> FileResult:
+    """Ingest one file atomically. Returns counts; bad records are listed in ``problems``."""
+    path = Path(path)
+    if format not in FORMATS:
+        raise InputError(f"unknown format {format!r} (choose from {', '.join(FORMATS)})")
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    fmt = detect_format(path) if format == "auto" else format
+    if fmt == "text" and (run is None or step is None):
+        raise InputError(f"{path}: plain-text transcripts need --run and --step")
+    result = FileResult(str(path), fmt)
+    reader = _READERS[fmt]
+    bad: list[tuple[int | None, str | None, str]] = []
+
+    def where(line: int | None, entry: str | None) -> str:
+        if line is not None:
+            return f"{path}:{line}"
+        return f"{path} [{entry}]" if entry else str(path)
+
+    defaults = {"run": run, "step": step, "environment": environment}
+    try:
+        _ingest_in_transaction(store, path, fmt, result, bad, where, reader, progress, defaults, skip_bad)
+    except _RejectFile:
+        return result
+    result.committed = True
+    return result
+
+
+class _RejectFile(Exception):
+    """Raised inside the file's transaction to roll it back when records were rejected."""
+
+
+def _ingest_in_transaction(store, path, fmt, result, bad, where, reader, progress, defaults, skip_bad):
+    with store.atomic() as con:
+        stager = _Stager(store, str(path))
+        for item, line, entry in reader(path, _Progress(progress), defaults):
+            if isinstance(item, RecordError):
+                bad.append((line, entry, str(item)))
+                continue
+            rec = item
+            rec.line, rec.entry = line, entry or rec.entry
+            if rec.run is None or rec.step is None:
+                missing = " and ".join(n for n, v in (("run", rec.run), ("step", rec.step)) if v is None)
+                bad.append((line, entry, f"no {missing} (set it in the record or pass --{missing.split(' ')[0]})"))
+                continue
+            if not any(s.text.strip() or s.redacted for s in rec.segments):
+                bad.append((line, entry, "no text in any segment"))
+                continue
+            stager.add(rec, content_hash(rec))
+        stager.flush()
+
+        # duplicates and id conflicts, within the file and against the store
+        conflicts = con.execute(load_sql("ingest_conflicts")).fetchall()
+        bad.extend((ln, ent, reason) for ln, ent, reason in conflicts)
+        result.rejected = len(bad)
+        result.problems = [f"{where(ln, ent)}: {reason}" for ln, ent, reason in sorted(bad, key=lambda b: (b[0] or 0, b[1] or ""))]
+        if bad and not skip_bad:
+            raise _RejectFile()
+        counts = con.execute(load_sql("ingest_commit")).fetchall()
+        result.added, result.duplicates = counts[0]
+        if bad:
+            con.executemany(
+                "insert into rejects (file, line, entry, reason) values (?, ?, ?, ?)",
+                [[str(path), ln, ent, reason] for ln, ent, reason in bad],
+            )
+        con.execute(
+            "insert into ingested_files (file, format, added, duplicates, rejected) values (?, ?, ?, ?, ?)",
+            [str(path), fmt, result.added, result.duplicates, result.rejected],
+        )
+        con.execute(load_sql("ingest_cleanup"))
+
+
+def ingest_paths(
+    store: Store,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    format: str = "auto",
+    run: str | None = None,
+    step: int | None = None,
+    environment: str | None = None,
+    skip_bad: bool = False,
+    on_file: Callable[[FileResult], None] | None = None,
+    progress_factory: Callable[[Path], Callable[[int], None]] | None = None,
+    count_terms: bool = True,
+) -> list[FileResult]:
+    """Ingest files and directories; each file atomically. Raises :class:`RejectedRecords`
+    at the end if any file was rejected (the other files are stored)."""
+    results = []
+    for path in iter_input_files(paths):
+        progress = progress_factory(path) if progress_factory else None
+        res = ingest_file(store, path, format=format, run=run, step=step, environment=environment,
+                          skip_bad=skip_bad, progress=progress)
+        results.append(res)
+        if on_file:
+            on_file(res)
+    if count_terms and any(r.added for r in results):
+        from analytics import termcounts
+
+        termcounts.materialize(store)
+    rejected_files = [r for r in results if not r.committed]
+    if rejected_files:
+        problems = [p for r in rejected_files for p in r.problems]
+        raise RejectedRecords(
+            f"{len(rejected_files)} file(s) rejected with {len(problems)} bad record(s); "
+            "nothing from them was stored (use --skip-bad to store the good records)",
+            problems,
+        )
+    return results

@@ -1,0 +1,3 @@
+from cotwatch.cli import run
+
+run()
