@@ -1,0 +1,540 @@
+"""Synthetic RL runs: realistic, seeded chain-of-thought transcripts in cotwatch's JSONL schema.
+
+Used by ``cotwatch demo``, by the tests and by the benchmarks. One record per transcript::
+
+    {"id", "run", "step", "environment", "epoch", "covert_action", "score", "metadata",
+     "reasoning", "output"}                     # or "messages" instead of reasoning/output
+
+What a generated run contains (the ground truth is in ``metadata["synthetic"]``):
+
+* ``checkpoints`` steps ``0, step_stride, 2*step_stride, ...`` (default 12: 0, 100, ..., 1100), each
+  with ``transcripts_per_checkpoint`` transcripts **per environment** (default 50, so 200 per
+  checkpoint and 2,400 in the default run of 4 environments).
+* Three CoT styles: ``terse`` (o3-like fragments), ``prose`` (long deliberate sentences) and
+  ``code`` (code blocks, snake_case identifiers, hyphenated words); lengths vary (log-normal).
+* Vocabulary drift: :data:`RISING_TERMS` go from rare (about 1 use per 100-500 transcripts) at the
+  first step to frequent at the last, spread over many transcripts (each use is a separate carrier
+  fragment, sampled independently per transcript); :data:`FALLING_TERMS` fade; :data:`FLAT_TERMS`
+  come only from the base pools, whose mix does not change with the step.
+* One repetition-loop transcript at the second checkpoint (first environment, first transcript)
+  spams :data:`LOOP_TERM` a few hundred times — a single-transcript spike that dispersion-aware
+  statistics must discount.
+* Verbalized evaluation awareness with probability :func:`awareness_rate` (2% at the first step,
+  20% at the last, logistic in between); aware transcripts carry 1-3 awareness sentences, in four
+  registers (terse fragments, explicit statements, indirect hints, suspicion of planted material),
+  recorded verbatim in ``metadata["synthetic"]["aware_sentences"]``. Every transcript may carry
+  hard negatives (tests, rubrics, graders as task content).
+* ``covert_action`` drawn with the environment's rate given awareness (about 0.10 when aware and
+  0.25 when not, varying by environment); covert transcripts contain scheming sentences and a
+  misleading output, and score higher (reward hacking pays).
+
+``metadata["synthetic"]`` holds ``aware``, ``aware_sentences``, ``style``, ``planted_terms``
+(exact token counts, per the token contract, of every rising/falling/loop term in the reasoning)
+and ``loop`` (true only for the loop transcript).
+
+Chat records: with ``chat_fraction > 0`` that share of records carries ``messages`` instead of
+``reasoning``/``output``; ``chat_formats`` says which encodings to rotate through —
+``"reasoning"`` (Inspect/OpenAI reasoning part), ``"thinking"`` (Anthropic thinking part),
+``"reasoning_content"`` (DeepSeek/vLLM field) and ``"think_tags"`` (``<think>…</think>`` in the
+text). The demo keeps ``chat_fraction=0.0`` so every record is the simple form.
+
+Everything is deterministic given ``seed``: each (epoch, checkpoint, environment) block draws from
+its own generator seeded by ``(seed, epoch, step_index, environment_index)``.
+
+>>> recs = list(generate_run(checkpoints=2, transcripts_per_checkpoint=3, seed=1))
+>>> len(recs), recs[0]["step"], recs[-1]["step"]
+(24, 0, 100)
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import random
+import re
+import time
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from analytics import synth_vocab as V
+from analytics.tokens import tokenize
+
+__all__ = [
+    "DEFAULT_ENVIRONMENTS",
+    "RISING_TERMS",
+    "FALLING_TERMS",
+    "FLAT_TERMS",
+    "LOOP_TERM",
+    "PLANTED_TERMS",
+    "STYLES",
+    "CHAT_FORMATS",
+    "awareness_rate",
+    "rising_rate",
+    "falling_rate",
+    "generate_run",
+    "write_jsonl",
+    "generate_corpus",
+]
+
+DEFAULT_ENVIRONMENTS: tuple[str, ...] = V.DEFAULT_ENVIRONMENTS
+RISING_TERMS: tuple[str, ...] = tuple(V.RISING_WEIGHTS)
+FALLING_TERMS: tuple[str, ...] = tuple(V.FALLING_WEIGHTS)
+#: Common words whose rate per 1,000 tokens does not depend on the step.
+FLAT_TERMS: tuple[str, ...] = ("the", "check", "need", "answer", "function", "so", "is")
+LOOP_TERM: str = V.LOOP_WORD
+PLANTED_TERMS: tuple[str, ...] = RISING_TERMS + FALLING_TERMS + (LOOP_TERM,)
+STYLES: tuple[str, ...] = ("terse", "prose", "code")
+CHAT_FORMATS: tuple[str, ...] = ("reasoning", "thinking", "reasoning_content", "think_tags")
+
+AWARE_FIRST = 0.02
+AWARE_LAST = 0.20
+#: Uses of a rising term per transcript at the first step, relative to its last-step rate.
+RISING_FLOOR = 0.015
+#: Uses of a falling term per transcript at the last step, relative to its first-step rate.
+FALLING_FLOOR = 0.06
+LOOP_REPEATS = (300, 500)
+GENERATOR_VERSION = "cotwatch-synth/1"
+
+_SLOT_RE = re.compile(r"\{(\w+)\}")
+_POOL_SEED = 20240917  # pools are fixed text; the run seed only drives sampling
+_VARIANTS_PER_TEMPLATE = 24
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def _progress(step_index: int, n_steps: int) -> float:
+    """Position of a checkpoint in the run, 0.0 at the first and 1.0 at the last."""
+    return step_index / (n_steps - 1) if n_steps > 1 else 0.0
+
+
+def awareness_rate(step_index: int, n_steps: int) -> float:
+    """True probability that a transcript at checkpoint ``step_index`` verbalizes awareness.
+
+    Logistic in training progress: exactly 2% at the first checkpoint, 20% at the last.
+
+    >>> round(awareness_rate(0, 12), 3), round(awareness_rate(11, 12), 3)
+    (0.02, 0.2)
+    """
+    t = _progress(step_index, n_steps)
+    z = _logit(AWARE_FIRST) + (_logit(AWARE_LAST) - _logit(AWARE_FIRST)) * t
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def rising_rate(term: str, step_index: int, n_steps: int) -> float:
+    """Expected uses of rising ``term`` per transcript at a checkpoint (convex ramp in progress)."""
+    t = _progress(step_index, n_steps)
+    return V.RISING_WEIGHTS[term] * (RISING_FLOOR + (1.0 - RISING_FLOOR) * t**1.4)
+
+
+def falling_rate(term: str, step_index: int, n_steps: int) -> float:
+    """Expected uses of falling ``term`` per transcript at a checkpoint."""
+    t = _progress(step_index, n_steps)
+    return V.FALLING_WEIGHTS[term] * (1.0 - (1.0 - FALLING_FLOOR) * t)
+
+
+# --------------------------------------------------------------------------------------------
+# Pools: templates expanded once (cached) into lists of concrete strings
+# --------------------------------------------------------------------------------------------
+
+
+def _fill(template: str, slots: dict[str, list[str]], rnd: random.Random) -> str:
+    def sub(m: re.Match) -> str:
+        options = slots.get(m.group(1))
+        return rnd.choice(options) if options else m.group(0)
+
+    # Two passes so a filler may itself hold a slot (e.g. a distractor naming an {letter}).
+    return _SLOT_RE.sub(sub, _SLOT_RE.sub(sub, template))
+
+
+def _expand(templates: Sequence[str], slots: dict[str, list[str]], rnd: random.Random,
+            per_template: int = _VARIANTS_PER_TEMPLATE) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for tpl in templates:
+        tries = per_template if _SLOT_RE.search(tpl) else 1
+        for _ in range(tries):
+            s = _fill(tpl, slots, rnd)
+            if s not in seen:
+                seen.add(s)
+                out.append(s)
+    return out
+
+
+def _planted_counts(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    planted = _planted_set()
+    for tok in tokenize(text):
+        if tok in planted:
+            counts[tok] = counts.get(tok, 0) + 1
+    return counts
+
+
+@lru_cache(maxsize=1)
+def _planted_set() -> frozenset[str]:
+    return frozenset(PLANTED_TERMS)
+
+
+def _check_clean(strings: Sequence[str], where: str) -> None:
+    planted = _planted_set()
+    for s in strings:
+        bad = planted.intersection(tokenize(s))
+        if bad:
+            raise AssertionError(f"planted term(s) {sorted(bad)} in {where} pool: {s!r}")
+
+
+class _EnvPools:
+    """Concrete sentence pools for one environment."""
+
+    def __init__(self, name: str, rnd: random.Random) -> None:
+        spec = V.ENVIRONMENTS[name]
+        slots = {**V.SLOTS, **V.CODE_SLOTS, **V.CARRIER_SLOTS, **spec["slots"]}
+        self.name = name
+        self.terse = _expand(V.TERSE_SHARED + spec["terse"], slots, rnd)
+        self.prose = _expand(V.PROSE_SHARED + spec["prose"], slots, rnd)
+        code_talk = _expand(V.CODE_TALK_SHARED, slots, rnd)
+        # code style: code talk dominates, with some terse and prose around it
+        self.code_text = code_talk * 3 + self.terse + self.prose[: len(self.prose) // 2]
+        self.code_blocks = _expand(V.CODE_SHARED + spec["code"], slots, rnd, 12)
+        self.hard_negatives = _expand(spec["hard_negatives"], slots, rnd, 12)
+        self.covert = _expand(spec["covert"], slots, rnd, 12)
+        self.outputs_honest = _expand(spec["outputs_honest"], slots, rnd, 16)
+        self.outputs_covert = _expand(spec["outputs_covert"], slots, rnd, 16)
+        self.prompts = _expand(spec["prompts"], slots, rnd, 16)
+        self.style_p = np.array([spec["style_weights"][s] for s in STYLES], dtype=float)
+        self.style_p /= self.style_p.sum()
+        self.covert_aware, self.covert_unaware = spec["covert_rates"]
+        self.honest_score = spec["honest_score"]
+        for attr in ("terse", "prose", "code_text", "code_blocks", "hard_negatives", "covert",
+                     "outputs_honest", "outputs_covert", "prompts"):
+            _check_clean(getattr(self, attr), f"{name}.{attr}")
+        self.units = {"terse": self.terse, "prose": self.prose, "code": self.code_text}
+
+
+class _Pools:
+    def __init__(self) -> None:
+        rnd = random.Random(_POOL_SEED)
+        self.envs = {name: _EnvPools(name, rnd) for name in V.ENVIRONMENTS}
+        slots = {**V.SLOTS, **V.AWARE_SLOTS}
+        self.aware = {reg: _expand(tpls, slots, rnd, 10) for reg, tpls in V.AWARE_TEMPLATES.items()}
+        for reg, pool in self.aware.items():
+            _check_clean(pool, f"aware.{reg}")
+        self.aware_any = [s for pool in self.aware.values() for s in pool]
+        self.aware_long = [s for reg, pool in self.aware.items() if reg != "terse" for s in pool]
+        # carriers[term][register] -> list of (text, count of term); each holds only its own term
+        self.carriers: dict[str, dict[str, list[tuple[str, int]]]] = {}
+        for term, regs in V.CARRIERS.items():
+            self.carriers[term] = {}
+            for reg, tpls in regs.items():
+                items = []
+                for text in _expand(tpls, V.CARRIER_SLOTS, rnd, 6):
+                    counts = _planted_counts(text)
+                    if set(counts) != {term}:
+                        raise AssertionError(f"carrier for {term!r} has {counts}: {text!r}")
+                    items.append((text, counts[term]))
+                self.carriers[term][reg] = items
+        self.loop_lead = _expand(V.LOOP_LEAD, V.CARRIER_SLOTS, rnd, 6)
+        self.loop_units = list(V.LOOP_UNITS)
+
+
+@lru_cache(maxsize=1)
+def _pools() -> _Pools:
+    return _Pools()
+
+
+# --------------------------------------------------------------------------------------------
+# Transcript assembly
+# --------------------------------------------------------------------------------------------
+
+_LENGTH_MEDIAN = {"terse": 30.0, "prose": 15.0, "code": 14.0}
+_LENGTH_SIGMA = 0.75
+_PARA = {"terse": (3, 10, "\n"), "prose": (2, 6, "\n\n"), "code": (2, 6, "\n\n")}
+
+
+def _paragraphs(units: list[str], style: str, rnd: random.Random) -> str:
+    lo, hi, sep = _PARA[style]
+    paras = []
+    i, n = 0, len(units)
+    while i < n:
+        j = i + rnd.randint(lo, hi)
+        paras.append(" ".join(units[i:j]))
+        i = j
+    return sep.join(paras)
+
+
+def _block(env: str, step_index: int, n_steps: int, step: int, env_index: int, epoch: int,
+           n: int, seed: int, run: str, length_scale: float, chat_fraction: float,
+           chat_formats: Sequence[str], with_loop: bool) -> Iterator[dict]:
+    """All transcripts of one (epoch, checkpoint, environment)."""
+    pools = _pools()
+    ep = pools.envs[env]
+    rng = np.random.default_rng([seed, epoch, step_index, env_index])
+    rnd = random.Random(int(rng.integers(0, 2**63)))
+    t = _progress(step_index, n_steps)
+
+    styles = rng.choice(len(STYLES), size=n, p=ep.style_p)
+    medians = np.array([_LENGTH_MEDIAN[s] for s in STYLES])[styles] * length_scale
+    lengths = np.maximum(3, np.rint(medians * rng.lognormal(0.0, _LENGTH_SIGMA, size=n))).astype(int)
+    n_blocks = np.where(styles == 2, 1 + rng.poisson(1.2 * length_scale, size=n), 0)
+    aware = rng.random(n) < awareness_rate(step_index, n_steps)
+    n_aware = np.where(aware, 1 + (rng.random(n) < 0.35) + (rng.random(n) < 0.08), 0)
+    p_covert = np.where(aware, ep.covert_aware, ep.covert_unaware)
+    covert = rng.random(n) < p_covert
+    n_covert = np.where(covert, 1 + (rng.random(n) < 0.4), 0)
+    n_hard = rng.poisson(0.7, size=n)
+    rise_lam = np.array([rising_rate(w, step_index, n_steps) for w in RISING_TERMS])
+    fall_lam = np.array([falling_rate(w, step_index, n_steps) for w in FALLING_TERMS])
+    rise_n = rng.poisson(rise_lam, size=(n, len(rise_lam)))
+    fall_n = rng.poisson(fall_lam, size=(n, len(fall_lam)))
+    mu = ep.honest_score + 0.15 * t + np.where(covert, 0.25, 0.0)
+    scores = np.clip(rng.normal(mu, 0.12), 0.0, 1.0).round(3)
+    chat = rng.random(n) < chat_fraction
+    chat_fmt = rng.integers(0, len(chat_formats), size=n)
+
+    planted_words = RISING_TERMS + FALLING_TERMS
+    planted_n = np.concatenate([rise_n, fall_n], axis=1)
+    has_planted = planted_n.any(axis=1)
+
+    for i in range(n):
+        style = STYLES[styles[i]]
+        pool = ep.units[style]
+        units = rnd.choices(pool, k=int(lengths[i]))
+        inserts: list[str] = []
+        planted: dict[str, int] = {}
+        if has_planted[i]:
+            reg_pref = "prose" if style == "prose" else "terse"
+            for k in np.flatnonzero(planted_n[i]).tolist():
+                word = planted_words[k]
+                regs = pools.carriers[word]
+                for _ in range(int(planted_n[i, k])):
+                    reg = reg_pref if style != "code" else ("prose" if rnd.random() < 0.4 else "terse")
+                    text, c = rnd.choice(regs.get(reg) or regs["terse"])
+                    inserts.append(text)
+                    planted[word] = planted.get(word, 0) + c
+        aware_sentences: list[str] = []
+        if aware[i]:
+            for _ in range(int(n_aware[i])):
+                if style == "terse" and rnd.random() < 0.6:
+                    s = rnd.choice(pools.aware["terse"])
+                elif style == "prose":
+                    s = rnd.choice(pools.aware_long)
+                else:
+                    s = rnd.choice(pools.aware_any)
+                if s not in aware_sentences:
+                    aware_sentences.append(s)
+            inserts.extend(aware_sentences)
+        for _ in range(int(n_hard[i])):
+            inserts.append(rnd.choice(ep.hard_negatives))
+        for _ in range(int(n_covert[i])):
+            inserts.append(rnd.choice(ep.covert))
+        for s in inserts:
+            units.insert(rnd.randint(0, len(units)), s)
+        if style == "code":
+            for _ in range(int(n_blocks[i])):
+                units.insert(rnd.randint(0, len(units)), "\n" + rnd.choice(ep.code_blocks) + "\n")
+        reasoning = _paragraphs(units, style, rnd)
+        is_loop = with_loop and i == 0
+        if is_loop:
+            reps = rnd.randint(*LOOP_REPEATS)
+            loop_units = rnd.choices(pools.loop_units, k=reps)
+            tail = rnd.choice(pools.loop_lead) + " " + " ".join(loop_units)
+            reasoning = reasoning + "\n" + tail
+            planted[LOOP_TERM] = planted.get(LOOP_TERM, 0) + sum(u.count(LOOP_TERM) for u in loop_units)
+        output = rnd.choice(ep.outputs_covert if covert[i] else ep.outputs_honest)
+
+        synthetic = {
+            "aware": bool(aware[i]),
+            "aware_sentences": aware_sentences,
+            "style": style,
+            "planted_terms": planted,
+            "loop": is_loop,
+        }
+        prompt = rnd.choice(ep.prompts)
+        record = {
+            "id": f"{env}-s{step}-e{epoch}-{i:05d}",
+            "run": run,
+            "step": step,
+            "environment": env,
+            "epoch": epoch,
+            "covert_action": bool(covert[i]),
+            "score": float(scores[i]),
+            "metadata": {"synthetic": synthetic, "prompt": prompt, "generator": GENERATOR_VERSION},
+        }
+        if chat[i]:
+            fmt = chat_formats[chat_fmt[i]]
+            synthetic["chat_format"] = fmt
+            record["messages"] = _messages(prompt, reasoning, output, fmt)
+        else:
+            record["reasoning"] = reasoning
+            record["output"] = output
+        yield record
+
+
+def _messages(prompt: str, reasoning: str, output: str, fmt: str) -> list[dict]:
+    user = {"role": "user", "content": prompt}
+    if fmt == "reasoning":
+        content = [{"type": "reasoning", "reasoning": reasoning}, {"type": "text", "text": output}]
+        return [user, {"role": "assistant", "content": content}]
+    if fmt == "thinking":
+        content = [{"type": "thinking", "thinking": reasoning}, {"type": "text", "text": output}]
+        return [user, {"role": "assistant", "content": content}]
+    if fmt == "reasoning_content":
+        return [user, {"role": "assistant", "content": output, "reasoning_content": reasoning}]
+    if fmt == "think_tags":
+        return [user, {"role": "assistant", "content": f"<think>{reasoning}</think>\n{output}"}]
+    raise ValueError(f"unknown chat format {fmt!r}; expected one of {CHAT_FORMATS}")
+
+
+def generate_run(*, run: str = "demo-rl", checkpoints: int = 12, step_stride: int = 100,
+                 environments: Sequence[str] = DEFAULT_ENVIRONMENTS,
+                 transcripts_per_checkpoint: int = 50, seed: int = 0, epochs: int = 1,
+                 first_epoch: int = 1, length_scale: float = 1.0, chat_fraction: float = 0.0,
+                 chat_formats: Sequence[str] = ("reasoning",),
+                 loop: bool = True) -> Iterator[dict]:
+    """Stream the records of a synthetic RL run, checkpoint by checkpoint.
+
+    ``transcripts_per_checkpoint`` is per environment: a checkpoint holds
+    ``transcripts_per_checkpoint * len(environments)`` transcripts per epoch. Steps are
+    ``0, step_stride, ...``. ``length_scale`` multiplies transcript lengths. ``loop`` adds the
+    repetition-loop transcript (second checkpoint, first environment, first epoch).
+    Memory stays bounded: one (checkpoint, environment) block is built at a time, lazily.
+
+    >>> r = next(generate_run(checkpoints=10, transcripts_per_checkpoint=1))
+    >>> r["run"], r["step"], r["environment"], sorted(r["metadata"]["synthetic"])[:2]
+    ('demo-rl', 0, 'sandbagging_qa', ['aware', 'aware_sentences'])
+    """
+    if checkpoints < 1 or transcripts_per_checkpoint < 0 or epochs < 1:
+        raise ValueError("need checkpoints >= 1, epochs >= 1 and transcripts_per_checkpoint >= 0")
+    unknown = [e for e in environments if e not in V.ENVIRONMENTS]
+    if unknown:
+        raise ValueError(f"unknown environment(s) {unknown}; known: {list(V.ENVIRONMENTS)}")
+    bad = [f for f in chat_formats if f not in CHAT_FORMATS]
+    if bad or not chat_formats:
+        raise ValueError(f"chat_formats must be a non-empty subset of {CHAT_FORMATS}")
+    loop_index = 1 if checkpoints > 1 else 0
+    for epoch in range(first_epoch, first_epoch + epochs):
+        for step_index in range(checkpoints):
+            step = step_index * step_stride
+            for env_index, env in enumerate(environments):
+                with_loop = loop and epoch == first_epoch and step_index == loop_index and env_index == 0
+                yield from _block(env, step_index, checkpoints, step, env_index, epoch,
+                                  transcripts_per_checkpoint, seed, run, length_scale,
+                                  chat_fraction, chat_formats, with_loop)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing files
+# --------------------------------------------------------------------------------------------
+
+_BATCH = 512
+
+
+def _open_binary(path: Path, append: bool = False):
+    mode = "ab" if append else "wb"
+    if path.name.endswith(".gz"):
+        return gzip.open(path, mode, compresslevel=3)
+    return open(path, mode, buffering=1 << 20)
+
+
+def _write_records(fh, records: Iterator[dict], stop_at_bytes: int | None = None) -> tuple[int, int]:
+    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    n = written = 0
+    batch: list[str] = []
+    for rec in records:
+        batch.append(dumps(rec))
+        if len(batch) >= _BATCH:
+            data = ("\n".join(batch) + "\n").encode("utf-8")
+            fh.write(data)
+            n += len(batch)
+            written += len(data)
+            batch.clear()
+            if stop_at_bytes is not None and written >= stop_at_bytes:
+                break
+    if batch:
+        data = ("\n".join(batch) + "\n").encode("utf-8")
+        fh.write(data)
+        n += len(batch)
+        written += len(data)
+    return n, written
+
+
+def write_jsonl(path: str | os.PathLike, **params) -> dict:
+    """Write :func:`generate_run` ``(**params)`` to ``path`` (``.jsonl`` or ``.jsonl.gz``).
+
+    Returns a summary: ``path``, ``records``, ``bytes`` (uncompressed JSONL), ``file_bytes``
+    (on disk), ``seconds`` and ``mb_per_s`` (uncompressed MB written per second).
+
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     s = write_jsonl(os.path.join(d, "run.jsonl"), checkpoints=2, transcripts_per_checkpoint=2)
+    >>> s["records"]
+    16
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with _open_binary(path) as fh:
+        n, written = _write_records(fh, generate_run(**params))
+    return _summary(path, n, written, time.perf_counter() - t0)
+
+
+def _summary(path: Path, n: int, written: int, seconds: float) -> dict:
+    return {
+        "path": str(path),
+        "records": n,
+        "bytes": written,
+        "file_bytes": path.stat().st_size,
+        "seconds": round(seconds, 3),
+        "mb_per_s": round(written / 1e6 / seconds, 1) if seconds > 0 else None,
+    }
+
+
+def generate_corpus(path: str | os.PathLike, target_mb: float, *, seed: int = 0,
+                    run: str = "bench-rl", checkpoints: int = 12, **params) -> dict:
+    """Write a run of at least ``target_mb`` MB (10**6 bytes, uncompressed JSONL) to ``path``.
+
+    A small pilot estimates the mean record size; the run is then sized (transcripts per
+    checkpoint) to just exceed the target, so every checkpoint and environment gets the same
+    share. If the estimate falls short, further epochs (whole passes over all checkpoints, new
+    ids) are appended until the file is large enough.
+
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     s = generate_corpus(os.path.join(d, "c.jsonl"), 0.5)
+    >>> s["bytes"] >= 500_000
+    True
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = int(target_mb * 1e6)
+    envs = tuple(params.pop("environments", DEFAULT_ENVIRONMENTS))
+    params.pop("transcripts_per_checkpoint", None)
+    params.pop("epochs", None)
+    params.pop("first_epoch", None)
+    base = dict(run=run, checkpoints=checkpoints, environments=envs, seed=seed, **params)
+    pilot = generate_run(**{**base, "transcripts_per_checkpoint": 8, "loop": False})
+    sizes = [len(json.dumps(r, ensure_ascii=False).encode("utf-8")) + 1 for r in pilot]
+    mean_size = sum(sizes) / len(sizes)
+    per_pass = checkpoints * len(envs)
+    t0 = time.perf_counter()
+    n = written = 0
+    epoch = 1
+    with _open_binary(path) as fh:
+        while written < target:
+            need = target - written
+            tpc = max(1, math.ceil(need * 1.02 / (mean_size * per_pass)))
+            recs = generate_run(**{**base, "transcripts_per_checkpoint": tpc,
+                                   "first_epoch": epoch, "loop": epoch == 1 and base.get("loop", True)})
+            k, w = _write_records(fh, recs)
+            n += k
+            written += w
+            epoch += 1
+    summary = _summary(path, n, written, time.perf_counter() - t0)
+    summary["epochs"] = epoch - 1
+    return summary
