@@ -1,0 +1,335 @@
+"""Ingest: JSONL chat shapes, gzip, idempotency, rejection, --skip-bad, Inspect logs, plain text."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from analytics.ingest import ingest_paths, record_from_json, split_think
+from analytics.store import Store
+from analytics.tokens import tokenize
+from tests.conftest import DATA, requires_data
+
+
+def write_jsonl(path: Path, records, *, gz: bool = False) -> Path:
+    text = "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
+    if gz:
+        with gzip.open(path, "wt", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def segments_of(store: Store, run: str, tid: str):
+    return store.rows(
+        "select s.kind, s.text, s.redacted from segments s join transcripts t on t.pk = s.transcript_pk "
+        "where t.run = $run and t.id = $id order by s.ordinal",
+        {"run": run, "id": tid},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# record shapes
+# ---------------------------------------------------------------------------------------------
+CHAT_RECORDS = [
+    {"id": "plain", "run": "r", "step": 0, "reasoning": "Let me think.", "output": "42"},
+    {"id": "inspect", "run": "r", "step": 0, "messages": [
+        {"role": "system", "content": "You are helpful."},
+        {"role": "user", "content": "Q?"},
+        {"role": "assistant", "content": [
+            {"type": "reasoning", "reasoning": "Maybe a test.", "summary": "Summary here.", "redacted": False},
+            {"type": "text", "text": "A."}]}]},
+    {"id": "anthropic", "run": "r", "step": 0, "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "Q?"}]},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "Hmm, watchers."}, {"type": "text", "text": "B."}]}]},
+    {"id": "deepseek", "run": "r", "step": 0, "messages": [
+        {"role": "user", "content": "Q?"},
+        {"role": "assistant", "reasoning_content": "Wait, alternatively...", "content": "C."}]},
+    {"id": "think", "run": "r", "step": 0, "messages": [
+        {"role": "assistant", "content": "<think>inner monologue</think>final answer"}]},
+    {"id": "redacted", "run": "r", "step": 0, "messages": [
+        {"role": "assistant", "content": [{"type": "reasoning", "reasoning": "ENCRYPTED==", "redacted": True}, {"type": "text", "text": "D."}]}]},
+    {"id": "tool", "run": "r", "step": 0, "messages": [
+        {"role": "assistant", "content": "calling"}, {"role": "tool", "content": "result 1"}]},
+]
+
+EXPECTED_SEGMENTS = {
+    "plain": [("reasoning", "Let me think.", False), ("output", "42", False)],
+    "inspect": [("system", "You are helpful.", False), ("user", "Q?", False), ("reasoning", "Maybe a test.", False),
+                ("reasoning_summary", "Summary here.", False), ("output", "A.", False)],
+    "anthropic": [("user", "Q?", False), ("reasoning", "Hmm, watchers.", False), ("output", "B.", False)],
+    "deepseek": [("user", "Q?", False), ("reasoning", "Wait, alternatively...", False), ("output", "C.", False)],
+    "think": [("reasoning", "inner monologue", False), ("output", "final answer", False)],
+    "redacted": [("reasoning", "", True), ("output", "D.", False)],
+    "tool": [("output", "calling", False), ("tool", "result 1", False)],
+}
+
+
+def test_chat_formats_become_segments(tmp_path, store_path):
+    path = write_jsonl(tmp_path / "chat.jsonl", CHAT_RECORDS)
+    with Store.open(store_path, read_only=False) as store:
+        [res] = ingest_paths(store, [path])
+        assert (res.added, res.duplicates, res.rejected) == (len(CHAT_RECORDS), 0, 0)
+        for tid, expected in EXPECTED_SEGMENTS.items():
+            assert segments_of(store, "r", tid) == expected, tid
+        # reasoning tokens counted per the contract (redacted text not stored, so not counted)
+        reasoning_text = " ".join(t for segs in EXPECTED_SEGMENTS.values() for k, t, _ in segs
+                                  if k in ("reasoning", "reasoning_summary"))
+        total = store.rows("select sum(tokens) from doc_tokens where scope = 'reasoning'")[0][0]
+        assert total == len(tokenize(reasoning_text))
+
+
+def test_think_split_without_opening_tag():
+    segs = split_think("reasoning first</think>then the answer")
+    assert [(s.kind, s.text) for s in segs] == [("reasoning", "reasoning first"), ("output", "then the answer")]
+
+
+def test_flags_fill_missing_fields_only(tmp_path, store_path):
+    path = write_jsonl(tmp_path / "f.jsonl", [
+        {"id": "a", "reasoning": "x"},
+        {"id": "b", "run": "own", "step": 5, "environment": "e1", "reasoning": "y"},
+    ])
+    with Store.open(store_path, read_only=False) as store:
+        ingest_paths(store, [path], run="flag", step=9, environment="envflag")
+        rows = store.rows("select id, run, step, environment from transcripts order by id")
+    assert rows == [("a", "flag", 9, "envflag"), ("b", "own", 5, "e1")]
+
+
+def test_gzip_and_idempotency(tmp_path, store_path):
+    recs = [{"id": f"t{i}", "run": "r", "step": i % 3, "reasoning": f"word{i} text"} for i in range(50)]
+    gz = write_jsonl(tmp_path / "rollouts.jsonl.gz", recs, gz=True)
+    with Store.open(store_path, read_only=False) as store:
+        [first] = ingest_paths(store, [gz])
+        [again] = ingest_paths(store, [gz])
+        assert (first.added, first.duplicates) == (50, 0)
+        assert (again.added, again.duplicates) == (0, 50)
+        assert store.rows("select count(*) from transcripts")[0][0] == 50
+        assert store.rows("select count(*), count(distinct step) from checkpoints")[0] == (3, 3)
+
+
+def test_records_without_id_are_deduplicated_by_content(tmp_path, store_path):
+    path = write_jsonl(tmp_path / "noid.jsonl", [{"run": "r", "step": 1, "reasoning": "same"}] * 3)
+    with Store.open(store_path, read_only=False) as store:
+        [res] = ingest_paths(store, [path])
+        assert (res.added, res.duplicates) == (1, 2)
+
+
+def test_bad_records_reject_the_whole_file(tmp_path, store_path):
+    good = write_jsonl(tmp_path / "good.jsonl", [{"id": "g", "run": "r", "step": 0, "reasoning": "fine"}])
+    bad = write_jsonl(tmp_path / "bad.jsonl", [
+        {"id": "1", "run": "r", "step": 0, "reasoning": "ok"},
+        "{not json",
+        {"id": "3", "run": "r", "reasoning": "no step"},
+        {"id": "4", "run": "r", "step": "ten", "reasoning": "bad step"},
+        [1, 2],
+        {"id": "6", "run": "r", "step": 1, "messages": "nope"},
+        {"id": "1", "run": "r", "step": 0, "reasoning": "same id, other text"},
+    ])
+    with Store.open(store_path, read_only=False) as store:
+        ingest_paths(store, [good])
+    with Store.open(store_path, read_only=False) as store:
+        from analytics.errors import RejectedRecords
+
+        with pytest.raises(RejectedRecords) as info:
+            ingest_paths(store, [bad])
+        assert store.rows("select count(*) from transcripts")[0][0] == 1
+        assert store.rows("select count(*) from rejects")[0][0] == 0
+    problems = info.value.problems
+    assert [p.split(":")[1] for p in problems] == ["2", "3", "4", "5", "6", "7"]
+    assert all(p.startswith(f"{bad}:") for p in problems)
+    assert "invalid JSON" in problems[0]
+    assert "no step" in problems[1]
+    assert "'step' must be an integer" in problems[2]
+    assert "expected a JSON object" in problems[3]
+    assert "'messages' must be a list" in problems[4]
+    assert "appears earlier in this file (line 1) with different content" in problems[5]
+
+
+def test_skip_bad_keeps_good_records_and_rejects_table(tmp_path, store_path):
+    bad = write_jsonl(tmp_path / "mixed.jsonl", [
+        {"id": "1", "run": "r", "step": 0, "reasoning": "ok"},
+        "{broken",
+        {"id": "3", "run": "r", "step": 0, "reasoning": "also ok"},
+    ])
+    with Store.open(store_path, read_only=False) as store:
+        [res] = ingest_paths(store, [bad], skip_bad=True)
+        assert (res.added, res.rejected) == (2, 1)
+        assert store.rows("select file, line from rejects") == [(str(bad), 2)]
+
+
+def test_conflict_with_stored_record_is_rejected(tmp_path, store_path):
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": "x", "run": "r", "step": 0, "reasoning": "one"}])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"id": "x", "run": "r", "step": 0, "reasoning": "two"}])
+    with Store.open(store_path, read_only=False) as store:
+        ingest_paths(store, [a])
+        from analytics.errors import RejectedRecords
+
+        with pytest.raises(RejectedRecords, match="1 file"):
+            ingest_paths(store, [b])
+        assert store.rows("select count(*) from transcripts")[0][0] == 1
+
+
+def test_interrupted_ingest_leaves_nothing(tmp_path, store_path, monkeypatch):
+    recs = [{"id": f"t{i}", "run": "r", "step": 0, "reasoning": "text"} for i in range(5000)]
+    path = write_jsonl(tmp_path / "big.jsonl", recs)
+    import analytics.ingest as ingest_mod
+
+    calls = {"n": 0}
+    original = ingest_mod._Stager.flush
+
+    def flaky_flush(self):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first batch is already staged inside the transaction
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(ingest_mod._Stager, "flush", flaky_flush)
+    with Store.open(store_path, read_only=False) as store:
+        with pytest.raises(KeyboardInterrupt):
+            ingest_paths(store, [path])
+        assert store.rows("select count(*) from transcripts")[0][0] == 0
+        assert store.rows("select count(*) from segments")[0][0] == 0
+    monkeypatch.setattr(ingest_mod._Stager, "flush", original)
+    with Store.open(store_path, read_only=False) as store:
+        [res] = ingest_paths(store, [path])
+        assert res.added == 5000
+
+
+def test_record_validation_messages():
+    from analytics.ingest import RecordError
+
+    with pytest.raises(RecordError, match="either 'reasoning'"):
+        record_from_json({"reasoning": "a", "messages": []})
+    with pytest.raises(RecordError, match="'covert_action' must be true, false or null"):
+        record_from_json({"reasoning": "a", "covert_action": "yes"})
+    with pytest.raises(RecordError, match="no text"):
+        record_from_json({"id": 1})
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI: exit codes and summary lines
+# ---------------------------------------------------------------------------------------------
+def test_cli_ingest_exit_codes(cli, tmp_path):
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "1", "run": "r", "step": 0, "reasoning": "ok"}, "{x"])
+    res = cli("ingest", bad)
+    assert res.code == 3, res
+    assert f"cotwatch: rejected: {bad}:2: invalid JSON" in res.err
+    assert "file rejected, nothing stored" in res.err
+    res = cli("ingest", "--skip-bad", bad)
+    assert res.code == 0, res
+    assert "1 added, 0 duplicates, 1 rejected" in res.err
+    res = cli("ingest", tmp_path / "missing.jsonl")
+    assert res.code == 3 and "no such file" in res.err
+    res = cli("runs", "--format", "json")
+    assert json.loads(res.out) == [{"run": "r", "steps": 1, "environments": 0, "transcripts": 1, "reasoning_tokens": 1}]
+
+
+def test_cli_text_needs_run_and_step(cli, tmp_path):
+    p = tmp_path / "trace.txt"
+    p.write_text("I think therefore I am.")
+    res = cli("ingest", p)
+    assert res.code == 3 and "need --run and --step" in res.err
+    assert cli("ingest", p, "--run", "r", "--step", "3").code == 0
+    res = cli("show", "trace.txt")
+    assert res.code == 0 and "I think therefore I am." in res.out and "step=3" in res.out
+
+
+def test_store_missing_is_exit_4(cli, tmp_path):
+    res = cli("runs", "--db", tmp_path / "nope.duckdb")
+    assert res.code == 4 and "no such store" in res.err
+
+
+# ---------------------------------------------------------------------------------------------
+# real data
+# ---------------------------------------------------------------------------------------------
+INSPECT_LOGS = sorted(p.name for p in (DATA / "inspect-logs").glob("*") if p.suffix in (".eval", ".json")) if DATA.exists() else []
+
+
+@requires_data
+@pytest.mark.parametrize("name", INSPECT_LOGS)
+def test_real_inspect_logs_keep_every_sample(name, store_path):
+    from inspect_ai.log import read_eval_log
+
+    path = DATA / "inspect-logs" / name
+    expected = len(read_eval_log(str(path)).samples or [])
+    with Store.open(store_path, read_only=False) as store:
+        [res] = ingest_paths(store, [path], step=0)
+        assert res.added == expected
+        assert store.rows("select count(*) from transcripts")[0][0] == expected
+
+
+@requires_data
+def test_invalid_inspect_log_is_a_clean_error(cli):
+    res = cli("ingest", "--format", "inspect", "--step", "0", DATA / "inspect-logs" / "log_invalid.txt")
+    assert res.code == 3
+    assert res.err.strip().splitlines()[-1].startswith("cotwatch: error: ")
+    assert "log_invalid.txt: not a readable Inspect log" in res.err
+    assert "Traceback" not in res.err
+
+
+@requires_data
+def test_inspect_log_without_step_says_how_to_fix(cli):
+    res = cli("ingest", DATA / "inspect-logs" / "log_read_sample.eval")
+    assert res.code == 3 and "pass --step" in res.err
+
+
+@requires_data
+def test_thinking_traces_ingest_as_plain_text(store_path):
+    traces = sorted((DATA / "thinking-traces").glob("*.txt"))
+    traces = [p for p in traces if not p.name.startswith("LICENSE")]
+    with Store.open(store_path, read_only=False) as store:
+        results = ingest_paths(store, traces, run="traces", step=0)
+        assert sum(r.added for r in results) == len(traces) == 20
+        stored = dict(store.rows("select t.id, s.text from transcripts t join segments s on s.transcript_pk = t.pk"))
+    for p in traces:
+        assert stored[p.name] == p.read_text(encoding="utf-8")
+
+
+def _write_inspect_log_with_reasoning(log_dir: Path, step: int) -> Path:
+    from inspect_ai import Task
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.dataset import Sample
+    from inspect_ai.model import ContentReasoning, ContentText, ModelOutput, ModelUsage, get_model
+    from inspect_ai.scorer import match
+    from inspect_ai.solver import generate
+
+    def output(i: int) -> ModelOutput:
+        out = ModelOutput.from_content("mockllm/model", [
+            ContentReasoning(reasoning=f"Block one of sample {i}: the graders may be watching."),
+            ContentReasoning(reasoning=f"Block two of sample {i}: check the autop-run harness.", summary=f"Summary {i}."),
+            ContentReasoning(reasoning="opaque", redacted=True),
+            ContentText(text=f"answer {i}"),
+        ])
+        out.usage = ModelUsage(input_tokens=5, output_tokens=5, total_tokens=10)  # no tokenizer download
+        return out
+
+    model = get_model("mockllm/model", custom_outputs=[output(i) for i in range(4)])
+    task = Task(dataset=[Sample(input=f"question {i}", target=f"answer {i}") for i in range(4)],
+                solver=generate(), scorer=match(), name="aware_env")
+    [log] = inspect_eval(task, model=model, log_dir=str(log_dir), display="none", metadata={"step": step})
+    assert log.status == "success"
+    return Path(log.location)
+
+
+@pytest.mark.slow
+def test_inspect_log_written_by_inspect_keeps_every_reasoning_block(tmp_path, store_path):
+    log = _write_inspect_log_with_reasoning(tmp_path / "logs", step=300)
+    with Store.open(store_path, read_only=False) as store:
+        [res] = ingest_paths(store, [log])
+        assert res.added == 4
+        assert store.rows("select distinct run, step, environment from transcripts") == [("aware_env", 300, "aware_env")]
+        kinds = store.rows(
+            "select kind, redacted, count(*) from segments where kind like 'reasoning%' group by all order by all")
+        assert kinds == [("reasoning", False, 8), ("reasoning", True, 4), ("reasoning_summary", False, 4)]
+        texts = [r[0] for r in store.rows("select text from segments where kind = 'reasoning' and not redacted order by all")]
+        assert "Block one of sample 0: the graders may be watching." in texts
+        assert "Block two of sample 3: check the autop-run harness." in texts
+        scores = store.rows("select distinct score from transcripts")
+        assert scores == [(1.0,)]
+        # --run and --step override the log's own
+        [res] = ingest_paths(store, [log], run="override", step=1)
+        assert res.added == 4
