@@ -1,0 +1,78 @@
+"""Small hand-built frames in the documented analysis shapes, for the report tests."""
+
+from __future__ import annotations
+
+import polars as pl
+
+PAYLOAD_SCRIPT = "<script>document.title='PWNED-SCRIPT'</script>"
+PAYLOAD_IMG = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
+PAYLOAD = f"grader {PAYLOAD_SCRIPT} maybe watchers {PAYLOAD_IMG} end"
+
+
+def term_rates_frame() -> pl.DataFrame:
+    rows = []
+    for term, base in (("autop", 0.1), ("watchers", 0.5)):
+        for i, step in enumerate((0, 100, 200)):
+            tokens = 10_000
+            occ = int(base * 10 * (i + 1))
+            rate = occ / tokens * 1000
+            rows.append({
+                "run": "r1", "step": step, "term": term, "occurrences": occ, "tokens": tokens,
+                "rate_per_1k": rate, "docs": 50, "docs_with_term": occ // 2, "doc_fraction": (occ // 2) / 50,
+                "doc_fraction_lo": max((occ // 2) / 50 - 0.05, 0.0), "doc_fraction_hi": (occ // 2) / 50 + 0.05,
+                "rate_lo": rate * 0.8, "rate_hi": rate * 1.2,
+            })
+    return pl.DataFrame(rows)
+
+
+def discover_frame() -> pl.DataFrame:
+    return pl.DataFrame({
+        "term": ["autop", "marinade", "vantage"],
+        "score": [9.5, 7.25, 3.0],
+        "english_zipf": [0.0, 2.1, 3.4],
+        "keyness_z": [12.0, 8.5, 4.0],
+        "trend_p": [1e-6, 1e-4, 0.02],
+        "slope": [0.8, 0.5, 0.1],
+        "docs_with_term_early": [1, 0, 3],
+        "docs_with_term_late": [60, 41, 20],
+        "example": [f"the autop {PAYLOAD_SCRIPT} run", "let me marinade on it", f"from this vantage {PAYLOAD_IMG}"],
+    })
+
+
+def shift_frame(chained: bool = False) -> pl.DataFrame:
+    pairs = [(0, 100), (100, 200)] if chained else [(0, 200)]
+    rows = []
+    for a, b in pairs:
+        for term, c in (("autop", 0.03), ("watchers", 0.01), ("the", -0.02)):
+            rows.append({"from_step": a, "to_step": b, "term": term, "contribution": c * (b - a) / 100})
+    return pl.DataFrame(rows)
+
+
+def awareness_frame(covert: bool = False, runs: tuple[str, ...] = ("r1",)) -> pl.DataFrame:
+    rows = []
+    for run in runs:
+        for i, step in enumerate((0, 100, 200)):
+            n = 200
+            flagged = 4 + 18 * i
+            row = {"run": run, "step": step, "n": n, "flagged": flagged, "raw_rate": flagged / n,
+                   "corrected_rate": flagged / n * 0.9, "ci_lo": flagged / n * 0.6, "ci_hi": flagged / n * 1.3}
+            if covert:
+                row.update({"covert_rate_aware": 0.1, "covert_rate_aware_lo": 0.02, "covert_rate_aware_hi": 0.3,
+                            "covert_rate_unaware": 0.25, "covert_rate_unaware_lo": 0.2, "covert_rate_unaware_hi": 0.31})
+            rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def overview_frame() -> pl.DataFrame:
+    return pl.DataFrame({
+        "run": ["r1"] * 4, "step": [0, 0, 100, 100], "environment": ["env_a", "env_b", "env_a", None],
+        "transcripts": [10, 12, 11, 9], "reasoning_tokens": [1000, 1300, 1200, 800],
+    })
+
+
+def environment_frame() -> pl.DataFrame:
+    return pl.DataFrame({
+        "run": ["r1"] * 4, "step": [0, 100, 0, 100], "environment": ["env_a", "env_a", "env_b", "env_b"],
+        "measure": ["covert-action rate (share)"] * 4, "value": [0.2, 0.25, 0.1, 0.15],
+        "lo": [0.1, 0.15, 0.05, 0.08], "hi": [0.3, 0.35, 0.2, 0.25], "n": [50, 50, 40, 40],
+    })
