@@ -412,57 +412,55 @@ _READERS = {"jsonl": _read_jsonl, "text": _read_text, "inspect": _read_inspect}
 # --------------------------------------------------------------------------------------------
 # Hashing and staging
 # --------------------------------------------------------------------------------------------
-def content_hash(rec: Record) -> str:
+def content_hash(rec: Record, metadata_json: str | None = None) -> str:
     """A stable hash of everything a record says (not where it came from, not its id)."""
-    payload = json.dumps(
-        [
-            rec.run,
-            rec.step,
-            rec.environment,
-            rec.epoch,
-            rec.covert_action,
-            rec.score,
-            rec.metadata,
-            [[s.kind, s.role, s.text, s.redacted] for s in rec.segments],
-        ],
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
-    )
-    return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
+    h = hashlib.blake2b(digest_size=16)
+    if metadata_json is None:
+        metadata_json = _metadata_json(rec.metadata)
+    head = f"{rec.run}\x1f{rec.step}\x1f{rec.environment}\x1f{rec.epoch}\x1f{rec.covert_action}\x1f{rec.score}\x1f{metadata_json}"
+    h.update(head.encode("utf-8", "surrogatepass"))
+    for seg in rec.segments:
+        h.update(f"\x1e{seg.kind}\x1f{seg.role}\x1f{int(seg.redacted)}\x1f".encode())
+        h.update(seg.text.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
-_STAGE_SQL = """
-create or replace temp table _stage_t (
-    seq bigint, id varchar, run varchar, step bigint, environment varchar, epoch integer,
-    source_file varchar, source_line bigint, source_entry varchar, content_hash varchar,
-    covert_action boolean, score double, metadata varchar);
-create or replace temp table _stage_s (
-    seq bigint, ordinal integer, role varchar, kind varchar, text varchar, redacted boolean);
-"""
+def _metadata_json(metadata: dict[str, Any] | None) -> str | None:
+    if metadata is None:
+        return None
+    return json.dumps(metadata, ensure_ascii=False, sort_keys=True, default=str)
 
 
-class _Stager:
-    """Buffers records in columnar form and appends them to temp tables via Arrow."""
+class _Writer:
+    """Appends records straight into ``transcripts``/``segments`` inside the file's transaction.
+
+    Rows are buffered in columnar lists and inserted as Arrow batches; DuckDB writes large
+    uncommitted inserts to the database file as it goes, so memory stays flat. Duplicates and id
+    conflicts are resolved in SQL when the file ends (see ``ingest_finish.sql``).
+    """
+
+    T_COLUMNS = ("pk", "id", "run", "step", "environment", "epoch", "source_file", "source_line",
+                 "source_entry", "content_hash", "covert_action", "score", "metadata")
+    S_COLUMNS = ("transcript_pk", "ordinal", "role", "kind", "text", "redacted")
 
     def __init__(self, store: Store, source_file: str):
         self.store = store
         self.source_file = source_file
-        self.seq = 0
+        self.start_pk = self.next_pk = store.rows("select coalesce(max(pk), 0) from transcripts")[0][0]
+        self.written = 0
         self._reset()
-        store.con.execute(_STAGE_SQL)
 
     def _reset(self) -> None:
-        self.t: dict[str, list] = {k: [] for k in (
-            "seq", "id", "run", "step", "environment", "epoch", "source_file", "source_line",
-            "source_entry", "content_hash", "covert_action", "score", "metadata")}
-        self.s: dict[str, list] = {k: [] for k in ("seq", "ordinal", "role", "kind", "text", "redacted")}
+        self.t: dict[str, list] = {k: [] for k in self.T_COLUMNS}
+        self.s: dict[str, list] = {k: [] for k in self.S_COLUMNS}
 
-    def add(self, rec: Record, digest: str) -> None:
-        self.seq += 1
+    def add(self, rec: Record) -> None:
+        metadata_json = _metadata_json(rec.metadata)
+        digest = content_hash(rec, metadata_json)
+        self.next_pk += 1
+        pk = self.next_pk
         t = self.t
-        t["seq"].append(self.seq)
+        t["pk"].append(pk)
         t["id"].append(rec.id or f"h:{digest[:16]}")
         t["run"].append(rec.run)
         t["step"].append(rec.step)
@@ -474,37 +472,37 @@ class _Stager:
         t["content_hash"].append(digest)
         t["covert_action"].append(rec.covert_action)
         t["score"].append(rec.score)
-        t["metadata"].append(json.dumps(rec.metadata, ensure_ascii=False, default=str) if rec.metadata is not None else None)
+        t["metadata"].append(metadata_json)
         s = self.s
         for ordinal, seg in enumerate(rec.segments):
-            s["seq"].append(self.seq)
+            s["transcript_pk"].append(pk)
             s["ordinal"].append(ordinal)
             s["role"].append(seg.role)
             s["kind"].append(seg.kind)
             s["text"].append(seg.text)
             s["redacted"].append(seg.redacted)
-        if len(t["seq"]) >= BATCH_RECORDS:
+        if len(t["pk"]) >= BATCH_RECORDS:
             self.flush()
 
     def flush(self) -> None:
         import pyarrow as pa
 
-        if not self.t["seq"]:
+        if not self.t["pk"]:
             return
-        t_types = {"seq": pa.int64(), "step": pa.int64(), "epoch": pa.int32(), "source_line": pa.int64(),
+        t_types = {"pk": pa.int64(), "step": pa.int64(), "epoch": pa.int32(), "source_line": pa.int64(),
                    "covert_action": pa.bool_(), "score": pa.float64()}
-        s_types = {"seq": pa.int64(), "ordinal": pa.int32(), "redacted": pa.bool_()}
+        s_types = {"transcript_pk": pa.int64(), "ordinal": pa.int32(), "redacted": pa.bool_()}
         batch_t = pa.table({k: pa.array(v, type=t_types.get(k, pa.string())) for k, v in self.t.items()})
         batch_s = pa.table({k: pa.array(v, type=s_types.get(k, pa.string())) for k, v in self.s.items()})
         con = self.store.con
         con.register("_batch_t", batch_t)
         con.register("_batch_s", batch_s)
         try:
-            con.execute("insert into _stage_t select * from _batch_t")
-            con.execute("insert into _stage_s select * from _batch_s")
+            con.execute(load_sql("ingest_append"))
         finally:
             con.unregister("_batch_t")
             con.unregister("_batch_s")
+        self.written += batch_t.num_rows
         self._reset()
 
 
@@ -522,7 +520,10 @@ def ingest_file(
     skip_bad: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> FileResult:
-    """Ingest one file atomically. Returns counts; bad records are listed in ``problems``."""
+    """Ingest one file atomically. Returns counts; bad records are listed in ``problems``.
+
+    Without ``skip_bad`` a file with any bad record is rolled back whole (``committed`` False).
+    """
     path = Path(path)
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r} (choose from {', '.join(FORMATS)})")
@@ -532,17 +533,10 @@ def ingest_file(
     if fmt == "text" and (run is None or step is None):
         raise InputError(f"{path}: plain-text transcripts need --run and --step")
     result = FileResult(str(path), fmt)
-    reader = _READERS[fmt]
-    bad: list[tuple[int | None, str | None, str]] = []
-
-    def where(line: int | None, entry: str | None) -> str:
-        if line is not None:
-            return f"{path}:{line}"
-        return f"{path} [{entry}]" if entry else str(path)
-
     defaults = {"run": run, "step": step, "environment": environment}
     try:
-        _ingest_in_transaction(store, path, fmt, result, bad, where, reader, progress, defaults, skip_bad)
+        with store.atomic():
+            _ingest_in_transaction(store, path, result, _READERS[fmt], defaults, progress, skip_bad)
     except _RejectFile:
         return result
     result.committed = True
@@ -553,44 +547,48 @@ class _RejectFile(Exception):
     """Raised inside the file's transaction to roll it back when records were rejected."""
 
 
-def _ingest_in_transaction(store, path, fmt, result, bad, where, reader, progress, defaults, skip_bad):
-    with store.atomic() as con:
-        stager = _Stager(store, str(path))
-        for item, line, entry in reader(path, _Progress(progress), defaults):
-            if isinstance(item, RecordError):
-                bad.append((line, entry, str(item)))
-                continue
-            rec = item
-            rec.line, rec.entry = line, entry or rec.entry
-            if rec.run is None or rec.step is None:
-                missing = " and ".join(n for n, v in (("run", rec.run), ("step", rec.step)) if v is None)
-                bad.append((line, entry, f"no {missing} (set it in the record or pass --{missing.split(' ')[0]})"))
-                continue
-            if not any(s.text.strip() or s.redacted for s in rec.segments):
-                bad.append((line, entry, "no text in any segment"))
-                continue
-            stager.add(rec, content_hash(rec))
-        stager.flush()
+def _ingest_in_transaction(store: Store, path: Path, result: FileResult, reader, defaults: dict[str, Any],
+                           progress: Callable[[int], None] | None, skip_bad: bool) -> None:
+    con = store.con
+    bad: list[tuple[int | None, str | None, str]] = []
+    writer = _Writer(store, str(path))
+    for item, line, entry in reader(path, _Progress(progress), defaults):
+        if isinstance(item, RecordError):
+            bad.append((line, entry, str(item)))
+            continue
+        rec = item
+        rec.line, rec.entry = line, entry or rec.entry
+        if rec.run is None or rec.step is None:
+            missing = [n for n, v in (("run", rec.run), ("step", rec.step)) if v is None]
+            bad.append((line, entry, f"no {' and '.join(missing)} (set it in the record or pass --{missing[0]})"))
+            continue
+        if not any(s.text.strip() or s.redacted for s in rec.segments):
+            bad.append((line, entry, "no text in any segment"))
+            continue
+        writer.add(rec)
+    writer.flush()
 
-        # duplicates and id conflicts, within the file and against the store
-        conflicts = con.execute(load_sql("ingest_conflicts")).fetchall()
-        bad.extend((ln, ent, reason) for ln, ent, reason in conflicts)
-        result.rejected = len(bad)
-        result.problems = [f"{where(ln, ent)}: {reason}" for ln, ent, reason in sorted(bad, key=lambda b: (b[0] or 0, b[1] or ""))]
-        if bad and not skip_bad:
-            raise _RejectFile()
-        counts = con.execute(load_sql("ingest_commit")).fetchall()
-        result.added, result.duplicates = counts[0]
-        if bad:
-            con.executemany(
-                "insert into rejects (file, line, entry, reason) values (?, ?, ?, ?)",
-                [[str(path), ln, ent, reason] for ln, ent, reason in bad],
-            )
-        con.execute(
-            "insert into ingested_files (file, format, added, duplicates, rejected) values (?, ?, ?, ?, ?)",
-            [str(path), fmt, result.added, result.duplicates, result.rejected],
-        )
-        con.execute(load_sql("ingest_cleanup"))
+    # id conflicts (same (run, id), different content) within the file and against the store
+    params = {"start_pk": writer.start_pk}
+    bad.extend(tuple(row) for row in store.script(load_sql("ingest_conflicts"), params))
+    result.rejected = len(bad)
+    bad.sort(key=lambda b: (b[0] or 0, b[1] or ""))
+    result.problems = [f"{_where(path, ln, ent)}: {reason}" for ln, ent, reason in bad]
+    if bad and not skip_bad:
+        raise _RejectFile()
+    added, duplicates = store.script(load_sql("ingest_finish"), params)[0]
+    result.added, result.duplicates = added, duplicates
+    if bad:
+        con.executemany("insert into rejects (file, line, entry, reason) values (?, ?, ?, ?)",
+                        [[str(path), ln, ent, reason] for ln, ent, reason in bad])
+    con.execute("insert into ingested_files (file, format, added, duplicates, rejected) values (?, ?, ?, ?, ?)",
+                [str(path), result.format, added, duplicates, result.rejected])
+
+
+def _where(path: Path, line: int | None, entry: str | None) -> str:
+    if line is not None:
+        return f"{path}:{line}"
+    return f"{path} [{entry}]" if entry else str(path)
 
 
 def ingest_paths(

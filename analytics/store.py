@@ -179,6 +179,16 @@ class Store:
         """Run ``sql`` with bound parameters and fetch every row."""
         return self.con.execute(sql, params or {}).fetchall()
 
+    def script(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        """Run a multi-statement script, binding to each statement the parameters it names;
+        returns every row of the last statement."""
+        params = dict(params or {})
+        rows: list[tuple] = []
+        for statement in self.con.extract_statements(sql):
+            wanted = {k: params[k] for k in statement.named_parameters}
+            rows = self.con.execute(statement, wanted).fetchall()
+        return rows
+
     def frame(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None):
         """Run ``sql`` with bound parameters; the result as a polars DataFrame (via Arrow)."""
         import polars as pl

@@ -179,7 +179,7 @@ def test_interrupted_ingest_leaves_nothing(tmp_path, store_path, monkeypatch):
     import analytics.ingest as ingest_mod
 
     calls = {"n": 0}
-    original = ingest_mod._Stager.flush
+    original = ingest_mod._Writer.flush
 
     def flaky_flush(self):
         calls["n"] += 1
@@ -187,13 +187,13 @@ def test_interrupted_ingest_leaves_nothing(tmp_path, store_path, monkeypatch):
             raise KeyboardInterrupt
         return original(self)
 
-    monkeypatch.setattr(ingest_mod._Stager, "flush", flaky_flush)
+    monkeypatch.setattr(ingest_mod._Writer, "flush", flaky_flush)
     with Store.open(store_path, read_only=False) as store:
         with pytest.raises(KeyboardInterrupt):
             ingest_paths(store, [path])
         assert store.rows("select count(*) from transcripts")[0][0] == 0
         assert store.rows("select count(*) from segments")[0][0] == 0
-    monkeypatch.setattr(ingest_mod._Stager, "flush", original)
+    monkeypatch.setattr(ingest_mod._Writer, "flush", original)
     with Store.open(store_path, read_only=False) as store:
         [res] = ingest_paths(store, [path])
         assert res.added == 5000

@@ -1,27 +1,34 @@
--- ingest_conflicts: records of the staged file whose (run, id) is already taken by different
--- content, earlier in the same file or in the store. Creates _stage_bad(seq, line, entry, reason).
-create or replace temp table _stage_first as
+-- ingest_conflicts: records of the file being ingested (pk > $start_pk) whose (run, id) is
+-- already taken by different content, earlier in the same file or in the store.
+-- Leaves temp tables _new_keys, _old_match and _bad for ingest_finish; returns (line, entry, reason).
+create or replace temp table _new_keys as
 select
-    seq, run, id, content_hash,
+    pk, run, id, content_hash, source_line, source_entry,
     first_value(content_hash) over w as first_hash,
+    first_value(pk) over w as first_pk,
     first_value(coalesce('line ' || source_line, source_entry)) over w as first_where
-from _stage_t
-window w as (partition by run, id order by seq);
+from transcripts
+where pk > $start_pk
+window w as (partition by run, id order by pk);
 
-create or replace temp table _stage_bad as
+create or replace temp table _old_match as
+select n.pk, o.content_hash as old_hash
+from _new_keys n
+join transcripts o on o.run = n.run and o.id = n.id and o.pk <= $start_pk;
+
+create or replace temp table _bad as
 select
-    f.seq,
-    t.source_line as line,
-    t.source_entry as entry,
+    n.pk,
+    n.source_line as line,
+    n.source_entry as entry,
     case
-        when f.content_hash <> f.first_hash
-            then 'id ' || f.id || ' appears earlier in this file (' || f.first_where || ') with different content'
-        else 'id ' || f.id || ' is already stored in run ' || f.run || ' with different content'
+        when n.content_hash <> n.first_hash
+            then 'id ' || n.id || ' appears earlier in this file (' || n.first_where || ') with different content'
+        else 'id ' || n.id || ' is already stored in run ' || n.run || ' with different content'
     end as reason
-from _stage_first f
-join _stage_t t using (seq)
-left join transcripts x on x.run = f.run and x.id = f.id
-where f.content_hash <> f.first_hash
-   or (x.pk is not null and x.content_hash <> f.content_hash);
+from _new_keys n
+left join _old_match m using (pk)
+where n.content_hash <> n.first_hash
+   or (m.pk is not null and m.old_hash <> n.content_hash);
 
-select line, entry, reason from _stage_bad order by seq;
+select line, entry, reason from _bad order by pk;
