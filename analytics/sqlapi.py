@@ -1,0 +1,424 @@
+"""SQL against the store: read-only connections, safe ad hoc SQL and the named queries.
+
+The public contract is the views in the ``api`` schema (``analytics/migrations/0004_views.sql``,
+documented in ``docs/sql.md``). :func:`open_sql` opens the store read-only with
+``search_path = 'api,main'``, so ``select * from transcripts`` means the public view;
+:func:`run_sql` runs one read statement with a row cap (``truncated`` says when rows were left
+out) and a time limit that interrupts the query; :func:`run_query` runs a named query from
+``queries/*.sql`` with bound parameters.
+
+>>> from analytics.sqlapi import open_sql, run_sql, run_query
+>>> with open_sql("runs.duckdb") as store:
+...     df, truncated = run_sql(store, "select run, count(*) as n from transcripts group by run")
+...     rates, _ = run_query(store, "term_rate_by_step", {"term": "grader"})
+
+Writes are refused twice over: the connection is read-only, and every statement is checked
+first with DuckDB's own parser (statement types, and the parsed tree of SELECTs for data-changing
+CTEs), so a refused statement never reaches the store.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, NamedTuple
+
+import duckdb
+
+from analytics.errors import InputError, QueryTimeout
+from analytics.store import Store
+
+SEARCH_PATH = "api,main"
+DEFAULT_MAX_ROWS = 10_000
+DEFAULT_TIMEOUT = 60.0
+_BATCH_ROWS = 2048
+
+#: PRAGMAs that only read (anything else, e.g. ``import database`` or ``enable_profiling``, is refused).
+READ_PRAGMAS = frozenset({
+    "table_info", "show_tables", "show_tables_expanded", "show_databases", "database_list",
+    "database_size", "storage_info", "table_storage_info", "metadata_info", "version", "platform",
+    "show", "functions", "collations", "user_agent",
+})
+#: Statement types that could change the store or the session, with the reason given to the user.
+_WHY_REFUSED = {
+    "INSERT": "INSERT statements can change the store",
+    "UPDATE": "UPDATE statements can change the store",
+    "DELETE": "DELETE statements can change the store",
+    "MERGE_INTO": "MERGE statements can change the store",
+    "DROP": "DROP statements can change the store",
+    "CREATE": "CREATE statements can change the store",
+    "ALTER": "ALTER (and COMMENT ON) statements can change the store",
+    "ATTACH": "ATTACH statements can change the store (or open another one)",
+    "DETACH": "DETACH statements can change the store's session",
+    "COPY": "COPY statements can change the store or write files",
+    "EXPORT": "EXPORT statements write files",
+    "LOAD": "INSTALL/LOAD statements can change the store's engine",
+    "SET": "SET/RESET/USE statements can change the session",
+    "VARIABLE_SET": "SET VARIABLE statements can change the session",
+    "CALL": "CALL statements can change the store (use SELECT * FROM fn(...) for table functions)",
+    "PRAGMA": "PRAGMA statements can change the store or the session",
+    "VACUUM": "VACUUM/ANALYZE statements can change the store",
+    "TRANSACTION": "transaction statements can change the store",
+    "PREPARE": "PREPARE statements can change the session",
+    "EXECUTE": "EXECUTE statements can run anything prepared",
+    "MULTI": "statements that expand to several (e.g. PIVOT outside SELECT) can change the store",
+    "RELATION": "relation statements can change the store",
+    "LOGICAL_PLAN": "logical-plan statements can change the store",
+    "EXTENSION": "extension statements can change the store",
+    "UPDATE_EXTENSIONS": "UPDATE EXTENSIONS statements change the engine",
+}
+_DML_NODE_RE = re.compile(r'"type"\s*:\s*"((?:INSERT|UPDATE|DELETE|MERGE)\w*)"')
+_EXPLAIN_RE = re.compile(r"^\s*explain\s+(?:analy[sz]e\s+)?(?:\([^)]*\)\s*)?(?P<inner>.*)$", re.I | re.S)
+_PRAGMA_RE = re.compile(r"^\s*pragma\s+(?P<name>\w+)\s*(?P<rest>.*)$", re.I | re.S)
+_PARAM_RE = re.compile(r"\$([A-Za-z_]\w*)")
+
+
+class SqlResult(NamedTuple):
+    """A query's rows (polars) and whether the row cap left some out."""
+
+    frame: Any
+    truncated: bool
+
+
+# --------------------------------------------------------------------------------------------
+# Connections
+# --------------------------------------------------------------------------------------------
+def open_sql(path: str | os.PathLike[str] | None = None, *, wait: float = 0.0) -> Store:
+    """Open the store read-only for SQL: ``search_path = 'api,main'`` puts the public views first.
+
+    Waits up to ``wait`` seconds while another process holds the write lock, then raises
+    :class:`~analytics.errors.StoreLocked` saying why.
+    """
+    store = Store.open(path, read_only=True, wait=wait)
+    try:
+        use_public_views(store)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def use_public_views(store: Store) -> None:
+    """Point the store's connection at the public views first (``search_path = 'api,main'``)."""
+    store.con.execute(f"set search_path = '{SEARCH_PATH}'")  # a constant, not user input
+
+
+# --------------------------------------------------------------------------------------------
+# Statement checks
+# --------------------------------------------------------------------------------------------
+def _type_name(statement: Any) -> str:
+    return str(statement.type).rsplit(".", 1)[-1]
+
+
+def _refuse(kind: str, why: str | None = None) -> InputError:
+    reason = why or _WHY_REFUSED.get(kind) or f"{kind} statements can change the store"
+    return InputError(f"{kind.replace('_', ' ')} refused: {reason}; cotwatch sql is read-only")
+
+
+def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list[Any]:
+    try:
+        return con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise InputError(f"SQL syntax error: {_describe(exc)}") from exc
+    except ValueError as exc:  # a statement type this duckdb build cannot name
+        raise InputError(f"statement refused: unknown statement type ({exc}); cotwatch sql is read-only") from exc
+
+
+def _check_statement(con: duckdb.DuckDBPyConnection, statement: Any, depth: int = 0) -> None:
+    kind = _type_name(statement)
+    if kind == "SELECT":
+        tree = con.execute("select json_serialize_sql($q)", {"q": statement.query}).fetchall()[0][0]
+        found = _DML_NODE_RE.search(tree)
+        if found:
+            verb = found.group(1).split("_")[0]
+            raise _refuse(verb, f"a {verb} inside a SELECT (data-changing CTE) can change the store")
+        return
+    if kind == "EXPLAIN":
+        match = _EXPLAIN_RE.match(statement.query)
+        inner = _parse(con, match.group("inner")) if match and depth < 3 else []
+        if len(inner) != 1:
+            raise _refuse("EXPLAIN", "cannot tell what this EXPLAIN would run")
+        _check_statement(con, inner[0], depth + 1)
+        return
+    if kind == "PRAGMA":
+        match = _PRAGMA_RE.match(statement.query)
+        if match and match.group("name").lower() in READ_PRAGMAS and "=" not in match.group("rest"):
+            return
+        raise _refuse("PRAGMA", "this PRAGMA can change the store or the session (reading PRAGMAs: "
+                      + ", ".join(sorted(READ_PRAGMAS)) + ")")
+    raise _refuse(kind)
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """The one read statement in ``sql`` (a DuckDB ``Statement``); InputError otherwise.
+
+    Allowed: SELECT (with WITH, VALUES, FROM-first, DESCRIBE, SHOW, SUMMARIZE, PIVOT inside a
+    query), EXPLAIN of those, and the reading PRAGMAs in :data:`READ_PRAGMAS`. Everything else —
+    INSERT, UPDATE, DELETE, MERGE, DROP, CREATE, ALTER, ATTACH, DETACH, COPY, EXPORT/IMPORT,
+    INSTALL/LOAD, SET/RESET/USE, CALL, VACUUM, transactions, PREPARE/EXECUTE, data-changing CTEs —
+    is refused before it runs.
+    """
+    statements = _parse(con, sql)
+    if not statements:
+        raise InputError("no SQL statement given")
+    for statement in statements:
+        _check_statement(con, statement)
+    if len(statements) > 1:
+        raise InputError(f"give one statement at a time (got {len(statements)} statements separated by ';')")
+    return statements[0]
+
+
+def sql_parameters(sql: str, con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
+    """Names of the ``$name`` parameters of ``sql`` (from DuckDB's parser), in order of first use."""
+    own = con is None
+    con = con or duckdb.connect()
+    try:
+        names: set[str] = set()
+        for statement in _parse(con, sql):
+            names |= set(statement.named_parameters)
+    finally:
+        if own:
+            con.close()
+    if any(name.isdigit() for name in names):
+        raise InputError("positional parameters (? or $1) are not supported: name them, e.g. $term")
+    order = {name: i for i, name in reversed(list(enumerate(_PARAM_RE.findall(sql))))}
+    return sorted(names, key=lambda n: (order.get(n, len(order)), n))
+
+
+def _bind(names: list[str], params: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    given = dict(params or {})
+    unknown = sorted(set(given) - set(names))
+    missing = [n for n in names if n not in given]
+    takes = ", ".join(f"${n}" for n in names) or "no parameters"
+    if unknown:
+        raise InputError(f"{what}: unknown parameter(s) {', '.join(unknown)} (it takes {takes})")
+    if missing:
+        raise InputError(f"{what}: missing parameter(s) {', '.join(missing)} (it takes {takes})")
+    return given
+
+
+# --------------------------------------------------------------------------------------------
+# Running
+# --------------------------------------------------------------------------------------------
+def _describe(exc: BaseException) -> str:
+    """A DuckDB error as one line: its title and message, plus any 'Did you mean' hint."""
+    lines = [ln.strip() for ln in str(exc).splitlines()]
+    keep = [ln for ln in lines if ln and not ln.startswith("LINE ") and set(ln) != {"^"} and not ln.startswith("^")]
+    text = " ".join(keep)
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def run_sql(
+    store: Store,
+    sql: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    what: str = "query",
+) -> SqlResult:
+    """Run one read-only statement; ``(frame, truncated)``.
+
+    ``max_rows`` caps the rows fetched (None or 0: no cap; ``truncated`` is True when rows were
+    left out). ``timeout`` seconds (None or 0: none) interrupts the running query and raises
+    :class:`QueryTimeout`. Parameters are ``$name`` in the SQL, bound from ``params``; missing and
+    unknown ones are an InputError naming them.
+
+    >>> df, truncated = run_sql(store, "select * from transcripts where run = $run", {"run": "rl-1"}, max_rows=50)
+    """
+    import polars as pl
+    import pyarrow as pa
+
+    con = store.con
+    statement = check_read_only(con, sql)
+    bound = _bind(sql_parameters(sql, con), params, what)
+    use_public_views(store)
+
+    timer = None
+    if timeout:
+        timer = threading.Timer(float(timeout), con.interrupt)
+        timer.daemon = True
+        timer.start()
+    batches: list[pa.RecordBatch] = []
+    rows = 0
+    truncated = False
+    try:
+        relation = con.sql(statement.query, params=bound or None)
+        if relation is None:
+            return SqlResult(pl.DataFrame(), False)
+        reader = relation.to_arrow_reader(_BATCH_ROWS)
+        schema = reader.schema
+        for batch in reader:
+            batches.append(batch)
+            rows += batch.num_rows
+            if max_rows and rows > max_rows:
+                truncated = True
+                break
+        reader.close()
+    except duckdb.InterruptException as exc:
+        raise QueryTimeout(
+            f"{what} interrupted after its time limit of {float(timeout or 0):g}s "
+            "(raise --timeout, or narrow the query)"
+        ) from exc
+    except duckdb.Error as exc:
+        text = _describe(exc)
+        if "read-only mode" in text:
+            raise InputError(f"statement refused: it would change the store; cotwatch sql is read-only ({text})") from exc
+        raise InputError(f"{what} failed: {text}") from exc
+    finally:
+        if timer is not None:
+            timer.cancel()
+    table = pa.Table.from_batches(batches, schema=schema)
+    if truncated:
+        table = table.slice(0, max_rows)
+    frame = pl.from_arrow(table)
+    if isinstance(frame, pl.Series):  # pragma: no cover - from_arrow of a table is a frame
+        frame = frame.to_frame()
+    return SqlResult(frame, truncated)
+
+
+# --------------------------------------------------------------------------------------------
+# Named queries (queries/*.sql)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    description: str
+    required: bool
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """A query shipped in ``queries/<name>.sql``; its header comment is its documentation."""
+
+    name: str
+    description: str
+    parameters: tuple[Parameter, ...]
+    sql: str
+
+    def usage(self) -> str:
+        parts = [f"{p.name}=VALUE" if p.required else f"[{p.name}={_literal(p.default)}]" for p in self.parameters]
+        return " ".join(parts)
+
+
+_HEADER_PARAM_RE = re.compile(r"^\$(?P<name>[A-Za-z_]\w*)\s*(?:=\s*(?P<default>[^:]+?))?\s*:\s*(?P<doc>.*)$")
+
+
+def _literal(value: Any) -> str:
+    return "null" if value is None else str(value)
+
+
+def _default(text: str) -> Any:
+    text = text.strip()
+    if text.lower() == "null":
+        return None
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if re.fullmatch(r"-?\d+\.\d*", text):
+        return float(text)
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1]
+    return text
+
+
+def parse_query(name: str, text: str, con: duckdb.DuckDBPyConnection | None = None) -> NamedQuery:
+    """Read a named query's header: the first comment line is its description; lines
+    ``-- $name: doc`` or ``-- $name = default: doc`` document its parameters."""
+    description = ""
+    docs: dict[str, tuple[str, bool, Any]] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if not line.startswith("--"):
+            break
+        body = line[2:].strip()
+        match = _HEADER_PARAM_RE.match(body)
+        if match:
+            has_default = match.group("default") is not None
+            docs[match.group("name")] = (
+                match.group("doc").strip(), not has_default, _default(match.group("default")) if has_default else None
+            )
+        elif body and not description:
+            description = body
+    names = sql_parameters(text, con)
+    undocumented = [n for n in names if n not in docs]
+    unused = [n for n in docs if n not in names]
+    if undocumented or unused or not description:
+        problems = ([f"no description line"] if not description else []) + \
+            ([f"parameters not in the header: {', '.join(undocumented)}"] if undocumented else []) + \
+            ([f"header parameters not in the SQL: {', '.join(unused)}"] if unused else [])
+        raise InputError(f"queries/{name}.sql: bad header: {'; '.join(problems)}")
+    parameters = tuple(Parameter(n, docs[n][0], docs[n][1], docs[n][2]) for n in names)
+    return NamedQuery(name, description, parameters, text)
+
+
+def _query_files() -> dict[str, Any]:
+    folder = resources.files("queries")
+    return {e.name.removesuffix(".sql"): e for e in folder.iterdir() if e.name.endswith(".sql")}
+
+
+def list_queries() -> list[NamedQuery]:
+    """Every shipped named query, by name."""
+    con = duckdb.connect()
+    try:
+        files = _query_files()
+        return [parse_query(name, files[name].read_text(encoding="utf-8"), con) for name in sorted(files)]
+    finally:
+        con.close()
+
+
+def queries_frame():
+    """The named queries as a frame: ``name, description, parameters``."""
+    import polars as pl
+
+    rows = [
+        {"name": q.name, "description": q.description, "parameters": q.usage()}
+        for q in list_queries()
+    ]
+    return pl.DataFrame(rows, schema={"name": pl.String, "description": pl.String, "parameters": pl.String})
+
+
+def get_query(name: str) -> NamedQuery:
+    """The named query ``name``; InputError listing the known names when there is none."""
+    files = _query_files()
+    if name not in files:
+        close = [n for n in sorted(files) if name.lower() in n or n in name.lower()]
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise InputError(f"no named query {name!r} ({hint}known: {', '.join(sorted(files))}); see `cotwatch query list`")
+    return parse_query(name, files[name].read_text(encoding="utf-8"))
+
+
+def run_query(
+    store: Store,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    max_rows: int | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+) -> SqlResult:
+    """Run the named query ``name`` with ``params`` (defaults from its header fill the rest).
+
+    >>> df, _ = run_query(store, "top_rising_terms", {"from_step": 0, "to_step": 1000})
+    """
+    query = get_query(name)
+    given = dict(params or {})
+    takes = ", ".join(f"${p.name}" for p in query.parameters) or "no parameters"
+    unknown = sorted(set(given) - {p.name for p in query.parameters})
+    if unknown:
+        raise InputError(f"query {name}: unknown parameter(s) {', '.join(unknown)} (it takes {takes})")
+    missing = [p.name for p in query.parameters if p.required and p.name not in given]
+    if missing:
+        raise InputError(f"query {name}: missing parameter(s) {', '.join(missing)} (it takes {takes})")
+    bound = {p.name: given.get(p.name, p.default) for p in query.parameters}
+    return run_sql(store, query.sql, bound, max_rows=max_rows, timeout=timeout, what=f"query {name}")
+
+
+def describe_query(query: NamedQuery) -> str:
+    """A named query's file as shown by ``cotwatch query show``."""
+    return query.sql if query.sql.endswith("\n") else query.sql + "\n"
