@@ -1,0 +1,168 @@
+"""Term counts over Parquet shards, on any engine, merged into the store in one transaction.
+
+The kernel is :func:`analytics.termcounts.count_kernel` — the very function the single-node
+``materialize`` runs — applied to each batch of whole transcripts; batch row indices stand in
+for store pks, and the partials carry ``(run, transcript_id)`` instead. The merge maps them to
+store pks (inserting transcripts the store lacks through the ingest's path), skips transcripts
+that are already counted, and appends the rest with :func:`analytics.termcounts.merge_partials`.
+
+>>> from analytics.shard_terms import materialize_shards
+>>> materialize_shards("runs.duckdb", "s3://lake/rollouts/run=rl-7/**/*.parquet", engine="ray")
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from analytics.distributed import (
+    Job,
+    KernelSpec,
+    MergeResult,
+    already_merged,
+    chunks_by_rows,
+    open_for_merge,
+    pick_transcripts,
+    read_partials,
+    record_job,
+    remove_job_dir,
+    run_job,
+    stage_missing,
+)
+from analytics.store import Store, load_sql
+
+KIND = "terms"
+#: doc_terms rows handed to one ``merge_partials`` call.
+MERGE_ROWS = 4_000_000
+
+
+class TermPartials:
+    """The term kernel over a conformed shard batch → ``rows``, ``terms``, ``tokens`` partials.
+
+    rows: (run, transcript_id, content_hash, source); terms: (run, transcript_id, scope, term, n);
+    tokens: (run, transcript_id, scope, tokens).
+    """
+
+    def __call__(self, table, source: str) -> dict:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from analytics.shards import content_hashes, kernel_input
+        from analytics.termcounts import count_kernel
+
+        doc_terms, doc_tokens = count_kernel(kernel_input(table))
+        run, tid = table.column("run"), table.column("transcript_id")
+
+        def keyed(out, columns):
+            index = out.column("transcript_pk")
+            return pa.table({"run": pc.take(run, index), "transcript_id": pc.take(tid, index),
+                             **{c: out.column(c) for c in columns}})
+
+        rows = pa.table({"run": run, "transcript_id": tid,
+                         "content_hash": pa.array(content_hashes(table, source), pa.string()),
+                         "source": pa.array([source] * table.num_rows, pa.string())})
+        return {"rows": rows, "terms": keyed(doc_terms, ("scope", "term", "n")),
+                "tokens": keyed(doc_tokens, ("scope", "tokens"))}
+
+
+def terms_spec(batch_size: int = 4000) -> KernelSpec:
+    return KernelSpec(kind=KIND, kernel=TermPartials, batch_size=batch_size)
+
+
+def run_terms_job(input: str | os.PathLike[str], partials: str | os.PathLike[str], *, engine: str = "duckdb",
+                  batch_size: int = 4000, **engine_options) -> Job:
+    """Count terms over the shards named by ``input``; partials only (no store). See
+    :func:`analytics.distributed.run_job` for the engine options."""
+    return run_job(terms_spec(batch_size), input, partials, engine=engine, **engine_options)
+
+
+def merge_terms_job(store: Store, job_dir: str | os.PathLike[str], *, merge_rows: int = MERGE_ROWS) -> MergeResult:
+    """Merge a finished terms job into ``store`` in one transaction. A job already merged is a
+    no-op (``already_merged``); transcripts already counted are skipped, never counted twice."""
+    job = Job.load(job_dir, KIND)
+    result = MergeResult(job.job_id, job.kind, job.engine)
+    with store.atomic():
+        if already_merged(store, job.job_id):
+            result.already_merged = True
+            return result
+        pick_transcripts(store, job)
+        result.transcripts = store.rows("select count(*) from _job_pick")[0][0]
+        result.added = stage_missing(store, job)
+        store.script(load_sql("shard_terms_todo"))
+        result.merged = store.rows("select count(*) from _job_todo")[0][0]
+        result.skipped = result.transcripts - result.merged
+        if result.merged:
+            _merge_counts(store, job, merge_rows)
+        record_job(store, job, result)
+        store.script("drop table if exists _job_pick; drop table if exists _job_todo;")
+    return result
+
+
+def _merge_counts(store: Store, job: Job, merge_rows: int) -> None:
+    from analytics.termcounts import merge_partials
+
+    con = store.con
+    for chunk in chunks_by_rows(job.parts, "terms_rows", merge_rows):
+        con.register("_p_terms", read_partials(job, "terms", chunk))
+        con.register("_p_tokens", read_partials(job, "tokens", chunk))
+        try:
+            doc_terms = con.sql(load_sql("shard_terms_doc_terms")).to_arrow_table()
+            doc_tokens = con.sql(load_sql("shard_terms_doc_tokens")).to_arrow_table()
+        finally:
+            con.unregister("_p_terms")
+            con.unregister("_p_tokens")
+        if doc_tokens.num_rows:
+            merge_partials(store, doc_terms, doc_tokens)
+
+
+@dataclass
+class MaterializeResult:
+    merge: MergeResult
+    shards: int
+    parts: int
+    job_dir: str
+    job_seconds: float
+    merge_seconds: float
+
+    def as_frame(self):
+        import polars as pl
+
+        m = self.merge
+        return pl.DataFrame([{
+            "job_id": m.job_id, "engine": m.engine, "shards": self.shards, "parts": self.parts,
+            "transcripts": m.transcripts, "added": m.added, "counted": m.merged, "skipped": m.skipped,
+            "job_s": round(self.job_seconds, 2), "merge_s": round(self.merge_seconds, 2),
+        }])
+
+
+def default_partials(db) -> str:
+    """``<store>.jobs`` beside the store file."""
+    from analytics.store import resolve_db_path
+
+    path = db.path if isinstance(db, Store) else resolve_db_path(db)
+    return f"{os.path.abspath(path)}.jobs"
+
+
+def materialize_shards(db, input: str | os.PathLike[str], *, engine: str = "duckdb",
+                       partials: str | os.PathLike[str] | None = None, keep_partials: bool = False,
+                       wait: float = 0.0, batch_size: int = 4000, **engine_options) -> MaterializeResult:
+    """Count terms of the shards named by ``input`` with ``engine`` and merge them into the store
+    ``db`` (a path, or an open writable ``Store``). The store is opened for writing only for the
+    merge, so readers (and other writers) are not held up while the job runs. Partials go to
+    ``partials`` (default ``<store>.jobs``) and are deleted after the merge unless
+    ``keep_partials``."""
+    t0 = time.perf_counter()
+    job = run_terms_job(input, partials or default_partials(db), engine=engine, batch_size=batch_size,
+                        **engine_options)
+    t1 = time.perf_counter()
+    store, opened = open_for_merge(db, wait)
+    try:
+        merge = merge_terms_job(store, job.dir)
+    finally:
+        if opened:
+            store.close()
+    t2 = time.perf_counter()
+    if not keep_partials:
+        remove_job_dir(job)
+    return MaterializeResult(merge, len(job.shards), len(job.parts), job.dir, t1 - t0, t2 - t1)
