@@ -116,7 +116,7 @@ def overview_chart(df):
         (pl.col("reasoning_tokens") / pl.col("transcripts").clip(lower_bound=1)).round(1).alias("tokens_per_transcript"),
     ).sort("run", "step", "environment")
     chart = alt.Chart(data, title=_title(alt, "Transcripts per checkpoint", "stacked by environment")).mark_bar().encode(
-        x=alt.X("step:O", title=STEP_TITLE),
+        x=alt.X("step:O", title=STEP_TITLE, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("transcripts:Q", title="transcripts (count)"),
         color=alt.Color("environment:N", title="environment"),
         tooltip=[
@@ -337,19 +337,22 @@ def environment_breakdown_chart(df, columns: int = 2):
         data = data.with_columns(pl.format("{} — {}", "run", "measure").alias("panel"))
     else:
         data = data.with_columns(pl.col("measure").alias("panel"))
-    data = data.sort("panel", "environment", "step")
+    order = data.unique("panel", maintain_order=True)["panel"].to_list()
+    data = data.with_columns(pl.col("panel").cast(pl.Enum(order))).sort("panel", "environment", "step").with_columns(
+        pl.col("panel").cast(pl.String))
+    y_title = "value (unit in panel title)"
     tooltip = [alt.Tooltip("run:N"), alt.Tooltip("environment:N"), alt.Tooltip("step:Q", format="d"),
                alt.Tooltip("measure:N"), alt.Tooltip("value:Q", format=",.4g")]
     base = alt.Chart().encode(x=_step_x(alt), color=alt.Color("environment:N", title="environment"))
     layers = []
     if "lo" in data.columns and "hi" in data.columns:
         tooltip += [alt.Tooltip("lo:Q", format=",.4g", title="95% lo"), alt.Tooltip("hi:Q", format=",.4g", title="95% hi")]
-        layers.append(base.mark_area(opacity=0.15).encode(y=alt.Y("lo:Q", title="value (see panel)"), y2="hi:Q"))
+        layers.append(base.mark_area(opacity=0.15).encode(y=alt.Y("lo:Q", title=y_title), y2="hi:Q"))
     if "n" in data.columns:
         tooltip.append(alt.Tooltip("n:Q", format=",d", title="transcripts"))
-    layers.append(base.mark_line(point=True).encode(y=alt.Y("value:Q", title="value (unit in panel title)"), tooltip=tooltip))
+    layers.append(base.mark_line(point=True).encode(y=alt.Y("value:Q", title=y_title), tooltip=tooltip))
     return alt.layer(*layers, data=data).properties(width=300, height=160).facet(
-        facet=alt.Facet("panel:N", title=None, header=alt.Header(labelFontWeight="bold")), columns=columns,
+        facet=alt.Facet("panel:N", title=None, sort=order, header=alt.Header(labelFontWeight="bold")), columns=columns,
     ).resolve_scale(y="independent").properties(
         title=_title(alt, "Per-environment breakdown", "one line per environment; each panel names its measure and unit"))
 

@@ -1,0 +1,189 @@
+"""Report specs: which runs, watchlist, classifier, sections and limits a drift report covers.
+
+A spec is a TOML file (the default ships as ``reports/drift.toml``; the format is documented there
+and in ``docs/reports.md``). :func:`load_spec` parses and validates it into a :class:`ReportSpec`;
+anything wrong raises :class:`SpecError` with one line naming the file and the key.
+
+>>> spec = parse_spec('title = "Weekly drift"\\n[sections.overview]\\n', source="inline")
+>>> spec.title, spec.section_names()
+('Weekly drift', ['overview'])
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from analytics.errors import SpecError
+
+#: Sections in page order, each with its options: name → (type, default, minimum).
+SECTIONS: dict[str, dict[str, tuple[type, Any, Any]]] = {
+    "overview": {},
+    "terms": {"columns": (int, 4, 1)},
+    "heatmap": {},
+    "emergent": {"top": (int, 20, 1), "early": (int, 1, 1), "late": (int, 1, 1), "min_docs": (int, 5, 1),
+                 "direction": (str, "rising", None)},
+    "word_shift": {"top": (int, 15, 1), "chained": (bool, True, None), "max_pairs": (int, 12, 1)},
+    "awareness": {},
+    "awareness_covert": {},
+    "environments": {},
+    "evidence": {"kwic_terms": (int, 5, 0), "kwic_lines": (int, 4, 1), "width": (int, 60, 10),
+                 "sentences": (int, 15, 0)},
+}
+SCOPES = ("reasoning", "output", "all")
+DIRECTIONS = ("rising", "falling")
+_TOP_KEYS = {"title", "description", "runs", "scope", "max_steps", "images", "watchlist", "classifier", "sections"}
+_WATCHLIST_KEYS = {"terms", "file"}
+_CLASSIFIER_KEYS = {"name", "threshold"}
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """A validated report spec. ``sections`` maps each enabled section to its resolved options."""
+
+    title: str = "Reasoning drift report"
+    description: str = ""
+    runs: tuple[str, ...] = ()
+    scope: str = "reasoning"
+    max_steps: int = 200
+    images: bool = True
+    watch_terms: tuple[str, ...] = ()
+    watchlist_file: Path | None = None
+    classifier: str = "eval_awareness"
+    threshold: float | None = None
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str = "<default>"
+
+    def section_names(self) -> list[str]:
+        return [name for name in SECTIONS if name in self.sections]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serializable copy, for ``report.json``."""
+        return {
+            "source": self.source, "title": self.title, "description": self.description, "runs": list(self.runs),
+            "scope": self.scope, "max_steps": self.max_steps, "images": self.images,
+            "watchlist": {"terms": list(self.watch_terms),
+                          "file": str(self.watchlist_file) if self.watchlist_file else None},
+            "classifier": {"name": self.classifier, "threshold": self.threshold},
+            "sections": {name: dict(opts) for name, opts in self.sections.items()},
+        }
+
+
+def default_spec_path() -> Path:
+    """The shipped default spec, ``reports/drift.toml``."""
+    return Path(str(resources.files("reports") / "drift.toml"))
+
+
+def load_spec(path: str | Path | None = None) -> ReportSpec:
+    """Read and validate a spec file (the default spec when ``path`` is None)."""
+    p = Path(path) if path is not None else default_spec_path()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{p}: no such report spec") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{p}: cannot read report spec: {exc}") from None
+    return parse_spec(text, source=str(p), base_dir=p.parent)
+
+
+def parse_spec(text: str, *, source: str = "<string>", base_dir: Path | None = None) -> ReportSpec:
+    """Validate TOML ``text``. Relative paths (the watchlist file) resolve against ``base_dir``."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{source}: not valid TOML: {exc}") from None
+    _unknown(raw, _TOP_KEYS, source, "")
+    title = _get(raw, "title", str, "Reasoning drift report", source)
+    description = _get(raw, "description", str, "", source)
+    runs = tuple(_str_list(raw.get("runs", []), "runs", source))
+    scope = _get(raw, "scope", str, "reasoning", source)
+    if scope not in SCOPES:
+        raise SpecError(f"{source}: scope: must be one of {', '.join(SCOPES)}, got {scope!r}")
+    max_steps = _get(raw, "max_steps", int, 200, source, minimum=2)
+    images = _get(raw, "images", bool, True, source)
+
+    watchlist = _table(raw, "watchlist", source)
+    _unknown(watchlist, _WATCHLIST_KEYS, source, "watchlist.")
+    terms = tuple(_str_list(watchlist.get("terms", []), "watchlist.terms", source))
+    for i, term in enumerate(terms):
+        if not term.strip():
+            raise SpecError(f"{source}: watchlist.terms[{i}]: empty term")
+    wl_file = None
+    if "file" in watchlist:
+        name = _get(watchlist, "file", str, "", source, key_path="watchlist.file")
+        wl_file = Path(name) if Path(name).is_absolute() or base_dir is None else base_dir / name
+        if not wl_file.is_file():
+            raise SpecError(f"{source}: watchlist.file: no such file {str(wl_file)!r}")
+
+    classifier = _table(raw, "classifier", source)
+    _unknown(classifier, _CLASSIFIER_KEYS, source, "classifier.")
+    clf_name = _get(classifier, "name", str, "eval_awareness", source, key_path="classifier.name")
+    threshold = None
+    if "threshold" in classifier:
+        threshold = classifier["threshold"]
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+            raise SpecError(f"{source}: classifier.threshold: must be a number in [0, 1], got {threshold!r}")
+        threshold = float(threshold)
+
+    sections_raw = _table(raw, "sections", source)
+    if not sections_raw and "sections" in raw:
+        raise SpecError(f"{source}: sections: lists no section (known: {', '.join(SECTIONS)})")
+    if "sections" not in raw:
+        sections_raw = {name: {} for name in SECTIONS}
+    sections: dict[str, dict[str, Any]] = {}
+    for name, opts in sections_raw.items():
+        if name not in SECTIONS:
+            raise SpecError(f"{source}: sections.{name}: unknown section (known: {', '.join(SECTIONS)})")
+        if not isinstance(opts, dict):
+            raise SpecError(f"{source}: sections.{name}: must be a table, e.g. [sections.{name}]")
+        schema = SECTIONS[name]
+        _unknown(opts, set(schema) | {"enabled"}, source, f"sections.{name}.")
+        if not _get(opts, "enabled", bool, True, source, key_path=f"sections.{name}.enabled"):
+            continue
+        resolved = {}
+        for key, (typ, default, minimum) in schema.items():
+            resolved[key] = _get(opts, key, typ, default, source, key_path=f"sections.{name}.{key}", minimum=minimum)
+        if name == "emergent" and resolved["direction"] not in DIRECTIONS:
+            raise SpecError(f"{source}: sections.emergent.direction: must be rising or falling, got {resolved['direction']!r}")
+        sections[name] = resolved
+    if not sections:
+        raise SpecError(f"{source}: sections: every section is disabled; nothing would be reported")
+    return ReportSpec(title=title, description=description, runs=runs, scope=scope, max_steps=max_steps,
+                      images=images, watch_terms=terms, watchlist_file=wl_file, classifier=clf_name,
+                      threshold=threshold, sections=sections, source=source)
+
+
+def _unknown(table: dict, known: set[str], source: str, prefix: str) -> None:
+    for key in table:
+        if key not in known:
+            raise SpecError(f"{source}: {prefix}{key}: unknown key (known: {', '.join(sorted(known))})")
+
+
+def _table(raw: dict, key: str, source: str) -> dict:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise SpecError(f"{source}: {key}: must be a table, e.g. [{key}]")
+    return value
+
+
+def _get(table: dict, key: str, typ: type, default: Any, source: str, *, key_path: str | None = None,
+         minimum: Any = None) -> Any:
+    name = key_path or key
+    if key not in table:
+        return default
+    value = table[key]
+    # bool is a subclass of int in Python: reject true/false where a number is expected
+    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+        raise SpecError(f"{source}: {name}: expected {typ.__name__}, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        raise SpecError(f"{source}: {name}: must be >= {minimum}, got {value!r}")
+    return value
+
+
+def _str_list(value: Any, name: str, source: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SpecError(f"{source}: {name}: expected a list of strings, got {value!r}")
+    return value
