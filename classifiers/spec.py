@@ -1,0 +1,223 @@
+"""Classifier specs (``classifiers/specs/<name>.toml``) and labelled data files.
+
+A spec names the classifier, its labelled data folder, the embedding model, the hyper-parameter
+grid, the threshold policy, the cascade target and the lexicons. Bad specs raise ``SpecError``
+naming the file and key; bad labelled lines raise ``InputError`` naming file and line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from analytics.errors import InputError, SpecError
+
+ENV_HOME = "COTWATCH_HOME"
+
+
+def cotwatch_home() -> Path:
+    """``$COTWATCH_HOME`` if set, else ``~/.cotwatch``: user-trained artifacts and imported labels."""
+    env = os.environ.get(ENV_HOME)
+    return Path(env) if env else Path.home() / ".cotwatch"
+
+
+def package_dir(*parts: str) -> Path:
+    return Path(str(resources.files("classifiers").joinpath(*parts)))
+
+
+@dataclass(frozen=True)
+class Pattern:
+    pattern: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    name: str
+    version: str
+    description: str
+    data: str
+    path: Path
+    embedding: str = "default"
+    c_grid: tuple[float, ...] = (0.25, 1.0, 4.0, 16.0)
+    calibration: str = "sigmoid"
+    cv_folds: int = 5
+    threshold_policy: str = "max_f1_oof"
+    threshold_min: float = 0.2
+    threshold_max: float = 0.9
+    target_recall: float = 0.995
+    static_stage: bool = True
+    static_recall: float = 0.8
+    baseline: tuple[Pattern, ...] = field(default_factory=tuple)
+    recall: tuple[str, ...] = field(default_factory=tuple)
+
+    def data_dir(self) -> Path:
+        return package_dir("data", self.data)
+
+    def imported_labels(self) -> Path:
+        """Where ``cotwatch label import`` appends labels for this classifier."""
+        return cotwatch_home() / "labels" / f"{self.name}.txt"
+
+
+def shipped_specs() -> list[str]:
+    return sorted(p.stem for p in package_dir("specs").glob("*.toml"))
+
+
+def load_spec(name_or_path: str | os.PathLike[str]) -> ClassifierSpec:
+    """Load a spec by shipped name (``eval_awareness``) or by path to a ``.toml`` file."""
+    path = Path(name_or_path)
+    if not (path.suffix == ".toml" and path.exists()):
+        path = package_dir("specs", f"{name_or_path}.toml")
+        if not path.exists():
+            raise SpecError(
+                f"no classifier spec named {str(name_or_path)!r} (shipped: {', '.join(shipped_specs())})"
+            )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read spec: {exc}") from exc
+
+    def get(table: dict, key: str, kind, default=None, where: str = ""):
+        value = table.get(key, default)
+        if value is None:
+            raise SpecError(f"{path}: missing key {where}{key}")
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise SpecError(f"{path}: {where}{key} must be {kind.__name__}, got {value!r}")
+        return value
+
+    model = raw.get("model", {})
+    threshold = raw.get("threshold", {})
+    cascade = raw.get("cascade", {})
+    lexicon = raw.get("lexicon", {})
+    name = get(raw, "name", str)
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise SpecError(f"{path}: name {name!r} must be lowercase letters, digits and _")
+    baseline = []
+    for i, item in enumerate(lexicon.get("baseline", [])):
+        if not isinstance(item, dict) or "pattern" not in item:
+            raise SpecError(f"{path}: lexicon.baseline[{i}] needs a pattern")
+        baseline.append(Pattern(_check_regex(path, f"lexicon.baseline[{i}]", item["pattern"]),
+                                float(item.get("weight", 1.0))))
+    recall = tuple(_check_regex(path, f"lexicon.recall[{i}]", p) for i, p in enumerate(lexicon.get("recall", [])))
+    policy = get(threshold, "policy", str, "max_f1_oof", "threshold.")
+    if policy not in ("max_f1_oof", "fixed"):
+        raise SpecError(f"{path}: threshold.policy must be max_f1_oof or fixed, got {policy!r}")
+    calibration = get(model, "calibration", str, "sigmoid", "model.")
+    if calibration not in ("sigmoid", "isotonic"):
+        raise SpecError(f"{path}: model.calibration must be sigmoid or isotonic")
+    c_grid = model.get("C_grid", [0.25, 1.0, 4.0, 16.0])
+    if not c_grid or not all(isinstance(c, (int, float)) and c > 0 for c in c_grid):
+        raise SpecError(f"{path}: model.C_grid must be a list of positive numbers")
+    spec = ClassifierSpec(
+        name=name,
+        version=str(get(raw, "version", str)),
+        description=get(raw, "description", str, ""),
+        data=get(raw, "data", str, name),
+        path=path,
+        embedding=get(model, "embedding", str, "default", "model."),
+        c_grid=tuple(float(c) for c in c_grid),
+        calibration=calibration,
+        cv_folds=get(model, "cv_folds", int, 5, "model."),
+        threshold_policy=policy,
+        threshold_min=get(threshold, "min", float, 0.2, "threshold."),
+        threshold_max=get(threshold, "max", float, 0.9, "threshold."),
+        target_recall=get(cascade, "target_recall", float, 0.995, "cascade."),
+        static_stage=get(cascade, "static", bool, True, "cascade."),
+        static_recall=get(cascade, "static_recall", float, 0.8, "cascade."),
+        baseline=tuple(baseline),
+        recall=recall,
+    )
+    if not spec.baseline or not spec.recall:
+        raise SpecError(f"{path}: lexicon.baseline and lexicon.recall must both be non-empty")
+    if not 2 <= spec.cv_folds <= 20:
+        raise SpecError(f"{path}: model.cv_folds must be between 2 and 20")
+    return spec
+
+
+def _check_regex(path: Path, where: str, pattern) -> str:
+    if not isinstance(pattern, str) or not pattern:
+        raise SpecError(f"{path}: {where} must be a non-empty string")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise SpecError(f"{path}: {where}: bad regular expression {pattern!r}: {exc}") from exc
+    return pattern
+
+
+# -- labelled data ---------------------------------------------------------------------------
+
+@dataclass
+class LabelledSet:
+    texts: list[str]
+    labels: list[int]
+    styles: list[str]
+    sources: list[str]  # "file:line" of each example
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def extend(self, other: "LabelledSet") -> None:
+        self.texts += other.texts
+        self.labels += other.labels
+        self.styles += other.styles
+        self.sources += other.sources
+
+
+def read_labelled(path: Path) -> LabelledSet:
+    """Read ``<label> <style> <text>`` lines (``#`` comments, blank lines ignored)."""
+    out = LabelledSet([], [], [], [])
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read labelled data: {exc}") from exc
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split(" ", 2)
+        if len(parts) < 3 or not parts[2].strip():
+            raise InputError(f"{path}:{number}: expected '<label> <style> <text>'")
+        if parts[0] not in ("0", "1"):
+            raise InputError(f"{path}:{number}: label must be 0 or 1, got {parts[0]!r}")
+        out.texts.append(parts[2].strip())
+        out.labels.append(int(parts[0]))
+        out.styles.append(parts[1])
+        out.sources.append(f"{path.name}:{number}")
+    return out
+
+
+def training_files(spec: ClassifierSpec) -> list[Path]:
+    files = [spec.data_dir() / "train.txt"]
+    if spec.imported_labels().exists():
+        files.append(spec.imported_labels())
+    return files
+
+
+def load_split(spec: ClassifierSpec, split: str) -> LabelledSet:
+    """The ``train`` split (shipped + imported labels) or the ``heldout`` split."""
+    files = training_files(spec) if split == "train" else [spec.data_dir() / "heldout.txt"]
+    data = LabelledSet([], [], [], [])
+    for f in files:
+        if not f.exists():
+            raise InputError(f"{f}: labelled data file missing for classifier {spec.name!r}")
+        data.extend(read_labelled(f))
+    if split == "train":
+        heldout = set(read_labelled(spec.data_dir() / "heldout.txt").texts)
+        leaked = [s for s, t in zip(data.sources, data.texts) if t in heldout]
+        if leaked:
+            raise InputError(f"{leaked[0]}: sentence also appears in the held-out split (held-out must stay unseen)")
+    return data
+
+
+def data_hash(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
