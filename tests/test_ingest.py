@@ -178,22 +178,23 @@ def test_interrupted_ingest_leaves_nothing(tmp_path, store_path, monkeypatch):
     path = write_jsonl(tmp_path / "big.jsonl", recs)
     import analytics.ingest as ingest_mod
 
+    monkeypatch.setattr(ingest_mod, "CHUNK_BYTES", 8192)  # many chunks, so many appends
     calls = {"n": 0}
-    original = ingest_mod._Writer.flush
+    original = ingest_mod._Writer.append
 
-    def flaky_flush(self):
+    def flaky_append(self, *args):
         calls["n"] += 1
         if calls["n"] == 2:  # the first batch is already staged inside the transaction
             raise KeyboardInterrupt
-        return original(self)
+        return original(self, *args)
 
-    monkeypatch.setattr(ingest_mod._Writer, "flush", flaky_flush)
+    monkeypatch.setattr(ingest_mod._Writer, "append", flaky_append)
     with Store.open(store_path, read_only=False) as store:
         with pytest.raises(KeyboardInterrupt):
             ingest_paths(store, [path])
         assert store.rows("select count(*) from transcripts")[0][0] == 0
         assert store.rows("select count(*) from segments")[0][0] == 0
-    monkeypatch.setattr(ingest_mod._Writer, "flush", original)
+    monkeypatch.setattr(ingest_mod._Writer, "append", original)
     with Store.open(store_path, read_only=False) as store:
         [res] = ingest_paths(store, [path])
         assert res.added == 5000
@@ -333,3 +334,32 @@ def test_inspect_log_written_by_inspect_keeps_every_reasoning_block(tmp_path, st
         # --run and --step override the log's own
         [res] = ingest_paths(store, [log], run="override", step=1)
         assert res.added == 4
+
+
+@pytest.mark.slow
+def test_parallel_parsing_matches_in_process(tmp_path, monkeypatch):
+    """Worker processes parse chunks; the stored result and the reported lines are identical."""
+    import analytics.ingest as ingest_mod
+
+    recs = [{"id": f"t{i}", "run": "r", "step": i % 4, "environment": f"e{i % 3}",
+             "reasoning": f"Reasoning {i} – naïve café ’quotes’ " * (i % 7 + 1), "output": "ok",
+             "metadata": {"i": i}} for i in range(3000)]
+    lines = [json.dumps(r, ensure_ascii=False) for r in recs]
+    lines[1234] = "{broken"
+    lines[2500] = json.dumps({"id": "x", "run": "r", "reasoning": "no step"})
+    path = write_jsonl(tmp_path / "par.jsonl", lines)
+    monkeypatch.setattr(ingest_mod, "CHUNK_BYTES", 16384)
+    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 0)
+    dumps = {}
+    for workers in (1, 2):
+        db = tmp_path / f"w{workers}.duckdb"
+        with Store.open(db, read_only=False) as store:
+            [res] = ingest_paths(store, [path], skip_bad=True, workers=workers, count_terms=False)
+            assert (res.added, res.rejected) == (2998, 2)
+            assert [p.split(":")[1] for p in res.problems] == ["1235", "2501"]
+            dumps[workers] = (
+                store.rows("select pk, id, run, step, environment, source_line, content_hash, metadata::varchar "
+                           "from transcripts order by pk"),
+                store.rows("select transcript_pk, ordinal, kind, text from segments order by all"),
+            )
+    assert dumps[1] == dumps[2]

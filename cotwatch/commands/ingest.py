@@ -18,9 +18,11 @@ from cotwatch.options import db_option, wait_option
 @click.option("--environment", default=None, help="Environment for records that lack one (Inspect: overrides the task name).")
 @click.option("--skip-bad", is_flag=True, help="Store the good records of a file and keep bad ones in the rejects table.")
 @click.option("--defer-terms", is_flag=True, help="Do not count terms now (run `cotwatch terms materialize` later).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes parsing a large JSONL file (default: one per core, at most 4).")
 @db_option
 @wait_option
-def ingest(paths, fmt, run, step, environment, skip_bad, defer_terms, db, wait):
+def ingest(paths, fmt, run, step, environment, skip_bad, defer_terms, workers, db, wait):
     """Ingest transcripts from files or directories (JSONL, Inspect .eval/.json, .txt/.md).
 
     Each file goes in atomically: a file with a bad record is rejected whole (one line per bad
@@ -39,7 +41,7 @@ def ingest(paths, fmt, run, step, environment, skip_bad, defer_terms, db, wait):
     with Store.open(db, read_only=False, wait=wait) as store, file_progress(enabled=sys.stderr.isatty()) as progress:
         results = ingest_paths(
             store, paths, format=fmt, run=run, step=step, environment=environment, skip_bad=skip_bad,
-            on_file=report, progress_factory=progress, count_terms=not defer_terms,
+            on_file=report, progress_factory=progress, count_terms=not defer_terms, workers=workers,
         )
     added = sum(r.added for r in results)
     dups = sum(r.duplicates for r in results)
