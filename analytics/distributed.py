@@ -415,13 +415,14 @@ def pick_transcripts(store, job: Job) -> None:
 
 
 def stage_missing(store, job: Job) -> int:
-    """Insert the job's transcripts that the store lacks, read back from their shards, through
-    the ingest's own per-file path (same content hash, conflict rules, runs/checkpoints and
-    ``ingested_files`` ledger; format ``parquet``). Inside the caller's transaction."""
+    """Insert the job's transcripts that the store lacks, read back from their shards, with the
+    ingest's rules: the same content hash (computed by the workers) and (run, id) identity, pks
+    allocated after the largest, segment ordinals renumbered from 0, metadata stored as the
+    ingest stores it (sorted-key JSON), runs/checkpoints registered, and one ``ingested_files``
+    row per shard file (format ``parquet``). Inside the caller's transaction."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from analytics.shards import records
     from analytics.store import load_sql
 
     missing = store.rows(load_sql("jobs_missing"))
@@ -431,35 +432,38 @@ def stage_missing(store, job: Job) -> int:
     added = 0
     for source, keys in by_source.items():
         fs, path = filesystem(source)
-        wanted = []
+        wanted = pa.array(sorted(keys))
+        pieces = []
         for table in iter_shard_batches(fs, path, 20_000):
             table = conform(table, source)
             key = pc.binary_join_element_wise(table.column("run"), table.column("transcript_id"), "\x1f")
-            wanted.append(table.filter(pc.is_in(key, value_set=pa.array(sorted(keys)))))
-        recs = records(pa.concat_tables(wanted), source) if wanted else []
-        added += _ingest_records(store, source, recs)
+            pieces.append(table.filter(pc.is_in(key, value_set=wanted)))
+        rows = pa.concat_tables(pieces)
+        rows = rows.set_column(rows.schema.get_field_index("metadata"), "metadata",
+                               pa.array([normalise_metadata(m, source) for m in rows.column("metadata").to_pylist()],
+                                        pa.string()))
+        store.con.register("_shard_rows", rows)
+        try:
+            added += store.script(load_sql("jobs_insert_transcripts"), {"source": source})[0][0]
+        finally:
+            store.con.unregister("_shard_rows")
+            store.script("drop table if exists _job_new;")
     return added
 
 
-def _ingest_records(store, source: str, recs: list) -> int:
-    """The ingest's per-file staging path for records already in memory. (It has no public entry
-    point for that yet; this is the one place that reaches into it.)"""
-    from analytics import ingest
-    from analytics.errors import RejectedRecords
+def normalise_metadata(text: str | None, source: str) -> str | None:
+    """Shard metadata (JSON text) as the ingest stores it: sorted keys, no ASCII escaping."""
+    import json
 
-    result = ingest.FileResult(source, "parquet")
-
-    def reader(_path, _progress, _defaults):
-        for rec in recs:
-            yield rec, None, None
-
+    if text is None:
+        return None
     try:
-        # the path argument is only printed and stored as source_file: the URI itself, unchanged
-        ingest._ingest_in_transaction(store, source, result, reader, {}, None, False)
-    except ingest._RejectFile:
-        raise RejectedRecords(f"{source}: {len(result.problems)} transcript(s) rejected by the ingest rules; "
-                              "nothing merged", result.problems) from None
-    return result.added
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{source}: metadata is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InputError(f"{source}: metadata must be a JSON object")
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def record_job(store, job: Job, result: MergeResult) -> None:

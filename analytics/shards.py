@@ -356,7 +356,9 @@ def records(table, source: str) -> list:
             if not isinstance(metadata, dict):
                 raise InputError(f"{source}: run {row['run']!r}, transcript {row['transcript_id']!r}: metadata must be a JSON object")
         segments = [Segment(s["kind"], s["text"], s["role"], bool(s["redacted"]))
-                    for s in sorted(row["segments"], key=lambda s: (s["ordinal"] is None, s["ordinal"]))]
+                    for s in sorted(row["segments"], key=lambda s: (s["ordinal"] is None, s["ordinal"] or 0))]
+        if not any(seg.text.strip() or seg.redacted for seg in segments):  # the ingest's rule
+            raise InputError(f"{source}: run {row['run']!r}, transcript {row['transcript_id']!r}: no text in any segment")
         out.append(Record(row["transcript_id"], row["run"], row["step"], row["environment"], row["epoch"],
                           row["covert_action"], row["score"], metadata, segments))
     return out
