@@ -189,32 +189,97 @@ def _check_clean(strings: Sequence[str], where: str) -> None:
             raise AssertionError(f"planted term(s) {sorted(bad)} in {where} pool: {s!r}")
 
 
+_CODEY = re.compile(r"\{(?:func|file|var)\}|`")
+
+
+def _lower_first(s: str) -> str:
+    """The sentence as it reads after a discourse marker ("Actually, the ...")."""
+    if len(s) > 1 and s[0].isupper() and not s[1].isupper() and not s[1].isdigit() \
+            and not s.startswith(("I ", "I'", "I’")):
+        return s[0].lower() + s[1:]
+    return s
+
+
+def _with_blanks(prefixes: Sequence[str], share: float) -> list[str]:
+    """A choice list in which a non-empty prefix comes up with probability ``share``."""
+    blanks = round(len(prefixes) * (1.0 - share) / share)
+    return [""] * blanks + list(prefixes)
+
+
+# A sentence's FLAT_TERMS counts packed into one int: 7-bit lanes, 6 value bits and a guard bit,
+# so "every count of a is at most the one of b" is one subtraction (SWAR).
+_LANE = 7
+_GUARDS = sum(1 << (_LANE * k + _LANE - 1) for k in range(len(FLAT_TERMS)))
+
+
+def _flat_signature(text: str) -> int:
+    """The counts of each ``FLAT_TERMS`` word in ``text``, packed into one int."""
+    sig = 0
+    toks = tokenize(text)
+    for k, term in enumerate(FLAT_TERMS):
+        sig |= min(toks.count(term), 63) << (_LANE * k)
+    return sig
+
+
+def _sig_leq(a: int, b: int) -> bool:
+    """Every flat-word count in ``a`` is at most the one in ``b``."""
+    return ((b | _GUARDS) - a) & _GUARDS == _GUARDS
+
+
+def _sig_distance(a: int, b: int) -> int:
+    return sum(abs(((a >> (_LANE * k)) & 63) - ((b >> (_LANE * k)) & 63)) for k in range(len(FLAT_TERMS)))
+
+
 class _EnvPools:
     """Concrete sentence pools for one environment."""
 
     def __init__(self, name: str, rnd: random.Random) -> None:
         spec = V.ENVIRONMENTS[name]
         slots = {**V.SLOTS, **V.CODE_SLOTS, **V.CARRIER_SLOTS, **spec["slots"]}
+        codey = spec.get("codey", True)
+
+        def shared(templates: Sequence[str]) -> list[str]:
+            # question-answering transcripts don't talk about files and functions
+            return list(templates) if codey else [t for t in templates if not _CODEY.search(t)]
+
         self.name = name
-        self.terse = _expand(V.TERSE_SHARED + spec["terse"], slots, rnd)
-        self.prose = _expand(V.PROSE_SHARED + spec["prose"], slots, rnd)
-        code_talk = _expand(V.CODE_TALK_SHARED, slots, rnd)
-        # code style: code talk dominates, with some terse and prose around it
-        self.code_text = code_talk * 3 + self.terse + self.prose[: len(self.prose) // 2]
-        self.code_blocks = _expand(V.CODE_SHARED + spec["code"], slots, rnd, 12)
-        self.hard_negatives = _expand(spec["hard_negatives"], slots, rnd, 12)
+        self.terse = _expand(shared(V.TERSE_SHARED) + spec["terse"], slots, rnd)
+        self.prose = _expand(shared(V.PROSE_SHARED) + spec["prose"], slots, rnd, 48)
+        if codey:
+            code_talk = _expand(V.CODE_TALK_SHARED, slots, rnd, 48)
+            # code style: code talk dominates, with some terse and prose around it
+            self.code_text = code_talk * 2 + self.terse + self.prose[: len(self.prose) // 2]
+            self.code_blocks = _expand(V.CODE_SHARED + spec["code"], slots, rnd, 12)
+        else:
+            self.code_text = self.terse + self.prose
+            self.code_blocks = _expand(spec["code"], slots, rnd, 24)
+        self.hard_negatives = _expand(shared(V.HARD_NEGATIVES_SHARED) + spec["hard_negatives"],
+                                      slots, rnd, 12)
         self.covert = _expand(spec["covert"], slots, rnd, 12)
         self.outputs_honest = _expand(spec["outputs_honest"], slots, rnd, 16)
         self.outputs_covert = _expand(spec["outputs_covert"], slots, rnd, 16)
         self.prompts = _expand(spec["prompts"], slots, rnd, 16)
+        self.opening = _expand(spec["open"], slots, rnd, 12)
+        self.closing = _expand(spec["close"], slots, rnd, 12)
         self.style_p = np.array([spec["style_weights"][s] for s in STYLES], dtype=float)
         self.style_p /= self.style_p.sum()
         self.covert_aware, self.covert_unaware = spec["covert_rates"]
         self.honest_score = spec["honest_score"]
         for attr in ("terse", "prose", "code_text", "code_blocks", "hard_negatives", "covert",
-                     "outputs_honest", "outputs_covert", "prompts"):
+                     "outputs_honest", "outputs_covert", "prompts", "opening", "closing"):
             _check_clean(getattr(self, attr), f"{name}.{attr}")
         self.units = {"terse": self.terse, "prose": self.prose, "code": self.code_text}
+        self.units_low = {k: [_lower_first(u) for u in v] for k, v in self.units.items()}
+        self.unit_index = {k: range(len(v)) for k, v in self.units.items()}
+        self.unit_sigs = {k: [_flat_signature(u) for u in v] for k, v in self.units.items()}
+        self.unit_ntok = {k: [len(tokenize(u)) for u in v] for k, v in self.units.items()}
+        self.zero_units, self.zero_ntok = {}, {}
+        for k, v in self.units.items():
+            zero = [u for u, sig in zip(v, self.unit_sigs[k]) if sig == 0]
+            if not zero:
+                zero = [u for u, sig in zip(self.terse, self.unit_sigs["terse"]) if sig == 0]
+            self.zero_units[k] = zero
+            self.zero_ntok[k] = [len(tokenize(u)) for u in zero]
 
 
 class _Pools:
@@ -226,6 +291,13 @@ class _Pools:
         for reg, pool in self.aware.items():
             _check_clean(pool, f"aware.{reg}")
         self.aware_any = [s for pool in self.aware.values() for s in pool]
+        # flat-word signature of everything that gets inserted into a transcript
+        self.sig: dict[str, int] = {}
+        for text in self.aware_any:
+            self.sig[text] = _flat_signature(text)
+        for ep in self.envs.values():
+            for text in ep.hard_negatives + ep.covert:
+                self.sig[text] = _flat_signature(text)
         self.aware_long = [s for reg, pool in self.aware.items() if reg != "terse" for s in pool]
         # carriers[term][register] -> list of (text, count of term); each holds only its own term
         self.carriers: dict[str, dict[str, list[tuple[str, int]]]] = {}
@@ -234,13 +306,38 @@ class _Pools:
             for reg, tpls in regs.items():
                 items = []
                 for text in _expand(tpls, V.CARRIER_SLOTS, rnd, 6):
+                    self.sig[text] = _flat_signature(text)
                     counts = _planted_counts(text)
                     if set(counts) != {term}:
                         raise AssertionError(f"carrier for {term!r} has {counts}: {text!r}")
                     items.append((text, counts[term]))
                 self.carriers[term][reg] = items
         self.loop_lead = _expand(V.LOOP_LEAD, V.CARRIER_SLOTS, rnd, 6)
+        _check_clean(V.PREFIXES_TERSE + V.PREFIXES_PROSE, "prefixes")
+        flat = set(FLAT_TERMS)
+        for p in V.PREFIXES_TERSE + V.PREFIXES_PROSE:
+            if flat.intersection(tokenize(p)):
+                raise AssertionError(f"prefix {p!r} holds a FLAT_TERMS word")
+        terse_p = _with_blanks(V.PREFIXES_TERSE, 0.15)
+        prose_p = _with_blanks(V.PREFIXES_PROSE, 0.25)
+        self.prefixes = {"terse": terse_p, "prose": prose_p, "code": terse_p}
+        self.prefixes_any = V.PREFIXES_TERSE + V.PREFIXES_PROSE
+        self.prefix_ntok = {p: len(tokenize(p)) for p in self.prefixes_any + [""]}
+        self.ntok = {text: len(tokenize(text)) for text in self.sig}
         self.loop_units = list(V.LOOP_UNITS)
+        self.carriers_by_sig = {
+            term: {reg: _by_sig(items, lambda it: self.sig[it[0]]) for reg, items in regs.items()}
+            for term, regs in self.carriers.items()
+        }
+        aware_groups = {"terse": self.aware["terse"], "long": self.aware_long, "any": self.aware_any}
+        self.aware_by_sig = {g: _by_sig(v, self.sig.__getitem__) for g, v in aware_groups.items()}
+
+
+def _by_sig(items, sig_of) -> dict[int, list]:
+    out: dict[int, list] = {}
+    for item in items:
+        out.setdefault(sig_of(item), []).append(item)
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -255,6 +352,101 @@ def _pools() -> _Pools:
 _LENGTH_MEDIAN = {"terse": 30.0, "prose": 15.0, "code": 14.0}
 _LENGTH_SIGMA = 0.75
 _PARA = {"terse": (3, 10, "\n"), "prose": (2, 6, "\n\n"), "code": (2, 6, "\n\n")}
+
+
+class _Slots:
+    """The base sentences of one transcript, by FLAT_TERMS signature, and where inserts go.
+
+    Inserted sentences take the place of base sentences with the same FLAT_TERMS counts, and
+    ``balance`` then adds or drops flat-word-free base sentences so the token count comes back to
+    what it was (in expectation). Together these keep the common words exactly flat, however
+    much planted material a checkpoint carries.
+    """
+
+    __slots__ = ("units", "ntok", "by_sig", "zero", "zero_ntok", "rnd", "deficit")
+
+    def __init__(self, units: list[str], ntok: list[int], idx: list[int], sigs: list[int],
+                 zero: list[str], zero_ntok: list[int], rnd: random.Random) -> None:
+        self.units, self.ntok, self.zero, self.zero_ntok, self.rnd = units, ntok, zero, zero_ntok, rnd
+        self.deficit = 0  # tokens removed minus tokens inserted
+        self.by_sig: dict[int, list[int]] = {}
+        for pos, j in enumerate(idx):
+            self.by_sig.setdefault(sigs[j], []).append(pos)
+
+    def choose(self, options_by_sig: dict[int, list], unwrap, fallback: dict[int, list] | None = None,
+               required: bool = True):
+        """A random option, preferring those whose signature has a twin among the base sentences
+        (then those of ``fallback`` that do, then — if ``required`` — any option, else None)."""
+        live = [sig for sig in options_by_sig if self.by_sig.get(sig)]
+        if not live and fallback:
+            live = [sig for sig in fallback if self.by_sig.get(sig)]
+            if live:
+                options_by_sig = fallback
+        if not live and not required:
+            return None
+        keys = live or list(options_by_sig)
+        weights = [len(options_by_sig[k]) for k in keys]
+        sig = self.rnd.choices(keys, weights)[0] if len(keys) > 1 else keys[0]
+        return unwrap(self.rnd.choice(options_by_sig[sig])), sig
+
+    def _put(self, pos: int, text: str, ntok: int) -> None:
+        self.deficit += self.ntok[pos] - ntok
+        self.units[pos] = text
+        self.ntok[pos] = ntok
+
+    def place(self, text: str, sig: int, ntok: int) -> None:
+        """Put ``text`` in place of a base sentence with the same flat-word counts.
+
+        Without an exact twin: replace two sentences whose counts add up to ``sig`` (the second
+        by a flat-word-free base sentence); failing that, the nearest signature; failing that
+        (every base sentence already replaced), insert.
+        """
+        by_sig, rnd = self.by_sig, self.rnd
+        free = by_sig.get(sig)
+        if free:
+            self._put(free.pop(rnd.randrange(len(free))), text, ntok)
+            return
+        live = [k for k, v in by_sig.items() if v]
+        for a in live:
+            if _sig_leq(a, sig):
+                fb = by_sig.get(sig - a)
+                if fb and (sig - a != a or len(fb) > 1):
+                    fa = by_sig[a]
+                    self._put(fa.pop(rnd.randrange(len(fa))), text, ntok)
+                    z = rnd.randrange(len(self.zero))
+                    self._put(fb.pop(rnd.randrange(len(fb))), self.zero[z], self.zero_ntok[z])
+                    return
+        if live:
+            dists = [_sig_distance(k, sig) for k in live]
+            best = min(dists)
+            near = [k for k, d in zip(live, dists) if d == best]
+            fk = by_sig[near[rnd.randrange(len(near))]]
+            self._put(fk.pop(rnd.randrange(len(fk))), text, ntok)
+            return
+        self.units.append(text)
+        self.ntok.append(ntok)
+        self.deficit -= ntok
+
+    def balance(self) -> list[str]:
+        """Add (or drop) flat-word-free sentences until the token count is back, then the units."""
+        rnd, units = self.rnd, self.units
+        drop: set[int] = set()
+        zeros = self.by_sig.get(0) or []
+        while self.deficit < 0 and zeros:
+            pos = zeros.pop(rnd.randrange(len(zeros)))
+            n = self.ntok[pos]
+            if -self.deficit >= n or rnd.random() * n < -self.deficit:
+                drop.add(pos)
+            self.deficit += n
+        if drop:
+            units = [u for k, u in enumerate(units) if k not in drop]
+        while self.deficit > 0:
+            z = rnd.randrange(len(self.zero))
+            n = self.zero_ntok[z]
+            if self.deficit >= n or rnd.random() * n < self.deficit:
+                units.insert(rnd.randint(0, len(units)), self.zero[z])
+            self.deficit -= n
+        return units
 
 
 def _paragraphs(units: list[str], style: str, rnd: random.Random) -> str:
@@ -290,8 +482,10 @@ def _block(env: str, step_index: int, n_steps: int, step: int, env_index: int, e
     n_hard = rng.poisson(0.7, size=n)
     rise_lam = np.array([rising_rate(w, step_index, n_steps) for w in RISING_TERMS])
     fall_lam = np.array([falling_rate(w, step_index, n_steps) for w in FALLING_TERMS])
-    rise_n = rng.poisson(rise_lam, size=(n, len(rise_lam)))
-    fall_n = rng.poisson(fall_lam, size=(n, len(fall_lam)))
+    # planted words per transcript scale with its length (constant use per token, on average)
+    rel = (lengths / (medians * math.exp(_LENGTH_SIGMA**2 / 2)))[:, None]
+    rise_n = rng.poisson(rise_lam[None, :] * rel)
+    fall_n = rng.poisson(fall_lam[None, :] * rel)
     mu = ep.honest_score + 0.15 * t + np.where(covert, 0.25, 0.0)
     scores = np.clip(rng.normal(mu, 0.12), 0.0, 1.0).round(3)
     chat = rng.random(n) < chat_fraction
@@ -303,41 +497,64 @@ def _block(env: str, step_index: int, n_steps: int, step: int, env_index: int, e
 
     for i in range(n):
         style = STYLES[styles[i]]
-        pool = ep.units[style]
-        units = rnd.choices(pool, k=int(lengths[i]))
-        inserts: list[str] = []
+        idx = rnd.choices(ep.unit_index[style], k=int(lengths[i]))
+        pres = rnd.choices(pools.prefixes[style], k=len(idx))
+        cap, low = ep.units[style], ep.units_low[style]
+        units = [p + low[j] if p else cap[j] for p, j in zip(pres, idx)]
+        # Inserted sentences take the place of base sentences with the same FLAT_TERMS counts,
+        # so common words stay flat however much planted material a step carries. Step-independent
+        # inserts go first (their placement must not depend on the step), and the step-dependent
+        # ones pick, among their variants, one whose counts have a twin in the transcript.
+        slots = None
+        if n_hard[i] or n_covert[i] or n_aware[i] or has_planted[i]:
+            unit_ntok = ep.unit_ntok[style]
+            ntok = [unit_ntok[j] for j in idx]
+            if style != "terse" or len(pres) != pres.count(""):
+                ntok = [n_ + pools.prefix_ntok[p] for n_, p in zip(ntok, pres)]
+            slots = _Slots(units, ntok, idx, ep.unit_sigs[style], ep.zero_units[style],
+                           ep.zero_ntok[style], rnd)
+        for _ in range(int(n_hard[i])):
+            text = rnd.choice(ep.hard_negatives)
+            slots.place(text, pools.sig[text], pools.ntok[text])
+        for _ in range(int(n_covert[i])):
+            text = rnd.choice(ep.covert)
+            slots.place(text, pools.sig[text], pools.ntok[text])
+        aware_sentences: list[str] = []
+        for _ in range(int(n_aware[i])):
+            group = ("terse" if rnd.random() < 0.6 else "any") if style == "terse" else (
+                "long" if style == "prose" else "any")
+            text, sig = slots.choose(pools.aware_by_sig[group], lambda t: t, pools.aware_by_sig["any"])
+            ntok = pools.ntok[text]
+            if rnd.random() < 0.2:
+                prefix = rnd.choice(pools.prefixes_any)
+                text = prefix + _lower_first(text)
+                ntok += pools.prefix_ntok[prefix]
+            if text not in aware_sentences:
+                aware_sentences.append(text)
+                slots.place(text, sig, ntok)
         planted: dict[str, int] = {}
         if has_planted[i]:
-            reg_pref = "prose" if style == "prose" else "terse"
+            reg, other = ("prose", "terse") if style == "prose" else ("terse", "prose")
             for k in np.flatnonzero(planted_n[i]).tolist():
                 word = planted_words[k]
-                regs = pools.carriers[word]
+                options = pools.carriers_by_sig[word][reg]
+                alt = pools.carriers_by_sig[word][other]
                 for _ in range(int(planted_n[i, k])):
-                    reg = reg_pref if style != "code" else ("prose" if rnd.random() < 0.4 else "terse")
-                    text, c = rnd.choice(regs.get(reg) or regs["terse"])
-                    inserts.append(text)
+                    # a use with no flat-word twin left is dropped (rare): flatness comes first
+                    picked = slots.choose(options, lambda it: it, alt, required=False)
+                    if picked is None:
+                        break
+                    (text, c), sig = picked
+                    slots.place(text, sig, pools.ntok[text])
                     planted[word] = planted.get(word, 0) + c
-        aware_sentences: list[str] = []
-        if aware[i]:
-            for _ in range(int(n_aware[i])):
-                if style == "terse" and rnd.random() < 0.6:
-                    s = rnd.choice(pools.aware["terse"])
-                elif style == "prose":
-                    s = rnd.choice(pools.aware_long)
-                else:
-                    s = rnd.choice(pools.aware_any)
-                if s not in aware_sentences:
-                    aware_sentences.append(s)
-            inserts.extend(aware_sentences)
-        for _ in range(int(n_hard[i])):
-            inserts.append(rnd.choice(ep.hard_negatives))
-        for _ in range(int(n_covert[i])):
-            inserts.append(rnd.choice(ep.covert))
-        for s in inserts:
-            units.insert(rnd.randint(0, len(units)), s)
+        if slots is not None:
+            units = slots.balance()
         if style == "code":
             for _ in range(int(n_blocks[i])):
                 units.insert(rnd.randint(0, len(units)), "\n" + rnd.choice(ep.code_blocks) + "\n")
+        units.insert(0, rnd.choice(ep.opening))
+        if rnd.random() < 0.7:
+            units.append(rnd.choice(ep.closing))
         reasoning = _paragraphs(units, style, rnd)
         is_loop = with_loop and i == 0
         if is_loop:
@@ -442,7 +659,7 @@ def _open_binary(path: Path, append: bool = False):
     return open(path, mode, buffering=1 << 20)
 
 
-def _write_records(fh, records: Iterator[dict], stop_at_bytes: int | None = None) -> tuple[int, int]:
+def _write_records(fh, records: Iterator[dict]) -> tuple[int, int]:
     dumps = json.JSONEncoder(ensure_ascii=False).encode
     n = written = 0
     batch: list[str] = []
@@ -454,8 +671,6 @@ def _write_records(fh, records: Iterator[dict], stop_at_bytes: int | None = None
             n += len(batch)
             written += len(data)
             batch.clear()
-            if stop_at_bytes is not None and written >= stop_at_bytes:
-                break
     if batch:
         data = ("\n".join(batch) + "\n").encode("utf-8")
         fh.write(data)
@@ -468,7 +683,8 @@ def write_jsonl(path: str | os.PathLike, **params) -> dict:
     """Write :func:`generate_run` ``(**params)`` to ``path`` (``.jsonl`` or ``.jsonl.gz``).
 
     Returns a summary: ``path``, ``records``, ``bytes`` (uncompressed JSONL), ``file_bytes``
-    (on disk), ``seconds`` and ``mb_per_s`` (uncompressed MB written per second).
+    (on disk), ``seconds``, ``mb_per_s`` (uncompressed MB written per wall-clock second) and
+    ``cpu_mb_per_s`` (per CPU second of this process — steadier on a busy machine).
 
     >>> import tempfile, os
     >>> with tempfile.TemporaryDirectory() as d:
@@ -478,13 +694,13 @@ def write_jsonl(path: str | os.PathLike, **params) -> dict:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with _open_binary(path) as fh:
         n, written = _write_records(fh, generate_run(**params))
-    return _summary(path, n, written, time.perf_counter() - t0)
+    return _summary(path, n, written, time.perf_counter() - t0, time.process_time() - c0)
 
 
-def _summary(path: Path, n: int, written: int, seconds: float) -> dict:
+def _summary(path: Path, n: int, written: int, seconds: float, cpu_seconds: float) -> dict:
     return {
         "path": str(path),
         "records": n,
@@ -492,6 +708,7 @@ def _summary(path: Path, n: int, written: int, seconds: float) -> dict:
         "file_bytes": path.stat().st_size,
         "seconds": round(seconds, 3),
         "mb_per_s": round(written / 1e6 / seconds, 1) if seconds > 0 else None,
+        "cpu_mb_per_s": round(written / 1e6 / cpu_seconds, 1) if cpu_seconds > 0 else None,
     }
 
 
@@ -518,23 +735,24 @@ def generate_corpus(path: str | os.PathLike, target_mb: float, *, seed: int = 0,
     params.pop("epochs", None)
     params.pop("first_epoch", None)
     base = dict(run=run, checkpoints=checkpoints, environments=envs, seed=seed, **params)
-    pilot = generate_run(**{**base, "transcripts_per_checkpoint": 8, "loop": False})
+    pilot = generate_run(**{**base, "transcripts_per_checkpoint": 32, "seed": seed + 7919,
+                            "loop": False})
     sizes = [len(json.dumps(r, ensure_ascii=False).encode("utf-8")) + 1 for r in pilot]
     mean_size = sum(sizes) / len(sizes)
     per_pass = checkpoints * len(envs)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     n = written = 0
     epoch = 1
     with _open_binary(path) as fh:
         while written < target:
             need = target - written
-            tpc = max(1, math.ceil(need * 1.02 / (mean_size * per_pass)))
+            tpc = max(1, math.ceil(need * 1.03 / (mean_size * per_pass)))
             recs = generate_run(**{**base, "transcripts_per_checkpoint": tpc,
                                    "first_epoch": epoch, "loop": epoch == 1 and base.get("loop", True)})
             k, w = _write_records(fh, recs)
             n += k
             written += w
             epoch += 1
-    summary = _summary(path, n, written, time.perf_counter() - t0)
+    summary = _summary(path, n, written, time.perf_counter() - t0, time.process_time() - c0)
     summary["epochs"] = epoch - 1
     return summary
