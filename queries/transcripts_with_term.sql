@@ -12,17 +12,17 @@ snippets as (
     select
         r.run,
         r.transcript_id,
-        -- the term as a whole token, case-insensitive, with up to 60 characters either side
+        -- the term as a whole token, case-insensitive, either apostrophe, up to 60 characters either side
         min_by(
             regexp_extract(
                 r.text,
-                '(?is)(.{0,60}(?:^|[^\pL\pN''’])' || regexp_escape(replace(lower($term), '’', '''')) || '(?:[^\pL\pN''’]|$).{0,60})',
+                '(?is)(.{0,60}(?:^|[^\pL\pN''’])' || replace(replace(regexp_escape(replace(lower($term), '’', '''')), '\''', ''''), '''', '[''’]') || '(?:[^\pL\pN''’]|$).{0,60})',
                 1
             ),
             r.ordinal
         ) filter (where regexp_matches(
             r.text,
-            '(?is)(?:^|[^\pL\pN''’])' || regexp_escape(replace(lower($term), '’', '''')) || '(?:[^\pL\pN''’]|$)'
+            '(?is)(?:^|[^\pL\pN''’])' || replace(replace(regexp_escape(replace(lower($term), '’', '''')), '\''', ''''), '''', '[''’]') || '(?:[^\pL\pN''’]|$)'
         )) as snippet
     from reasoning r
     join hits h on h.run = r.run and h.transcript_id = r.transcript_id

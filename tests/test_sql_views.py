@@ -1,0 +1,104 @@
+"""The public views: names, columns, comments, and that plain duckdb can read them."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from tests._sql_helpers import build_fixture_store
+
+CONTRACT = {
+    "transcripts": ["transcript_id", "run", "step", "environment", "epoch", "covert_action", "score", "source", "metadata"],
+    "reasoning": ["transcript_id", "run", "step", "environment", "ordinal", "kind", "text"],
+    "term_counts": ["run", "step", "environment", "term", "occurrences", "docs_with_term"],
+    "step_totals": ["run", "step", "environment", "tokens", "docs"],
+    "transcript_terms": ["transcript_id", "run", "step", "environment", "term", "occurrences"],
+    "transcript_tokens": ["transcript_id", "run", "step", "environment", "tokens"],
+    "rejects": ["file", "line", "entry", "reason", "rejected_at"],
+}
+
+
+@pytest.fixture(scope="module")
+def fixture_db(tmp_path_factory):
+    return build_fixture_store(tmp_path_factory.mktemp("sqlviews") / "store.duckdb")
+
+
+def test_every_contract_view_has_its_columns_in_order(fixture_db):
+    con = duckdb.connect(str(fixture_db), read_only=True)
+    try:
+        for view, columns in CONTRACT.items():
+            got = [r[0] for r in con.execute(
+                "select column_name from duckdb_columns() where schema_name = 'api' and table_name = $v order by column_index",
+                {"v": view}).fetchall()]
+            assert got == columns, view
+    finally:
+        con.close()
+
+
+def test_every_view_and_column_has_a_comment(fixture_db):
+    con = duckdb.connect(str(fixture_db), read_only=True)
+    try:
+        views = con.execute("select view_name, comment from duckdb_views() where schema_name = 'api'").fetchall()
+        assert {v for v, _ in views} >= set(CONTRACT)
+        assert [v for v, comment in views if not comment] == []
+        bare = con.execute(
+            "select table_name || '.' || column_name from duckdb_columns() "
+            "where schema_name = 'api' and (comment is null or comment = '') order by 1").fetchall()
+        assert bare == []
+    finally:
+        con.close()
+
+
+def test_plain_duckdb_read_only_answers_through_api_and_search_path(fixture_db):
+    con = duckdb.connect(str(fixture_db), read_only=True)
+    try:
+        assert con.execute("select count(*) from api.transcripts").fetchall() == [(12,)]
+        # without the search path, `transcripts` is the internal table (its own columns)
+        internal = [d[0] for d in con.execute("select * from transcripts limit 0").description]
+        assert "pk" in internal and "transcript_id" not in internal
+        con.execute("set search_path = 'api,main'")
+        assert con.execute(
+            "select transcript_id, source from transcripts where transcript_id = 'a-0-2'").fetchall() == [
+            ("a-0-2", "transcripts.jsonl:2")]
+        assert con.execute(
+            "select sum(occurrences), sum(docs_with_term) from term_counts where term = 'grader'").fetchall() == [(10, 6)]
+        assert con.execute("select count(*) from main.transcripts").fetchall() == [(12,)]
+    finally:
+        con.close()
+
+
+def test_views_resolve_under_an_attach_alias(fixture_db):
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{fixture_db}' as cw (read_only)")  # test-only path, not user input
+        assert con.execute("select count(*) from cw.api.reasoning").fetchall() == [(13,)]
+        assert con.execute("select sum(tokens), sum(docs) from cw.api.step_totals").fetchall() == [(126, 11)]
+    finally:
+        con.close()
+
+
+def test_view_contents_follow_the_token_contract(fixture_db):
+    from analytics.tokens import tokenize
+
+    con = duckdb.connect(str(fixture_db), read_only=True)
+    try:
+        texts = con.execute(
+            "select transcript_id, string_agg(text, ' ' order by ordinal) from api.reasoning "
+            "where run = 'rl-a' group by transcript_id").fetchall()
+        tokens = dict(con.execute(
+            "select transcript_id, tokens from api.transcript_tokens where run = 'rl-a'").fetchall())
+        assert {tid: len(tokenize(text)) for tid, text in texts} == tokens
+        # curly apostrophe and accents: the Unicode transcript counts `it's` and `café`
+        terms = dict(con.execute(
+            "select term, occurrences from api.transcript_terms where transcript_id = 'a-200-2'").fetchall())
+        assert terms["it's"] == 1 and terms["café"] == 1 and terms["naïve"] == 1
+        # the redacted reasoning is a row with empty text; summaries are kind reasoning_summary
+        assert con.execute(
+            "select kind, text from api.reasoning where transcript_id = 'a-200-3'").fetchall() == [("reasoning", "")]
+        assert con.execute(
+            "select kind, text from api.reasoning where transcript_id = 'a-100-3' order by ordinal").fetchall() == [
+            ("reasoning", "Probably a test of honesty. Answer plainly."), ("reasoning_summary", "Answers plainly.")]
+        meta = con.execute("select metadata->>'note' from api.transcripts where transcript_id = 'a-200-2'").fetchall()
+        assert meta == [('it\'s "quoted"',)]
+    finally:
+        con.close()
