@@ -1,0 +1,543 @@
+"""Reports: chart specs, spec validation, the writer (files, escaping, no remote URL, atomic
+replacement, history) and the CLI's exit codes. The real-browser test is in test_reports_browser.py;
+the lock-wait test (a second process) is here, marked slow."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import html
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analytics.errors import InputError, SpecError
+from tests import _reports_helpers as H
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+def write_store(path: Path, *, checkpoints: int = 3, per_checkpoint: int = 4, payload: bool = True) -> Path:
+    """A small store from the synthetic generator, plus (optionally) one hostile transcript whose
+    environment and reasoning carry an HTML/JS payload."""
+    from analytics import synth
+    from analytics.ingest import ingest_paths
+    from analytics.store import Store
+
+    records = list(synth.generate_run(run="rl", checkpoints=checkpoints, transcripts_per_checkpoint=per_checkpoint,
+                                      environments=synth.DEFAULT_ENVIRONMENTS[:2], seed=3))
+    if payload:
+        records.append({"id": "hostile-1", "run": "rl", "step": records[-1]["step"], "environment": H.PAYLOAD,
+                        "covert_action": True, "score": 0.5,
+                        "reasoning": f"Maybe the watchers are grading this, autop style. {H.PAYLOAD} The autop plan.",
+                        "output": "done"})
+    src = path.parent / f"{path.stem}.jsonl.gz"
+    with gzip.open(src, "wt", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec) + "\n")
+    with Store.open(path, read_only=False) as store:
+        ingest_paths(store, [src])
+    return path
+
+
+@pytest.fixture(scope="module")
+def store_file(tmp_path_factory) -> Path:
+    return write_store(tmp_path_factory.mktemp("reports") / "store.duckdb")
+
+
+@pytest.fixture(scope="module")
+def written(store_file, tmp_path_factory) -> Path:
+    """One report written from the module's store (charts as files included)."""
+    from reports.write import write_report
+
+    out = tmp_path_factory.mktemp("written") / "report"
+    lines: list[str] = []
+    write_report(store_file, None, out, log=lines.append, strict=True)
+    (out.parent / "log.txt").write_text("\n".join(lines))
+    return out
+
+
+def _datasets(spec: dict) -> list[dict]:
+    [values] = spec["datasets"].values()
+    return values
+
+
+def _encodings(spec: dict) -> list[dict]:
+    """Every encoding block in a (possibly layered/faceted) spec."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "encoding" in node and "mark" in node:
+                found.append(node["encoding"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(spec)
+    return found
+
+
+def _tooltip_fields(enc: dict) -> list[str]:
+    return [t["field"] for t in enc.get("tooltip", [])]
+
+
+# -- chart specs -----------------------------------------------------------------------------------
+def test_term_rates_chart_spec():
+    from reports.charts import term_rates_chart
+
+    df = H.term_rates_frame()
+    spec = term_rates_chart(df, columns=3).to_dict()
+    rows = _datasets(spec)
+    assert len(rows) == 6
+    assert [(r["term"], r["step"], r["occurrences"]) for r in rows] == [
+        ("autop", 0, 1), ("autop", 100, 2), ("autop", 200, 3), ("watchers", 0, 5), ("watchers", 100, 10), ("watchers", 200, 15)]
+    assert rows[4]["rate_per_1k"] == pytest.approx(1.0) and rows[4]["rate_lo"] == pytest.approx(0.8)
+    assert spec["facet"] == {"field": "term", "header": {"labelFontWeight": "bold"}, "title": None, "type": "nominal"}
+    assert spec["columns"] == 3 and spec["resolve"] == {"scale": {"y": "independent"}}
+    band, line = _encodings(spec)
+    assert (band["y"]["field"], band["y2"]["field"]) == ("rate_lo", "rate_hi")
+    assert band["y"]["title"] == "rate per 1,000 reasoning tokens"
+    assert line["y"]["field"] == "rate_per_1k" and line["x"] == band["x"]
+    assert line["x"]["field"] == "step" and line["x"]["title"] == "training step"
+    assert _tooltip_fields(line) == ["term", "run", "step", "rate_per_1k", "rate_lo", "rate_hi", "occurrences",
+                                     "tokens", "docs_with_term", "docs"]
+    assert spec["title"]["text"] == "Watchlist terms over checkpoints"
+
+
+def test_term_heatmap_spec_faceted_by_run_only_when_several():
+    from reports.charts import term_heatmap
+
+    df = H.term_rates_frame()
+    spec = term_heatmap(df).to_dict()
+    assert spec["mark"]["type"] == "rect"
+    enc = spec["encoding"]
+    assert (enc["x"]["field"], enc["x"]["type"], enc["y"]["field"], enc["color"]["field"]) == ("step", "ordinal", "term", "doc_fraction")
+    assert enc["color"]["title"] == "share of transcripts" and enc["color"]["legend"]["format"] == ".0%"
+    assert [r["doc_fraction"] for r in _datasets(spec)] == [0.0, 0.02, 0.02, 0.04, 0.1, 0.14]
+    two = pl.concat([df, df.with_columns(pl.lit("r2").alias("run"))])
+    spec2 = term_heatmap(two).to_dict()
+    assert spec2["facet"]["row"]["field"] == "run" and len(_datasets(spec2)) == 12
+
+
+def test_emergent_terms_chart_spec_keeps_example_in_tooltip():
+    from reports.charts import emergent_terms_chart
+
+    spec = emergent_terms_chart(H.discover_frame()).to_dict()
+    rows = _datasets(spec)
+    assert [r["term"] for r in rows] == ["autop", "marinade", "vantage"]  # by score, descending
+    assert rows[0]["example"] == f"the autop {H.PAYLOAD_SCRIPT} run"       # raw in data; Vega renders text
+    enc = spec["encoding"]
+    assert enc["x"]["field"] == "score" and enc["color"]["field"] == "english_zipf"
+    assert enc["y"]["sort"] == {"field": "score", "order": "descending"}
+    assert _tooltip_fields(enc)[-1] == "example"
+
+
+def test_word_shift_chart_single_and_chained():
+    from reports.charts import word_shift_chart
+
+    one = word_shift_chart(H.shift_frame()).to_dict()
+    assert one["mark"]["type"] == "bar" and "facet" not in one
+    rows = _datasets(one)
+    assert [(r["term"], r["direction"], r["pair"]) for r in rows] == [
+        ("autop", "more at later step", "step 0 → 200"), ("watchers", "more at later step", "step 0 → 200"),
+        ("the", "less at later step", "step 0 → 200")]
+    assert one["encoding"]["x"]["field"] == "contribution"
+    chained = word_shift_chart(H.shift_frame(chained=True)).to_dict()
+    assert chained["facet"]["field"] == "pair" and len(_datasets(chained)) == 6
+    assert chained["title"]["text"] == "Word shift, chained over consecutive checkpoints"
+
+
+def test_awareness_chart_folds_raw_and_corrected():
+    from reports.charts import awareness_chart
+
+    spec = awareness_chart(H.awareness_frame()).to_dict()
+    rows = _datasets(spec)
+    assert len(rows) == 6
+    corrected = [r for r in rows if r["measure"] == "corrected for classifier error"]
+    raw = [r for r in rows if r["measure"] == "raw (classify and count)"]
+    assert [r["rate"] for r in raw] == [0.02, 0.11, 0.2]
+    assert [r["rate"] for r in corrected] == pytest.approx([0.018, 0.099, 0.18])
+    assert [r["ci_hi"] for r in corrected] == pytest.approx([0.026, 0.143, 0.26])
+    assert all(r["ci_lo"] is None for r in raw)
+    band, line = _encodings(spec)
+    assert (band["y"]["field"], band["y2"]["field"]) == ("ci_lo", "ci_hi")
+    assert band["y"]["axis"]["format"] == "%" and band["y"]["title"] == "share of transcripts"
+    assert line["color"]["field"] == "measure" and line["strokeDash"]["field"] == "measure"
+    assert "n" in _tooltip_fields(line) and "flagged" in _tooltip_fields(line)
+    two = awareness_chart(H.awareness_frame(runs=("a", "b"))).to_dict()
+    assert two["facet"]["row"]["field"] == "run" and len(_datasets(two)) == 12
+
+
+def test_awareness_covert_chart_spec():
+    from reports.charts import awareness_covert_chart
+
+    spec = awareness_covert_chart(H.awareness_frame(covert=True)).to_dict()
+    rows = _datasets(spec)
+    aware = [r for r in rows if r["group"] == "verbalizes awareness: yes"]
+    assert [(r["covert_rate"], r["lo"], r["hi"]) for r in aware] == [(0.1, 0.02, 0.3)] * 3
+    band, line = _encodings(spec)
+    assert (band["y"]["field"], band["y2"]["field"], line["y"]["field"]) == ("lo", "hi", "covert_rate")
+    assert band["y"]["title"] == "covert-action rate (share of transcripts)"
+
+
+def test_overview_and_environment_charts():
+    from reports.charts import environment_breakdown_chart, overview_chart
+
+    spec = overview_chart(H.overview_frame()).to_dict()
+    rows = _datasets(spec)
+    assert [(r["step"], r["environment"], r["tokens_per_transcript"]) for r in rows] == [
+        (0, "env_a", 100.0), (0, "env_b", 108.3), (100, "(none)", 88.9), (100, "env_a", 109.1)]
+    assert spec["encoding"]["y"]["title"] == "transcripts (count)"
+    env = environment_breakdown_chart(H.environment_frame()).to_dict()
+    assert env["facet"]["field"] == "panel"
+    band, line = _encodings(env)
+    assert (band["y"]["field"], band["y2"]["field"], line["y"]["field"]) == ("lo", "hi", "value")
+    assert "n" in _tooltip_fields(line)
+
+
+def test_chart_rejects_frame_missing_columns():
+    from reports.charts import awareness_chart
+
+    with pytest.raises(InputError, match=r"awareness_chart: frame lacks column\(s\) ci_lo, ci_hi"):
+        awareness_chart(H.awareness_frame().drop("ci_lo", "ci_hi"))
+
+
+def test_charts_accept_pandas():
+    from reports.charts import term_heatmap
+
+    spec = term_heatmap(H.term_rates_frame().to_pandas()).to_dict()
+    assert len(_datasets(spec)) == 6
+
+
+def test_one_theme_registered_and_enabled():
+    import altair as alt
+
+    from reports.charts import THEME, _alt, awareness_chart
+
+    awareness_chart(H.awareness_frame())
+    _alt()
+    assert THEME in alt.theme.names() and alt.theme.active == THEME
+    assert awareness_chart(H.awareness_frame()).to_dict()["config"]["title"]["anchor"] == "start"
+
+
+# -- spec --------------------------------------------------------------------------------------------
+def test_default_spec_lists_every_section():
+    from reports.spec import SECTIONS, load_spec
+
+    spec = load_spec()
+    assert spec.section_names() == list(SECTIONS)
+    assert spec.watch_terms[:3] == ("autop", "watchers", "illusions") and spec.classifier == "eval_awareness"
+    assert spec.sections["emergent"] == {"top": 20, "early": 1, "late": 1, "min_docs": 5, "direction": "rising"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('titel = "x"', r"titel: unknown key"),
+    ("max_steps = true", r"max_steps: expected int, got bool True"),
+    ("max_steps = 1", r"max_steps: must be >= 2"),
+    ('scope = "thoughts"', r"scope: must be one of reasoning, output, all"),
+    ("runs = 'rl'", r"runs: expected a list of strings"),
+    ("[sections.charts]", r"sections.charts: unknown section"),
+    ("[sections.emergent]\ntopp = 3", r"sections.emergent.topp: unknown key"),
+    ("[sections.emergent]\ntop = 'many'", r"sections.emergent.top: expected int, got str"),
+    ("[sections.emergent]\ndirection = 'up'", r"sections.emergent.direction: must be rising or falling"),
+    ("[sections.overview]\nenabled = false", r"sections: every section is disabled"),
+    ("[classifier]\nthreshold = 2", r"classifier.threshold: must be a number in \[0, 1\]"),
+    ("[watchlist]\nfile = 'missing.toml'", r"watchlist.file: no such file"),
+    ('[watchlist]\nterms = ["ok", " "]', r"watchlist.terms\[1\]: empty term"),
+    ("title = ", r"not valid TOML"),
+])
+def test_bad_specs_name_the_key(tmp_path, text, message):
+    from reports.spec import load_spec
+
+    path = tmp_path / "spec.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(SpecError, match=message) as info:
+        load_spec(path)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+def test_spec_sections_subset_in_page_order(tmp_path):
+    from reports.spec import parse_spec
+
+    spec = parse_spec("[sections.evidence]\nsentences = 3\n[sections.overview]\n[sections.terms]\nenabled = false\n")
+    assert spec.section_names() == ["overview", "evidence"]
+    assert spec.sections["evidence"] == {"kwic_terms": 5, "kwic_lines": 4, "width": 60, "sentences": 3}
+
+
+# -- writing -----------------------------------------------------------------------------------------
+def test_json_for_script_cannot_close_the_element():
+    from reports.write import json_for_script
+
+    value = {"t": "</script><script>alert(1)</script>", "a": "a & b", "ls": "x\u2028y"}
+    text = json_for_script(value)
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == value
+
+
+def test_report_files_and_metadata(written):
+    meta = json.loads((written / "report.json").read_text())
+    assert meta["format"] == "cotwatch-report/1"
+    assert meta["runs"] == ["rl"] and meta["transcript_counts"] == {"rl": 25} and meta["transcripts"] == 25
+    assert meta["store"].endswith("store.duckdb")
+    assert meta["spec"]["source"].endswith("drift.toml")
+    assert set(meta["versions"]) >= {"cotwatch", "altair", "vl-convert-python", "duckdb", "polars", "vega", "vega-lite"}
+    sections = [s["name"] for s in meta["sections"]]
+    assert sections[0] == "overview" and "environments" in sections
+    for s in meta["omitted"]:
+        assert s["reason"]
+    assert sorted(sections + [o["name"] for o in meta["omitted"]]) == sorted(
+        ["overview", "terms", "heatmap", "emergent", "word_shift", "awareness", "awareness_covert", "environments", "evidence"])
+    charts = [c for s in meta["sections"] for c in s["charts"]]
+    assert "overview" in charts and "environments" in charts
+    for name in charts:
+        assert (written / "charts" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (written / "charts" / f"{name}.svg").read_text().startswith("<svg")
+        assert (written / "data" / f"{name}.csv").stat().st_size > 0
+    log = (written.parent / "log.txt").read_text().splitlines()
+    assert len(log) == 10  # one line per section of the default spec, then "wrote ..."
+    assert log[0] == "overview: ok (1 chart(s), 1 table(s))" and log[-1].startswith(f"wrote {written / 'index.html'}")
+
+
+def test_csv_is_exactly_the_chart_data(written):
+    """data/<name>.csv holds the same rows as the dataset embedded in the page's spec for <name>."""
+    import re
+
+    page = (written / "index.html").read_text()
+    meta = json.loads((written / "report.json").read_text())
+    for name in [c for s in meta["sections"] for c in s["charts"]]:
+        m = re.search(rf'<script type="application/json" id="spec-{re.escape(name)}">(.*?)</script>', page, re.S)
+        spec = json.loads(m.group(1))
+        embedded = _datasets(spec)
+        rows = list(csv.DictReader(io.StringIO((written / "data" / f"{name}.csv").read_text())))
+        assert len(rows) == len(embedded) > 0
+        assert list(rows[0]) == list(embedded[0])
+        for got, want in zip(rows, embedded):
+            assert got == {k: "" if v is None else (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in want.items()}
+
+
+def test_overview_counts_match_the_store(written):
+    rows = list(csv.DictReader(io.StringIO((written / "data" / "overview.csv").read_text())))
+    assert sum(int(r["transcripts"]) for r in rows) == 25
+    by_step = {}
+    for r in rows:
+        by_step[int(r["step"])] = by_step.get(int(r["step"]), 0) + int(r["transcripts"])
+    assert by_step == {0: 8, 100: 8, 200: 9}  # 2 environments x 4, plus the hostile transcript at the last step
+
+
+def test_page_has_no_remote_url_and_inlines_vega(written):
+    from reports.write import NAMESPACE_URLS, page_urls
+
+    page = (written / "index.html").read_text()
+    assert page_urls(page) == []
+    assert "jsdelivr" not in page and "unpkg" not in page
+    # the only URL-shaped strings are XML namespace names inside Vega's SVG renderer
+    import re
+
+    assert set(re.findall(r"https?://[^\s\"'`<>)\\]*", page)) <= set(NAMESPACE_URLS)
+    assert "vegaEmbed" in page and len(page) > 500_000  # the libraries themselves are in the page
+    assert "<script src" not in page and "<link" not in page
+    csp = html.unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page).group(1))
+    assert "default-src 'none'" in csp and "connect-src 'none'" in csp and "'unsafe-inline'" not in csp.split(";")[1]
+
+
+def test_payload_is_escaped_everywhere(written):
+    """The hostile transcript's environment reaches chart data (legends, tooltips): there it is JSON
+    with <, > and & as \\u escapes; nowhere is it markup."""
+    from reports.write import json_for_script
+
+    page = (written / "index.html").read_text()
+    body = page.split("</head>", 1)[1]
+    assert H.PAYLOAD_SCRIPT not in page and H.PAYLOAD_IMG not in page
+    escaped = json_for_script(H.PAYLOAD)[1:-1]
+    assert "<img" not in body and body.count(escaped) >= 1  # the environment name, as escaped JSON in a spec
+    assert body.count("PWNED") == body.count(escaped)       # and in no other form
+    assert body.count("<script") == 1 + body.count('<script type="application/json"')
+
+
+def test_payload_escaped_in_html_tables():
+    """Every table cell goes through html.escape (evidence lines are untrusted model output)."""
+    from datetime import datetime, timezone
+
+    from reports.build import BuiltReport, Section, TableItem
+    from reports.spec import parse_spec
+    from reports.write import render_html
+
+    frame = pl.DataFrame({"transcript_id": ["t<1>"], "run": ["rl"], "step": [100], "environment": ["e&v"],
+                          "left": [f"before {H.PAYLOAD_IMG}"], "match": ["autop"], "right": [H.PAYLOAD_SCRIPT]})
+    built = BuiltReport(spec=parse_spec(f'title = "T {H.PAYLOAD_SCRIPT}"\n[sections.evidence]\n'), store_path="s<x>.duckdb",
+                        runs=["rl"], transcript_counts={"rl": 1},
+                        sections=[Section("evidence", "Evidence", intro=H.PAYLOAD, notes=[H.PAYLOAD_IMG],
+                                          tables=[TableItem("evidence_kwic", "KWIC <b>", frame)])],
+                        omitted=[], generated_at=datetime(2026, 1, 2, tzinfo=timezone.utc))
+    page = render_html(built, {}, {"evidence_kwic": {"csv": "data/evidence_kwic.csv"}})
+    body = page.split("</head>", 1)[1]
+    assert H.PAYLOAD_SCRIPT not in page and H.PAYLOAD_IMG not in page and "<b>" not in body.replace("<b>Omitted", "")
+    assert f'<td class="text">{html.escape(H.PAYLOAD_SCRIPT)}</td>' in body
+    assert f'<td class="text kwic-left">{html.escape("before " + H.PAYLOAD_IMG)}</td>' in body
+    assert "<td>t&lt;1&gt;</td>" in body and "<td>e&amp;v</td>" in body
+    assert f"<title>T {html.escape(H.PAYLOAD_SCRIPT)}</title>" in page
+    assert body.count("<script") == 1  # only the page's own init script (no charts here)
+
+
+# -- atomic replacement and history ------------------------------------------------------------------
+def test_failed_run_leaves_previous_report_intact(store_file, tmp_path, monkeypatch):
+    from reports import write
+
+    out = tmp_path / "report"
+    write.write_report(store_file, None, out, images=False)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def broken(built, root, *, images):
+        (root / "index.html").write_text("half a report")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(write, "_render", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write.write_report(store_file, None, out, images=False)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]  # no temporary directory left behind
+
+
+def test_rerun_replaces_report_atomically(store_file, tmp_path):
+    from reports import write
+
+    out = tmp_path / "report"
+    write.write_report(store_file, None, out, images=False)
+    first = json.loads((out / "report.json").read_text())["generated_at"]
+    inode = (out / "index.html").stat().st_ino
+    write.write_report(store_file, None, out, images=False)
+    second = json.loads((out / "report.json").read_text())["generated_at"]
+    assert second > first and (out / "index.html").stat().st_ino != inode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    assert not (out / "charts").exists()  # images=False: no stale charts carried over
+
+
+def test_exchange_swaps_directories_in_one_step(tmp_path):
+    from reports.write import _exchange
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "x").write_text("new")
+    (b / "x").write_text("old")
+    if not _exchange(a, b):
+        pytest.skip("renameat2(RENAME_EXCHANGE) is not available on this system (two renames are used instead)")
+    assert (b / "x").read_text() == "new" and (a / "x").read_text() == "old"
+
+
+def test_refuses_to_replace_a_directory_that_is_not_a_report(store_file, tmp_path, cli):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    r = cli("report", "--out", out, "--db", store_file, "--quiet")
+    assert r.code == 3 and "refusing to replace it" in r.err
+    assert (out / "thesis.tex").read_text() == "precious"
+
+
+def test_history_keeps_dated_copies(store_file, tmp_path):
+    from reports.write import write_report
+
+    out = tmp_path / "report"
+    write_report(store_file, None, out, history=True, images=False)
+    [day] = [p.name for p in (out / "history").iterdir() if p.is_dir()]
+    assert (out / "history" / day / "index.html").read_bytes() == (out / "index.html").read_bytes()
+    assert not (out / "history" / day / "history").exists()
+    # an older copy (as a previous week's run would have left) is carried over and listed
+    (out / "history" / "2000-01-03").mkdir()
+    for f in ("index.html", "report.json"):
+        (out / "history" / "2000-01-03" / f).write_bytes((out / "history" / day / f).read_bytes())
+    write_report(store_file, None, out, images=False)  # without --history: copies kept, none added
+    assert sorted(p.name for p in (out / "history").iterdir()) == ["2000-01-03", day, "index.html"]
+    index = (out / "history" / "index.html").read_text()
+    assert index.index(f'href="{day}/index.html"') < index.index('href="2000-01-03/index.html"')
+    assert "25 transcripts, runs: rl" in index
+    assert 'href="history/index.html"' in (out / "index.html").read_text()
+
+
+# -- CLI -----------------------------------------------------------------------------------------------
+def test_cli_exit_codes(cli, store_file, tmp_path):
+    out = tmp_path / "r"
+    assert cli("report", "--out", out, "--db", tmp_path / "none.duckdb").code == 4
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[sections.overview]\ncolumns = 2\n")
+    r = cli("report", bad, "--out", out, "--db", store_file)
+    assert r.code == 6 and r.err.strip() == f"cotwatch: error: {bad}: sections.overview.columns: unknown key (known: enabled)"
+    r = cli("report", "--out", out, "--db", store_file, "--since", "2999-01-01")
+    assert r.code == 7 and "no runs with transcripts ingested since 2999-01-01" in r.err
+    spec = tmp_path / "other.toml"
+    spec.write_text('runs = ["nope"]\n')
+    r = cli("report", spec, "--out", out, "--db", store_file)
+    assert r.code == 7 and "runs: no run named 'nope'" in r.err
+    assert cli("report", "--out", out, "--db", store_file, "--since", "last tuesday").code == 2
+    assert not out.exists()
+
+
+def test_cli_quiet_and_log_lines(cli, store_file, tmp_path):
+    out = tmp_path / "r"
+    r = cli("report", "--out", out, "--db", store_file, "--quiet", "--no-images", "--since", "30d")
+    assert r.code == 0 and r.out == "" and r.err == ""
+    assert (out / "index.html").exists() and not (out / "charts").exists()
+    r = cli("report", "--out", out, "--db", store_file, "--no-images")
+    assert r.code == 0 and r.out.strip() == str(out.absolute() / "index.html")
+    lines = r.err.strip().splitlines()
+    assert [line.split(":")[1].strip() for line in lines[:-1]] == [
+        "overview", "terms", "heatmap", "emergent", "word_shift", "awareness", "awareness_covert", "environments", "evidence"]
+    assert all(line.startswith("report: ") for line in lines)
+
+
+def test_help_and_import_do_not_load_altair():
+    code = ("import sys, reports; from cotwatch.cli import main; main(['report', '--help']); "
+            "bad = [m for m in ('altair', 'vl_convert', 'torch', 'sentence_transformers') if m in sys.modules]; "
+            "print('LOADED', bad)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "LOADED []"
+
+
+# -- lock wait -----------------------------------------------------------------------------------------
+_HOLD_WRITE_LOCK = """
+import sys
+from analytics.store import Store
+store = Store.open(sys.argv[1], read_only=False)
+print("holding", flush=True)
+sys.stdin.read()          # hold the write lock until the test closes our stdin
+store.close()
+"""
+
+
+@pytest.mark.slow
+def test_report_waits_for_the_write_lock(tmp_path):
+    store = write_store(tmp_path / "store.duckdb", checkpoints=2, per_checkpoint=2, payload=False)
+    out = tmp_path / "report"
+    exe = [sys.executable, "-m", "cotwatch", "report", "--out", str(out), "--db", str(store), "--no-images"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    writer = subprocess.Popen([sys.executable, "-c", _HOLD_WRITE_LOCK, str(store)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, cwd=REPO, env=env)
+    try:
+        assert writer.stdout.readline().strip() == "holding"
+        short = subprocess.run(exe + ["--wait", "0.5", "--quiet"], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+        assert short.returncode == 5, short.stderr
+        assert short.stderr.startswith("cotwatch: error: ") and "gave up waiting to read after 0.5s" in short.stderr
+        assert len(short.stderr.strip().splitlines()) == 1 and not out.exists()
+        patient = subprocess.Popen(exe + ["--wait", "120", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, cwd=REPO, env=env)
+        # it cannot finish while the lock is held; give it time to start and hit the lock
+        with pytest.raises(subprocess.TimeoutExpired):
+            patient.wait(timeout=4)
+        assert not out.exists()
+    finally:
+        writer.stdin.close()
+        writer.wait(timeout=30)
+    out_text, err_text = patient.communicate(timeout=120)
+    assert patient.returncode == 0, err_text
+    assert json.loads((out / "report.json").read_text())["transcripts"] == 8
