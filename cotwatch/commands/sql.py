@@ -20,7 +20,7 @@ from cotwatch.options import db_option, export_format_option, output_option, wai
 @db_option
 @wait_option
 def sql(query, params, fmt, output, max_rows, timeout, db, wait):
-    """Run one read-only SQL statement against the store (SQL '-' reads it from stdin).
+    r"""Run one read-only SQL statement against the store (SQL '-' reads it from stdin).
 
     The public views (transcripts, reasoning, term_counts, step_totals, transcript_terms,
     transcript_tokens, rejects, ...) come first on the search path; see docs/sql.md. Statements
