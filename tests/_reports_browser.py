@@ -37,6 +37,14 @@ def find_chromium() -> str | None:
     return os.environ.get("COTWATCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def _high_fd(fd: int) -> int:
+    import fcntl
+
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return high
+
+
 @dataclass
 class PageLog:
     console_errors: list[str] = field(default_factory=list)
@@ -55,6 +63,8 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="cotwatch-chromium-")
         cmd_r, self._cmd_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
+        # Move the child's ends above fd 9 so "3<&X 4>&Y" below cannot clobber one with the other.
+        cmd_r, resp_w = (_high_fd(fd) for fd in (cmd_r, resp_w))
         args = [
             chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -62,9 +72,9 @@ class Browser:
             "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
             f"--user-data-dir={self.profile}", "--window-size=1300,2000", "--remote-debugging-pipe", "about:blank",
         ]
-        # The shell puts our pipe ends on fd 3 (commands in) and fd 4 (replies out), as Chromium expects.
+        # bash (dash cannot redirect fds above 9) puts our pipe ends on fd 3 (commands in) and fd 4 (replies out), as Chromium expects.
         self.proc = subprocess.Popen(
-            ["sh", "-c", f'exec "$0" "$@" 3<&{cmd_r} 4>&{resp_w}', *args],
+            ["bash", "-c", f'exec "$0" "$@" 3<&{cmd_r} 4>&{resp_w}', *args],
             pass_fds=(cmd_r, resp_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         os.close(cmd_r)
@@ -158,8 +168,7 @@ class Browser:
         raise TimeoutError(f"page {path} not ready after {timeout:g}s ({ready})")
 
     def hover(self, x: float, y: float) -> None:
-        for kind in ("mouseMoved",):
-            self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y})
+        self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
 
     def close(self) -> None:
         try:
