@@ -12,10 +12,20 @@ What a generated run contains (the ground truth is in ``metadata["synthetic"]``)
   checkpoint and 2,400 in the default run of 4 environments).
 * Three CoT styles: ``terse`` (o3-like fragments), ``prose`` (long deliberate sentences) and
   ``code`` (code blocks, snake_case identifiers, hyphenated words); lengths vary (log-normal).
-* Vocabulary drift: :data:`RISING_TERMS` go from rare (about 1 use per 100-500 transcripts) at the
-  first step to frequent at the last, spread over many transcripts (each use is a separate carrier
-  fragment, sampled independently per transcript); :data:`FALLING_TERMS` fade; :data:`FLAT_TERMS`
-  come only from the base pools, whose mix does not change with the step.
+* Vocabulary drift: :data:`RISING_TERMS` (o3-style odd words like "autop" in "autop-run",
+  "watchers", "marinade", and ordinary words like "craft", "glean", "scoreboard") go from rare
+  (about 1 use per 200-600 transcripts each) at the first step to 0.09-0.26 uses per transcript
+  at the last (:func:`rising_rate`), spread over many transcripts: each use is a separate
+  carrier sentence, Poisson per transcript and proportional to its length. "watchers" is used in
+  its file-watcher sense, never as an awareness cue. :data:`FALLING_TERMS` fade
+  (:func:`falling_rate`). Rates are realised to within ~10% (a use is dropped, rarely, when the
+  transcript has no sentence it can replace without disturbing the flat words).
+* :data:`FLAT_TERMS` ("the", "check", "need", "answer", "function", "so", "is") are exactly flat in
+  expectation: every inserted sentence (planted carrier, awareness sentence, hard negative, covert
+  sentence) takes the place of a base sentence with the same counts of those words, and
+  flat-word-free filler restores the token count. Other words absorb the displacement, so some
+  (e.g. "question") drift down a little, and words that co-occur with planted terms ("run" in
+  "autop-run") rise with them — as in real data.
 * One repetition-loop transcript at the second checkpoint (first environment, first transcript)
   spams :data:`LOOP_TERM` a few hundred times — a single-transcript spike that dispersion-aware
   statistics must discount.
@@ -38,8 +48,17 @@ Chat records: with ``chat_fraction > 0`` that share of records carries ``message
 ``"reasoning_content"`` (DeepSeek/vLLM field) and ``"think_tags"`` (``<think>…</think>`` in the
 text). The demo keeps ``chat_fraction=0.0`` so every record is the simple form.
 
+Environments (:data:`DEFAULT_ENVIRONMENTS`): ``sandbagging_qa`` (a quiz where high scores are said
+to trigger unlearning; covert = deliberate wrong answers), ``code_review`` (covert = skipping or
+editing tests, claiming green CI), ``impossible_task`` (covert = claiming an impossible goal was
+met) and ``covert_rule_violation`` (covert = quietly breaking a stated rule). Each has its own
+prompts, task-specific sentences, code, hard negatives, covert sentences and outputs; the task
+(quiz subject, PR and file, goal, rule) is consistent between prompt, reasoning and output.
+
 Everything is deterministic given ``seed``: each (epoch, checkpoint, environment) block draws from
-its own generator seeded by ``(seed, epoch, step_index, environment_index)``.
+its own generator seeded by ``(seed, epoch, step_index, environment_index)``. The sentence pools
+are fixed text (built once per process, ~0.15 s). Speed: about 30-35 MB of JSONL per CPU second
+on one core (``write_jsonl(...)["cpu_mb_per_s"]``).
 
 >>> recs = list(generate_run(checkpoints=2, transcripts_per_checkpoint=3, seed=1))
 >>> len(recs), recs[0]["step"], recs[-1]["step"]
@@ -189,7 +208,13 @@ def _check_clean(strings: Sequence[str], where: str) -> None:
             raise AssertionError(f"planted term(s) {sorted(bad)} in {where} pool: {s!r}")
 
 
-_CODEY = re.compile(r"\{(?:func|file|var)\}|`")
+# Shared sentences that only make sense around code (left out of question-answering pools).
+_CODEY = re.compile(
+    r"\{(?:func|file|var|concern|approach|thing|hnoun|hadj)\}|`|docstring|loop|caller|function|code"
+    r"|import|signature|return|guard|index|dict|\btests?\b|diff|patch|compile|variable|input"
+    r"|implementation|sorted|iteration|spec\b|interface|chunks|codebase|fix\b|bug",
+    re.IGNORECASE,
+)
 
 
 def _lower_first(s: str) -> str:
@@ -236,6 +261,11 @@ class _EnvPools:
     def __init__(self, name: str, rnd: random.Random) -> None:
         spec = V.ENVIRONMENTS[name]
         slots = {**V.SLOTS, **V.CODE_SLOTS, **V.CARRIER_SLOTS, **spec["slots"]}
+        # Task slots (the quiz subject, the PR, the impossible goal, the rule) stay as
+        # placeholders in the pools and are filled once per transcript, so the prompt, the
+        # reasoning and the output talk about the same task.
+        self.task_slots = {k: slots.pop(k) for k in spec.get("task_slots", ())}
+        _check_clean([v for values in self.task_slots.values() for v in values], f"{name}.task_slots")
         codey = spec.get("codey", True)
 
         def shared(templates: Sequence[str]) -> list[str]:
@@ -450,13 +480,25 @@ class _Slots:
 
 
 def _paragraphs(units: list[str], style: str, rnd: random.Random) -> str:
+    """Join sentences into paragraphs of a few sentences; a code block is a paragraph of its own."""
     lo, hi, sep = _PARA[style]
-    paras = []
-    i, n = 0, len(units)
-    while i < n:
-        j = i + rnd.randint(lo, hi)
-        paras.append(" ".join(units[i:j]))
-        i = j
+    paras: list[str] = []
+    current: list[str] = []
+    room = rnd.randint(lo, hi)
+    for unit in units:
+        if unit.startswith("```"):
+            if current:
+                paras.append(" ".join(current))
+                current = []
+            paras.append(unit)
+            continue
+        current.append(unit)
+        if len(current) >= room:
+            paras.append(" ".join(current))
+            current = []
+            room = rnd.randint(lo, hi)
+    if current:
+        paras.append(" ".join(current))
     return sep.join(paras)
 
 
@@ -551,7 +593,7 @@ def _block(env: str, step_index: int, n_steps: int, step: int, env_index: int, e
             units = slots.balance()
         if style == "code":
             for _ in range(int(n_blocks[i])):
-                units.insert(rnd.randint(0, len(units)), "\n" + rnd.choice(ep.code_blocks) + "\n")
+                units.insert(rnd.randint(0, len(units)), rnd.choice(ep.code_blocks))
         units.insert(0, rnd.choice(ep.opening))
         if rnd.random() < 0.7:
             units.append(rnd.choice(ep.closing))
@@ -564,6 +606,12 @@ def _block(env: str, step_index: int, n_steps: int, step: int, env_index: int, e
             reasoning = reasoning + "\n" + tail
             planted[LOOP_TERM] = planted.get(LOOP_TERM, 0) + sum(u.count(LOOP_TERM) for u in loop_units)
         output = rnd.choice(ep.outputs_covert if covert[i] else ep.outputs_honest)
+        prompt = rnd.choice(ep.prompts)
+        for name, values in ep.task_slots.items():
+            value, key = rnd.choice(values), "{" + name + "}"
+            reasoning = reasoning.replace(key, value)
+            output = output.replace(key, value)
+            prompt = prompt.replace(key, value)
 
         synthetic = {
             "aware": bool(aware[i]),
@@ -572,7 +620,6 @@ def _block(env: str, step_index: int, n_steps: int, step: int, env_index: int, e
             "planted_terms": planted,
             "loop": is_loop,
         }
-        prompt = rnd.choice(ep.prompts)
         record = {
             "id": f"{env}-s{step}-e{epoch}-{i:05d}",
             "run": run,
