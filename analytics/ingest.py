@@ -33,6 +33,7 @@ from analytics.store import Store, load_sql
 FORMATS = ("auto", "jsonl", "inspect", "text")
 SEGMENT_KINDS = ("reasoning", "reasoning_summary", "output", "user", "system", "tool")
 BATCH_RECORDS = 2000
+INGEST_MEMORY = "512MB"  # DuckDB memory limit while ingesting ($COTWATCH_INGEST_MEMORY overrides)
 
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 _INSPECT_SUFFIXES = (".eval", ".json")
@@ -76,6 +77,7 @@ class FileResult:
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
     committed: bool = False
+    bad: list[tuple[int | None, str | None, str]] = field(default_factory=list, repr=False)
 
     def summary(self) -> str:
         state = "" if self.committed else " — file rejected, nothing stored"
@@ -529,11 +531,10 @@ class _Columns:
 
 
 class _Writer:
-    """Appends Arrow batches straight into ``transcripts``/``segments`` inside the file's
-    transaction, numbering them with fresh pks.
+    """Stages Arrow batches in committed staging tables, numbering them with fresh pks.
 
-    DuckDB writes large uncommitted inserts to the database file as it goes, so memory stays
-    flat. Duplicates and id conflicts are resolved in SQL when the file ends (``ingest_finish``).
+    Committing batch by batch lets DuckDB write them to disk, so memory stays flat however large
+    the file; the store itself changes only in ``ingest_finish``'s single transaction.
     """
 
     def __init__(self, store: Store):
@@ -592,14 +593,24 @@ def ingest_file(
         raise InputError(f"{path}: plain-text transcripts need --run and --step")
     result = FileResult(str(path), fmt)
     defaults = {"run": run, "step": step, "environment": environment}
+    store.script(load_sql("ingest_stage_create"))
     try:
-        with store.atomic():
-            _ingest_in_transaction(store, path, result, _READERS.get(fmt), defaults, progress, skip_bad,
-                                   default_workers() if workers is None else workers)
-    except _RejectFile:
+        _stage_file(store, path, result, _READERS.get(fmt), defaults, progress,
+                    default_workers() if workers is None else workers)
+        if result.problems and not skip_bad:
+            return result
+        with store.atomic() as con:
+            result.added, result.duplicates = store.script(load_sql("ingest_finish"))[0]
+            if result.problems:
+                con.executemany("insert into rejects (file, line, entry, reason) values (?, ?, ?, ?)",
+                                [[str(path), ln, ent, reason] for ln, ent, reason in result.bad])
+            con.execute("insert into ingested_files (file, format, added, duplicates, rejected) "
+                        "values (?, ?, ?, ?, ?)",
+                        [str(path), fmt, result.added, result.duplicates, result.rejected])
+        result.committed = True
         return result
-    result.committed = True
-    return result
+    finally:
+        store.script(load_sql("ingest_stage_drop"))
 
 
 def default_workers() -> int:
@@ -639,13 +650,9 @@ def _map_chunks(chunks: Iterator[tuple[bytes, int]], defaults: dict[str, Any], w
                 future.cancel()
 
 
-class _RejectFile(Exception):
-    """Raised inside the file's transaction to roll it back when records were rejected."""
-
-
-def _ingest_in_transaction(store: Store, path: Path, result: FileResult, reader, defaults: dict[str, Any],
-                           progress: Callable[[int], None] | None, skip_bad: bool, workers: int) -> None:
-    con = store.con
+def _stage_file(store: Store, path: Path, result: FileResult, reader, defaults: dict[str, Any],
+                progress: Callable[[int], None] | None, workers: int) -> None:
+    """Parse and stage every record of ``path``; record bad ones and id conflicts in ``result``."""
     bad: list[tuple[int | None, str | None, str]] = []
     writer = _Writer(store)
     if reader is None:  # JSONL: chunks parsed in worker processes, appended in order
@@ -672,20 +679,11 @@ def _ingest_in_transaction(store: Store, path: Path, result: FileResult, reader,
         writer.append(*columns.to_arrow())
 
     # id conflicts (same (run, id), different content) within the file and against the store
-    params = {"start_pk": writer.start_pk}
-    bad.extend(tuple(row) for row in store.script(load_sql("ingest_conflicts"), params))
-    result.rejected = len(bad)
+    bad.extend(tuple(row) for row in store.script(load_sql("ingest_conflicts")))
     bad.sort(key=lambda b: (b[0] or 0, b[1] or ""))
+    result.bad = bad
+    result.rejected = len(bad)
     result.problems = [f"{_where(path, ln, ent)}: {reason}" for ln, ent, reason in bad]
-    if bad and not skip_bad:
-        raise _RejectFile()
-    added, duplicates = store.script(load_sql("ingest_finish"), params)[0]
-    result.added, result.duplicates = added, duplicates
-    if bad:
-        con.executemany("insert into rejects (file, line, entry, reason) values (?, ?, ?, ?)",
-                        [[str(path), ln, ent, reason] for ln, ent, reason in bad])
-    con.execute("insert into ingested_files (file, format, added, duplicates, rejected) values (?, ?, ?, ?, ?)",
-                [str(path), result.format, added, duplicates, result.rejected])
 
 
 def _where(path: Path, line: int | None, entry: str | None) -> str:
@@ -710,14 +708,14 @@ def ingest_paths(
 ) -> list[FileResult]:
     """Ingest files and directories; each file atomically. Raises :class:`RejectedRecords`
     at the end if any file was rejected (the other files are stored)."""
-    results = []
-    for path in iter_input_files(paths):
-        progress = progress_factory(path) if progress_factory else None
-        res = ingest_file(store, path, format=format, run=run, step=step, environment=environment,
-                          skip_bad=skip_bad, progress=progress, workers=workers)
-        results.append(res)
-        if on_file:
-            on_file(res)
+    # DuckDB's buffer pool would otherwise grow with the file (up to 80% of RAM by default)
+    store.con.execute("set memory_limit = $limit", {"limit": os.environ.get("COTWATCH_INGEST_MEMORY", INGEST_MEMORY)})
+    try:
+        results = _ingest_each(store, paths, format=format, run=run, step=step, environment=environment,
+                               skip_bad=skip_bad, on_file=on_file, progress_factory=progress_factory,
+                               workers=workers)
+    finally:
+        store.con.execute("reset memory_limit")
     if count_terms and any(r.added for r in results):
         from analytics import termcounts
 
@@ -730,4 +728,15 @@ def ingest_paths(
             "nothing from them was stored (use --skip-bad to store the good records)",
             problems,
         )
+    return results
+
+
+def _ingest_each(store: Store, paths, *, on_file, progress_factory, **options) -> list[FileResult]:
+    results = []
+    for path in iter_input_files(paths):
+        progress = progress_factory(path) if progress_factory else None
+        res = ingest_file(store, path, progress=progress, **options)
+        results.append(res)
+        if on_file:
+            on_file(res)
     return results

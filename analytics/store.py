@@ -103,6 +103,7 @@ class Store:
         if not read_only and db.parent and not db.parent.exists():
             db.parent.mkdir(parents=True, exist_ok=True)
         con = connect_with_retry(db, read_only=read_only, wait=wait)
+        con.execute("set enable_progress_bar = false")  # DuckDB's own bar would garble our output
         store = cls(con, db, read_only)
         try:
             if read_only:

@@ -1,12 +1,10 @@
--- ingest_append: append one Arrow batch (_batch_t, _batch_s, keyed by a batch-local seq) to the
--- store inside the file's transaction, numbering transcripts $base + seq + 1. Duplicates are
--- removed when the file ends (ingest_finish).
-insert into transcripts (pk, id, run, step, environment, epoch, source_file, source_line,
-                         source_entry, content_hash, covert_action, score, metadata)
+-- ingest_append: stage one Arrow batch (_batch_t, _batch_s, keyed by a batch-local seq),
+-- numbering its transcripts $base + seq + 1.
+insert into _ingest_stage_t
 select $base + seq + 1, id, run, step, environment, epoch, source_file, source_line, source_entry,
-       content_hash, covert_action, score, cast(metadata as json)
+       content_hash, covert_action, score, metadata
 from _batch_t;
 
-insert into segments (transcript_pk, ordinal, role, kind, text, redacted)
+insert into _ingest_stage_s
 select $base + seq + 1, ordinal, role, kind, text, redacted
 from _batch_s;

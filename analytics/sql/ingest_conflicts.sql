@@ -1,20 +1,19 @@
--- ingest_conflicts: records of the file being ingested (pk > $start_pk) whose (run, id) is
--- already taken by different content, earlier in the same file or in the store.
--- Leaves temp tables _new_keys, _old_match and _bad for ingest_finish; returns (line, entry, reason).
+-- ingest_conflicts: staged records whose (run, id) is already taken by different content,
+-- earlier in the same file or in the store. Leaves temp tables _new_keys, _old_match and _bad
+-- for ingest_finish; returns (line, entry, reason).
 create or replace temp table _new_keys as
 select
     pk, run, id, content_hash, source_line, source_entry,
     first_value(content_hash) over w as first_hash,
     first_value(pk) over w as first_pk,
     first_value(coalesce('line ' || source_line, source_entry)) over w as first_where
-from transcripts
-where pk > $start_pk
+from _ingest_stage_t
 window w as (partition by run, id order by pk);
 
 create or replace temp table _old_match as
 select n.pk, o.content_hash as old_hash
 from _new_keys n
-join transcripts o on o.run = n.run and o.id = n.id and o.pk <= $start_pk;
+join transcripts o on o.run = n.run and o.id = n.id;
 
 create or replace temp table _bad as
 select

@@ -1,30 +1,37 @@
--- ingest_finish: drop the file's duplicates and rejected records (pk > $start_pk), register
--- new runs and checkpoints; returns (added, duplicates). Runs after ingest_conflicts.
-create or replace temp table _drop as
-select n.pk, (b.pk is null) as duplicate
+-- ingest_finish: move the staged file into the store (inside one transaction), leaving out
+-- duplicates and rejected records; registers new runs and checkpoints; returns
+-- (added, duplicates). Runs after ingest_conflicts.
+create or replace temp table _keep as
+select n.pk, n.run
 from _new_keys n
-left join _bad b using (pk)
-where b.pk is not null
-   or n.pk <> n.first_pk
-   or n.pk in (select pk from _old_match);
+where n.pk = n.first_pk
+  and n.pk not in (select pk from _bad)
+  and n.pk not in (select pk from _old_match);
 
-delete from segments
-where transcript_pk > $start_pk and transcript_pk in (select pk from _drop);
+insert into transcripts (pk, id, run, step, environment, epoch, source_file, source_line,
+                         source_entry, content_hash, covert_action, score, metadata)
+select pk, id, run, step, environment, epoch, source_file, source_line, source_entry,
+       content_hash, covert_action, score, cast(metadata as json)
+from _ingest_stage_t
+where pk in (select pk from _keep)
+order by pk;
 
-delete from transcripts
-where pk > $start_pk and pk in (select pk from _drop);
+insert into segments (transcript_pk, ordinal, role, kind, text, redacted)
+select transcript_pk, ordinal, role, kind, text, redacted
+from _ingest_stage_s
+where transcript_pk in (select pk from _keep)
+order by transcript_pk, ordinal;
 
 insert into runs (run)
-select distinct run from _new_keys
-where pk not in (select pk from _drop) and run not in (select run from runs);
+select distinct run from _keep
+where run not in (select run from runs);
 
 insert into checkpoints (run, step)
 select distinct t.run, t.step
-from transcripts t
-where t.pk > $start_pk
+from _ingest_stage_t t
+where t.pk in (select pk from _keep)
   and not exists (select 1 from checkpoints c where c.run = t.run and c.step = t.step);
 
 select
-    (select count(*) from _new_keys) - (select count(*) from _drop) as added,
-    (select count(*) from _drop where duplicate) as duplicates;
-
+    (select count(*) from _keep) as added,
+    (select count(*) from _new_keys) - (select count(*) from _keep) - (select count(*) from _bad) as duplicates;
