@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sql"
 EXPECTED = FIXTURES / "expected"
 
 
-def build_fixture_store(path: Path) -> Path:
-    """Ingest ``fixtures/sql/transcripts.jsonl`` (one bad line, kept as a reject) into ``path``.
+def build_fixture_store(path: Path, *, with_classifiers: bool = True) -> Path:
+    """Ingest ``fixtures/sql/transcripts.jsonl`` (one bad line, kept as a reject) into ``path``,
+    then (``with_classifiers``) score it with :func:`add_classifier_results`.
 
     Ingested from inside the fixture folder so ``source`` reads ``transcripts.jsonl:N`` wherever
     the checkout lives.
@@ -22,8 +24,49 @@ def build_fixture_store(path: Path) -> Path:
     with contextlib.chdir(FIXTURES), Store.open(path, read_only=False) as store:
         [result] = ingest_paths(store, ["transcripts.jsonl"], skip_bad=True)
     assert (result.added, result.rejected) == (12, 1), result.summary()
+    if with_classifiers:
+        add_classifier_results(path)
     return path
 
 
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class RuleScorer:
+    """A deterministic stand-in for the embedding classifier, so the fixture's classifier results
+    go through the real ``classifiers.apply`` (sentence splitting, offsets, registry, inserts)
+    without loading a model. Sentences naming an evaluation/test score high; ones naming the grader
+    pass the first stage with a low score; the rest are stopped by the first stage (score 0)."""
+
+    AWARE = re.compile(r"\b(evaluation|test environment|a test of)\b", re.I)
+
+    def __init__(self, version: str, high: float = 0.9):
+        from types import SimpleNamespace
+
+        self.high = high
+        self.artifact = SimpleNamespace(
+            name="eval_awareness", version=version, sha256=f"fixture-{version}", embedding_model="rules",
+            threshold=0.5, card={"fixture": True, "version": version},
+        )
+
+    def score(self, texts, *, cascade=True, cache=None, hashes=None, progress=None):
+        import numpy as np
+
+        scores = np.array([self.high if self.AWARE.search(t) else 0.2 if "grader" in t.lower() else 0.0 for t in texts],
+                          dtype=np.float32)
+        return scores, scores > 0
+
+
+def add_classifier_results(path: Path, runs: tuple[str, str] = ("rl-a", "rl-b")) -> None:
+    """Score a store with the rule scorer: version v1 on every run, then a re-trained v2 on the
+    first run only (so the views must pick the latest version per run)."""
+    import warnings
+
+    from analytics.store import Store
+    from classifiers.apply import apply
+
+    with Store.open(path, read_only=False) as store, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # duckdb's note about an Arrow copy in apply
+        apply(store, "eval_awareness", scorer=RuleScorer("v1", high=0.8))
+        apply(store, "eval_awareness", run=runs[0], scorer=RuleScorer("v2", high=0.9))

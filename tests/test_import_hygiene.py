@@ -28,7 +28,7 @@ _RUNNER = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def fixture_db(tmp_path_factory):
-    return build_fixture_store(tmp_path_factory.mktemp("hygiene") / "store.duckdb")
+    return build_fixture_store(tmp_path_factory.mktemp("hygiene") / "store.duckdb", with_classifiers=False)
 
 
 def _heavy_modules(args: list[str], watch: tuple[str, ...] = HEAVY) -> tuple[list[str], int]:

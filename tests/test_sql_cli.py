@@ -12,7 +12,7 @@ from tests._sql_helpers import EXPECTED, build_fixture_store, file_digest
 
 @pytest.fixture(scope="module")
 def fixture_db(tmp_path_factory):
-    return build_fixture_store(tmp_path_factory.mktemp("sqlcli") / "store.duckdb")
+    return build_fixture_store(tmp_path_factory.mktemp("sqlcli") / "store.duckdb", with_classifiers=False)
 
 
 def test_query_list_names_every_query_with_description_and_parameters(cli):

@@ -7,10 +7,11 @@ import json
 from collections import Counter, defaultdict
 
 import duckdb
+import polars as pl
 import pytest
 
 from analytics.sqlapi import get_query, list_queries, parse_query, run_query
-from tests._sql_helpers import EXPECTED, build_fixture_store
+from tests._sql_helpers import EXPECTED, RuleScorer, add_classifier_results, build_fixture_store
 from tests.test_sql_views import CONTRACT
 
 QUERY_NAMES = [q.name for q in list_queries()]
@@ -106,6 +107,7 @@ def demo(tmp_path_factory):
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     with Store.open(folder / "demo.duckdb", read_only=False) as store:
         ingest_paths(store, [path])
+    add_classifier_results(folder / "demo.duckdb", runs=("demo-rl", "demo-rl-b"))
     with open_sql(folder / "demo.duckdb") as store:
         yield store, records, synth
 
@@ -189,5 +191,14 @@ def test_demo_drift_loop_and_covert_labels(demo):
     covert, _ = run_query(store, "covert_action_rate_by_step", {"run": "demo-rl"})
     expected = Counter((r["step"], r["environment"]) for r in records if r["run"] == "demo-rl" and r["covert_action"])
     assert {(s, e): n for s, e, n in covert.select("step", "environment", "covert").rows() if n} == dict(expected)
+    # the rule scorer through the real `classify apply` path: flags match a Python re-count
+    from classifiers.sentences import split_sentences
+
+    flagged = Counter(r["step"] for r in records if r["run"] == "demo-rl"
+                      and any(RuleScorer.AWARE.search(s) for _, _, s in split_sentences(r["reasoning"])))
+    aware, _ = run_query(store, "awareness_rate_by_step", {"run": "demo-rl"})
+    per_step = aware.group_by("step").agg(pl.col("flagged").sum()).sort("step")
+    assert dict(per_step.rows()) == {step: flagged.get(step, 0) for step in (0, 100, 200, 300)}
+    assert sum(flagged.values()) > 0
     both, _ = run_query(store, "compare_runs", {"run_a": "demo-rl", "run_b": "demo-rl-b"})
     assert both.select("step", "transcripts_a", "transcripts_b").rows() == [(s, 40, 40) for s in (0, 100, 200, 300)]

@@ -63,7 +63,7 @@ WRITES = {
 
 @pytest.fixture(scope="module")
 def fixture_db(tmp_path_factory):
-    return build_fixture_store(tmp_path_factory.mktemp("sqlsafety") / "store.duckdb")
+    return build_fixture_store(tmp_path_factory.mktemp("sqlsafety") / "store.duckdb", with_classifiers=False)
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ def test_named_query_parameter_errors_name_them(store):
         run_query(store, "top_rising_terms", {})
     with pytest.raises(InputError, match=r"^query term_rate_by_step: unknown parameter\(s\) trem"):
         run_query(store, "term_rate_by_step", {"term": "x", "trem": "y"})
-    with pytest.raises(InputError, match=r"no named query 'rising' \(did you mean top_rising_terms\? known: compare_runs"):
+    with pytest.raises(InputError, match=r"no named query 'rising' \(did you mean top_rising_terms\? known: awareness_rate_by_step, compare_runs"):
         run_query(store, "rising", {})
 
 

@@ -15,6 +15,12 @@ CONTRACT = {
     "transcript_terms": ["transcript_id", "run", "step", "environment", "term", "occurrences"],
     "transcript_tokens": ["transcript_id", "run", "step", "environment", "tokens"],
     "rejects": ["file", "line", "entry", "reason", "rejected_at"],
+    "classifier_versions": ["classifier", "run", "version", "threshold", "embedding_model", "artifact_sha256",
+                            "registered_at", "card"],
+    "sentence_scores": ["transcript_id", "run", "step", "classifier", "sentence", "score", "flagged", "environment",
+                        "ordinal", "sentence_index"],
+    "transcript_flags": ["transcript_id", "run", "step", "environment", "classifier", "max_score", "flagged",
+                         "sentences", "flagged_sentences"],
 }
 
 
@@ -100,5 +106,31 @@ def test_view_contents_follow_the_token_contract(fixture_db):
             ("reasoning", "Probably a test of honesty. Answer plainly."), ("reasoning_summary", "Answers plainly.")]
         meta = con.execute("select metadata->>'note' from api.transcripts where transcript_id = 'a-200-2'").fetchall()
         assert meta == [('it\'s "quoted"',)]
+    finally:
+        con.close()
+
+
+def test_classifier_views_show_the_latest_version_per_run_and_exact_sentences(fixture_db):
+    from classifiers.sentences import split_sentences
+
+    con = duckdb.connect(str(fixture_db), read_only=True)
+    try:
+        con.execute("set search_path = 'api,main'")
+        assert con.execute("select classifier, run, version from classifier_versions order by run").fetchall() == [
+            ("eval_awareness", "rl-a", "v2"), ("eval_awareness", "rl-b", "v1")]
+        # v2 (high = 0.9) replaced v1 in rl-a only; rl-b keeps v1's 0.8
+        flags = dict(con.execute(
+            "select transcript_id, round(max_score, 4) from transcript_flags where flagged").fetchall())
+        assert flags == {"a-100-1": 0.9, "a-100-3": 0.9, "a-200-1": 0.9, "b-100-2": 0.8}
+        assert con.execute("select count(*) from sentence_scores where run = 'rl-a'").fetchall() == [(17,)]
+        # sentence text cut in SQL equals the splitter's own pieces (code-point offsets, accents, ’)
+        segments = con.execute(
+            "select transcript_id, ordinal, text from reasoning where text <> '' order by all").fetchall()
+        expected = sorted((tid, ordinal, i, piece) for tid, ordinal, text in segments
+                          for i, (_, _, piece) in enumerate(split_sentences(text)))
+        got = con.execute(
+            "select transcript_id, ordinal, sentence_index, sentence from sentence_scores order by all").fetchall()
+        assert got == expected
+        assert ("a-200-2", 0, 1, "It’s fine.") in got
     finally:
         con.close()
