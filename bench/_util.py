@@ -20,7 +20,8 @@ _WRAPPER = textwrap.dedent(
     {body}
     elapsed = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("__RESULT__" + json.dumps({{"seconds": elapsed, "peak_rss_mb": rss_mb, **extra}}))
+    children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print("__RESULT__" + json.dumps({{"seconds": elapsed, "peak_rss_mb": rss_mb, "peak_child_rss_mb": children_mb, **extra}}))
     """
 )
 
@@ -28,7 +29,8 @@ _WRAPPER = textwrap.dedent(
 def measure(body: str, **fmt) -> dict:
     """Run ``body`` (Python, may set ``extra[...]``) in a fresh interpreter: seconds and peak RSS.
 
-    Start-up and imports before ``t0`` are not counted; peak RSS is the whole process's.
+    Start-up and imports before ``t0`` are not counted. ``peak_rss_mb`` is the process's own peak;
+    ``peak_child_rss_mb`` the largest peak of any worker process it started.
     """
     code = _WRAPPER.format(repo=str(REPO), body=textwrap.indent(textwrap.dedent(body).format(**fmt), "").strip())
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")

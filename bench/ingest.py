@@ -66,11 +66,11 @@ def main() -> None:
                 rate = mb / r["seconds"]
                 base_rate = base_rate or rate
                 rows.append({"MB": round(mb, 1), "variant": name, "seconds": r["seconds"], "MB/s": rate,
-                             "transcripts/s": r["records"] / r["seconds"], "peak RSS MB": r["peak_rss_mb"],
+                             "transcripts/s": r["records"] / r["seconds"], "peak RSS MB": r["peak_rss_mb"], "worker RSS MB": r["peak_child_rss_mb"],
                              "ratio vs baseline": rate / base_rate})
                 db.unlink(missing_ok=True)
             path.unlink()
-    print_table(rows, ["MB", "variant", "seconds", "MB/s", "transcripts/s", "peak RSS MB", "ratio vs baseline"])
+    print_table(rows, ["MB", "variant", "seconds", "MB/s", "transcripts/s", "peak RSS MB", "worker RSS MB", "ratio vs baseline"])
 
 
 if __name__ == "__main__":
