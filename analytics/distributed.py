@@ -316,6 +316,10 @@ def _run_ray(spec: KernelSpec, fs, files: list[str], job_dir: str, *, address: s
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = sys.stderr.isatty()
+        if not sys.stderr.isatty():
+            import logging
+
+            logging.getLogger("ray.data").setLevel(logging.WARNING)
         ds = ray.data.read_parquet(files, filesystem=fs, include_paths=True, partitioning=None)
         options: dict[str, Any] = {"batch_format": "pyarrow", "batch_size": spec.batch_size}
         if num_cpus is not None:
@@ -333,7 +337,7 @@ def _run_ray(spec: KernelSpec, fs, files: list[str], job_dir: str, *, address: s
     except Exception as exc:
         cause = _cotwatch_cause(exc)
         if cause is not None:
-            raise InputError(str(cause)) from exc
+            raise cause from None
         raise
     finally:
         if started_here:
@@ -353,6 +357,19 @@ def _cotwatch_cause(exc: BaseException) -> CotwatchError | None:
         if isinstance(e, CotwatchError):
             return e
         stack.extend([e.__cause__, e.__context__, getattr(e, "cause", None)])
+    # Ray Data keeps only the worker's traceback text: find "analytics.errors.<Name>: <message>"
+    import re
+
+    from analytics import errors
+
+    found = re.search(r"^analytics\.errors\.(\w+): (.+)$", str(exc), re.M)
+    if found:
+        cls = getattr(errors, found.group(1), None)
+        if isinstance(cls, type) and issubclass(cls, CotwatchError):
+            try:
+                return cls(found.group(2))
+            except TypeError:  # subclasses with extra arguments (RejectedRecords)
+                return InputError(found.group(2))
     return None
 
 
