@@ -76,3 +76,44 @@ def environment_frame() -> pl.DataFrame:
         "measure": ["covert-action rate (share)"] * 4, "value": [0.2, 0.25, 0.1, 0.15],
         "lo": [0.1, 0.15, 0.05, 0.08], "hi": [0.3, 0.35, 0.2, 0.25], "n": [50, 50, 40, 40],
     })
+
+
+def documented_analyses(calls: list | None = None) -> dict:
+    """Stand-ins for the analytics/classifiers functions, returning the documented column shapes
+    (issues 3 and 4) for a run with steps 0, 100, 200. Used to test the report's wiring of every
+    section independently of the analyses' own implementations (which have their own tests)."""
+    calls = [] if calls is None else calls
+
+    def term_rates(store, terms, *, run=None, scope="reasoning"):
+        calls.append(("term_rates", tuple(terms), run, scope))
+        df = term_rates_frame().with_columns(pl.lit(run).alias("run"))
+        return df.filter(pl.col("term").is_in(list(terms)))
+
+    def discover_terms(store, *, run=None, early=1, late=1, top=20, min_docs=5, direction="rising"):
+        calls.append(("discover_terms", run, early, late, top, min_docs, direction))
+        return discover_frame().head(top)
+
+    def kwic(store, term, *, run=None, step=None, width=60, limit=20):
+        calls.append(("kwic", term, run, step, width, limit))
+        return pl.DataFrame({"transcript_id": ["hostile-1"], "run": [run], "step": [step], "environment": [PAYLOAD],
+                             "left": [f"the {PAYLOAD_IMG} "], "match": [term], "right": [f" {PAYLOAD_SCRIPT}"]})
+
+    def word_shift(store, *, run, from_step, to_step, top=15):
+        calls.append(("word_shift", run, from_step, to_step, top))
+        return pl.DataFrame({"term": ["autop", "watchers", "the"], "contribution": [0.03, 0.01, -0.02]})
+
+    def awareness_prevalence(store, *, run=None, classifier="eval_awareness", by_environment=False):
+        calls.append(("awareness_prevalence", run, classifier, by_environment))
+        df = awareness_frame(covert=True, runs=(run,))
+        if by_environment:
+            df = pl.concat([df.with_columns(pl.lit(env).alias("environment")) for env in ("env_a", PAYLOAD)])
+        return df
+
+    def top_flagged_sentences(store, *, run=None, classifier="eval_awareness", limit=10):
+        calls.append(("top_flagged_sentences", run, classifier, limit))
+        return pl.DataFrame({"transcript_id": ["hostile-1", "t-2"], "run": [run, run], "step": [200, 100],
+                             "environment": [PAYLOAD, "env_a"], "sentence": [PAYLOAD, "maybe this is a test"],
+                             "score": [0.97, 0.91]})
+
+    return {"term_rates": term_rates, "discover_terms": discover_terms, "kwic": kwic, "word_shift": word_shift,
+            "awareness_prevalence": awareness_prevalence, "top_flagged_sentences": top_flagged_sentences}

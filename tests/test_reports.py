@@ -541,3 +541,106 @@ def test_report_waits_for_the_write_lock(tmp_path):
     out_text, err_text = patient.communicate(timeout=120)
     assert patient.returncode == 0, err_text
     assert json.loads((out / "report.json").read_text())["transcripts"] == 8
+
+
+# -- every section, wired to analyses with the documented shapes -------------------------------------
+@pytest.fixture
+def documented(monkeypatch):
+    """Route reports.build's analysis lookup to stand-ins with the documented column shapes."""
+    from reports import build
+
+    calls: list = []
+    fakes = H.documented_analyses(calls)
+    monkeypatch.setattr(build, "find_analysis", lambda name: fakes.get(name))
+    return calls
+
+
+def test_every_section_with_documented_analyses(documented, store_file, tmp_path):
+    from reports.write import write_report
+
+    out = tmp_path / "report"
+    lines: list[str] = []
+    write_report(store_file, None, out, log=lines.append, strict=True, images=False)
+    meta = json.loads((out / "report.json").read_text())
+    assert meta["omitted"] == []
+    assert {s["name"]: s["charts"] for s in meta["sections"]} == {
+        "overview": ["overview"], "terms": ["term_rates"], "heatmap": ["term_heatmap"], "emergent": ["emergent_terms"],
+        "word_shift": ["word_shift", "word_shift_chained"], "awareness": ["awareness"],
+        "awareness_covert": ["awareness_covert"], "environments": ["environments"], "evidence": []}
+    assert [s["tables"] for s in meta["sections"] if s["tables"]] == [
+        ["overview_runs"], ["emergent_terms_examples"], ["evidence_kwic", "evidence_awareness"]]
+    # the analyses were asked with the spec's parameters
+    watch = ("autop", "watchers", "illusions", "vantage", "marinade", "disclaim", "overshadow", "parted",
+             "fudge", "cunning", "glean", "craft", "synergy", "scoreboard", "aggregator")
+    assert ("term_rates", watch, "rl", "reasoning") in documented
+    assert ("discover_terms", "rl", 1, 1, 20, 5, "rising") in documented
+    assert ("word_shift", "rl", 0, 200, 15) in documented and ("word_shift", "rl", 100, 200, 15) in documented
+    assert ("awareness_prevalence", "rl", "eval_awareness", True) in documented
+    assert [c[1] for c in documented if c[0] == "kwic"] == ["autop", "marinade", "vantage", "watchers"]
+    assert all(c[3] == 200 and c[4] == 60 and c[5] == 4 for c in documented if c[0] == "kwic")
+    # chained word shift: one panel per consecutive pair
+    shift = list(csv.DictReader(io.StringIO((out / "data" / "word_shift_chained.csv").read_text())))
+    assert sorted({r["pair"] for r in shift}) == ["step 0 → 100", "step 100 → 200"]
+    # environment breakdown: store measures plus awareness by environment
+    env = list(csv.DictReader(io.StringIO((out / "data" / "environments.csv").read_text())))
+    assert sorted({r["measure"] for r in env}) == [
+        "covert-action rate (share of labelled transcripts)", "reasoning tokens per transcript (mean)",
+        "score / reward (mean)", "transcripts (count)", "verbalized eval awareness, corrected (share)"]
+    covert = [r for r in env if r["measure"].startswith("covert") and r["environment"] == H.PAYLOAD]
+    assert [(r["step"], r["value"], r["n"]) for r in covert] == [("200", "1.0", "1")]
+    assert float(covert[0]["lo"]) == pytest.approx(0.20654, abs=1e-5) and float(covert[0]["hi"]) == 1.0  # Wilson, n=1
+    # evidence: escaped, with transcript id, run, step and environment
+    page = (out / "index.html").read_text()
+    body = page.split("</head>", 1)[1]
+    assert "<img" not in body and H.PAYLOAD_SCRIPT not in body
+    kwic = list(csv.DictReader(io.StringIO((out / "data" / "evidence_kwic.csv").read_text())))
+    assert list(kwic[0]) == ["term", "transcript_id", "run", "step", "environment", "left", "match", "right"]
+    assert kwic[0]["left"] == f"the {H.PAYLOAD_IMG} "  # the CSV keeps the text verbatim
+    assert f'<td class="text kwic-left">{html.escape(f"the {H.PAYLOAD_IMG} ")}</td>' in body
+    sentences = list(csv.DictReader(io.StringIO((out / "data" / "evidence_awareness.csv").read_text())))
+    assert [(r["transcript_id"], r["score"]) for r in sentences] == [("hostile-1", "0.97"), ("t-2", "0.91")]
+    assert f'<td class="text">{html.escape(H.PAYLOAD)}</td>' in body
+    assert len(lines) == 10 and lines[-2] == "evidence: ok (0 chart(s), 2 table(s))"
+
+
+def test_section_omitted_with_reason_when_analysis_fails(monkeypatch, store_file, tmp_path):
+    from analytics.errors import InputError as AnalysisInputError
+    from reports import build
+    from reports.write import write_report
+
+    fakes = H.documented_analyses()
+
+    def untrained(store, **kwargs):
+        raise AnalysisInputError("classifier 'eval_awareness' has not been applied to run 'rl' (run `cotwatch classify apply`)")
+
+    fakes["awareness_prevalence"] = untrained
+    fakes["discover_terms"] = lambda store, **kw: pl.DataFrame(schema={c: pl.Float64 for c in ("term", "score")})
+    monkeypatch.setattr(build, "find_analysis", lambda name: fakes.get(name))
+    lines: list[str] = []
+    write_report(store_file, None, tmp_path / "r", log=lines.append, images=False)
+    meta = json.loads((tmp_path / "r" / "report.json").read_text())
+    omitted = {o["name"]: o["reason"] for o in meta["omitted"]}
+    assert omitted == {
+        "emergent": "discovery found no emergent terms with the spec's limits",
+        "awareness": "classifier 'eval_awareness' has not been applied to run 'rl' (run `cotwatch classify apply`)",
+        "awareness_covert": "classifier 'eval_awareness' has not been applied to run 'rl' (run `cotwatch classify apply`)",
+    }
+    assert "awareness: omitted: classifier 'eval_awareness' has not been applied" in "\n".join(lines)
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "<h2>Omitted sections</h2>" in page and "discovery found no emergent terms" in page
+
+
+def test_unexpected_error_omits_section_unless_strict(monkeypatch, store_file, tmp_path):
+    from reports import build
+    from reports.write import write_report
+
+    fakes = H.documented_analyses()
+    fakes["word_shift"] = lambda store, **kw: 1 / 0
+    monkeypatch.setattr(build, "find_analysis", lambda name: fakes.get(name))
+    write_report(store_file, None, tmp_path / "r", images=False)
+    meta = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert meta["omitted"] == [{"name": "word_shift", "title": "Word shift",
+                                "reason": "internal error: ZeroDivisionError: division by zero"}]
+    with pytest.raises(ZeroDivisionError):
+        write_report(store_file, None, tmp_path / "r2", images=False, strict=True)
+    assert not (tmp_path / "r2").exists()

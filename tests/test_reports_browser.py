@@ -35,6 +35,22 @@ def report_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def full_report_dir(tmp_path_factory) -> Path:
+    """Every section drawn: the analyses answer with their documented shapes (see
+    ``_reports_helpers.documented_analyses``), so every chart type is rendered by a real browser."""
+    from reports import build
+    from reports.write import write_report
+    from tests.test_reports import write_store
+
+    root = tmp_path_factory.mktemp("browser-full")
+    store = write_store(root / "store.duckdb", checkpoints=3, per_checkpoint=4)
+    fakes = H.documented_analyses()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(build, "find_analysis", lambda name: fakes.get(name))
+        return write_report(store, None, root / "report", images=False, strict=True)
+
+
+@pytest.fixture(scope="module")
 def browser():
     with Browser(CHROMIUM) as b:
         yield b
@@ -52,7 +68,9 @@ def test_detector_sees_console_errors_and_remote_requests(browser, tmp_path):
     assert "console.error: boom" in browser.log.console_errors
 
 
-def test_report_renders_offline_without_errors(browser, report_dir):
+@pytest.mark.parametrize("which", ["report_dir", "full_report_dir"])
+def test_report_renders_offline_without_errors(browser, which, request):
+    report_dir = request.getfixturevalue(which)
     meta = json.loads((report_dir / "report.json").read_text())
     charts = [c for s in meta["sections"] for c in s["charts"]]
     assert charts, "the report has no charts to render"
@@ -73,7 +91,13 @@ def test_report_renders_offline_without_errors(browser, report_dir):
     assert browser.log.requests == [(report_dir / "index.html").resolve().as_uri()]
 
 
-def test_injected_payload_did_not_run_and_shows_as_text(browser, report_dir):
+def test_injected_payload_did_not_run_and_shows_as_text(browser, report_dir, full_report_dir):
+    browser.open(full_report_dir / "index.html", ALL_DRAWN)
+    cells = browser.evaluate("[...document.querySelectorAll('#table-evidence_kwic td, #table-evidence_awareness td')]"
+                             ".map(td => td.textContent)")
+    assert f"the {H.PAYLOAD_IMG} " in cells and f" {H.PAYLOAD_SCRIPT}" in cells and H.PAYLOAD in cells
+    assert browser.evaluate("document.title") == "Reasoning drift report"
+    assert browser.evaluate("document.body.hasAttribute('data-pwned') || document.querySelectorAll('img').length > 0") is False
     browser.open(report_dir / "index.html", ALL_DRAWN)
     state = browser.evaluate(
         "({title: document.title, pwned: document.body.hasAttribute('data-pwned'),"
