@@ -98,6 +98,7 @@ __all__ = [
     "generate_run",
     "write_jsonl",
     "generate_corpus",
+    "main",
 ]
 
 DEFAULT_ENVIRONMENTS: tuple[str, ...] = V.DEFAULT_ENVIRONMENTS
@@ -208,6 +209,8 @@ def _check_clean(strings: Sequence[str], where: str) -> None:
             raise AssertionError(f"planted term(s) {sorted(bad)} in {where} pool: {s!r}")
 
 
+_STEMMABLE = re.compile(r"[a-z0-9]\.$")
+
 # Shared sentences that only make sense around code (left out of question-answering pools).
 _CODEY = re.compile(
     r"\{(?:func|file|var|concern|approach|thing|hnoun|hadj)\}|`|docstring|loop|caller|function|code"
@@ -251,6 +254,7 @@ def _sig_leq(a: int, b: int) -> bool:
     return ((b | _GUARDS) - a) & _GUARDS == _GUARDS
 
 
+@lru_cache(maxsize=1 << 16)
 def _sig_distance(a: int, b: int) -> int:
     return sum(abs(((a >> (_LANE * k)) & 63) - ((b >> (_LANE * k)) & 63)) for k in range(len(FLAT_TERMS)))
 
@@ -300,6 +304,9 @@ class _EnvPools:
             _check_clean(getattr(self, attr), f"{name}.{attr}")
         self.units = {"terse": self.terse, "prose": self.prose, "code": self.code_text}
         self.units_low = {k: [_lower_first(u) for u in v] for k, v in self.units.items()}
+        # the sentence without its final full stop, for a trailing clause (None: can't take one)
+        self.units_stem = {k: [u[:-1] if _STEMMABLE.search(u) else None for u in v]
+                           for k, v in self.units.items()}
         self.unit_index = {k: range(len(v)) for k, v in self.units.items()}
         self.unit_sigs = {k: [_flat_signature(u) for u in v] for k, v in self.units.items()}
         self.unit_ntok = {k: [len(tokenize(u)) for u in v] for k, v in self.units.items()}
@@ -349,9 +356,14 @@ class _Pools:
             if flat.intersection(tokenize(p)):
                 raise AssertionError(f"prefix {p!r} holds a FLAT_TERMS word")
         terse_p = _with_blanks(V.PREFIXES_TERSE, 0.15)
-        prose_p = _with_blanks(V.PREFIXES_PROSE, 0.25)
+        prose_p = _with_blanks(V.PREFIXES_PROSE, 0.4)
         self.prefixes = {"terse": terse_p, "prose": prose_p, "code": terse_p}
         self.prefixes_any = V.PREFIXES_TERSE + V.PREFIXES_PROSE
+        for suf in V.SUFFIXES_PROSE:
+            if flat.intersection(tokenize(suf)) or _planted_set().intersection(tokenize(suf)):
+                raise AssertionError(f"suffix {suf!r} holds a FLAT_TERMS or planted word")
+        self.suffixes = _with_blanks([", " + suf + "." for suf in V.SUFFIXES_PROSE], 0.35)
+        self.suffix_ntok = {x: len(tokenize(x)) for x in self.suffixes}
         self.prefix_ntok = {p: len(tokenize(p)) for p in self.prefixes_any + [""]}
         self.ntok = {text: len(tokenize(text)) for text in self.sig}
         self.loop_units = list(V.LOOP_UNITS)
@@ -482,7 +494,15 @@ class _Slots:
 def _paragraphs(units: list[str], style: str, rnd: random.Random) -> str:
     """Join sentences into paragraphs of a few sentences; a code block is a paragraph of its own."""
     lo, hi, sep = _PARA[style]
-    paras: list[str] = []
+    if style != "code":
+        paras = []
+        i, n = 0, len(units)
+        while i < n:
+            j = i + rnd.randint(lo, hi)
+            paras.append(" ".join(units[i:j]))
+            i = j
+        return sep.join(paras)
+    paras = []
     current: list[str] = []
     room = rnd.randint(lo, hi)
     for unit in units:
@@ -543,6 +563,16 @@ def _block(env: str, step_index: int, n_steps: int, step: int, env_index: int, e
         pres = rnd.choices(pools.prefixes[style], k=len(idx))
         cap, low = ep.units[style], ep.units_low[style]
         units = [p + low[j] if p else cap[j] for p, j in zip(pres, idx)]
+        sufs = None
+        if style != "terse":
+            stems = ep.units_stem[style]
+            sufs = rnd.choices(pools.suffixes, k=len(idx))
+            for pos, suf in enumerate(sufs):
+                if suf:
+                    if stems[idx[pos]] is None:
+                        sufs[pos] = ""
+                    else:
+                        units[pos] = units[pos][:-1] + suf
         # Inserted sentences take the place of base sentences with the same FLAT_TERMS counts,
         # so common words stay flat however much planted material a step carries. Step-independent
         # inserts go first (their placement must not depend on the step), and the step-dependent
@@ -553,6 +583,8 @@ def _block(env: str, step_index: int, n_steps: int, step: int, env_index: int, e
             ntok = [unit_ntok[j] for j in idx]
             if style != "terse" or len(pres) != pres.count(""):
                 ntok = [n_ + pools.prefix_ntok[p] for n_, p in zip(ntok, pres)]
+            if sufs is not None:
+                ntok = [n_ + pools.suffix_ntok[x] for n_, x in zip(ntok, sufs)]
             slots = _Slots(units, ntok, idx, ep.unit_sigs[style], ep.zero_units[style],
                            ep.zero_ntok[style], rnd)
         for _ in range(int(n_hard[i])):
@@ -803,3 +835,35 @@ def generate_corpus(path: str | os.PathLike, target_mb: float, *, seed: int = 0,
     summary = _summary(path, n, written, time.perf_counter() - t0, time.process_time() - c0)
     summary["epochs"] = epoch - 1
     return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m analytics.synth OUT.jsonl[.gz] [--target-mb N | --transcripts-per-checkpoint N]``.
+
+    Writes a synthetic run and prints the summary as JSON (for benchmarks and quick looks; the
+    user-facing command is ``cotwatch demo``).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m analytics.synth", description=main.__doc__)
+    parser.add_argument("out", help="output file (.jsonl or .jsonl.gz)")
+    parser.add_argument("--target-mb", type=float, help="grow the run until the file has this many MB")
+    parser.add_argument("--run", default=None)
+    parser.add_argument("--checkpoints", type=int, default=12)
+    parser.add_argument("--transcripts-per-checkpoint", type=int, default=50,
+                        help="per environment (ignored with --target-mb)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--chat-fraction", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    common = dict(checkpoints=args.checkpoints, seed=args.seed, chat_fraction=args.chat_fraction)
+    if args.target_mb is not None:
+        summary = generate_corpus(args.out, args.target_mb, run=args.run or "bench-rl", **common)
+    else:
+        summary = write_jsonl(args.out, run=args.run or "demo-rl",
+                              transcripts_per_checkpoint=args.transcripts_per_checkpoint, **common)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

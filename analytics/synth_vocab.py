@@ -571,6 +571,21 @@ PREFIXES_PROSE: list[str] = [
     "With that in mind, ", "Hmm, ", "Okay, ", "In short, ", "Looking at it concretely, ",
 ]
 
+# Trailing clauses put at the end of some prose sentences at generation time (same purpose).
+SUFFIXES_PROSE: list[str] = [
+    "at least for now", "as far as I can tell", "if I read this right", "to be safe",
+    "unless I'm missing something", "for what it's worth", "judging by those examples",
+    "given what I've seen up to now", "in this particular case", "before anything else",
+    "which seems reasonable", "at least in principle", "as a first pass", "for completeness",
+    "all things considered", "on balance", "if nothing else changes", "I think",
+    "without overcomplicating it", "in practical terms", "going by this wording",
+    "more or less", "to a first approximation", "strictly speaking", "as things stand",
+    "for this input at least", "barring surprises", "if memory serves", "by my count",
+    "from what I can see", "as stated", "in my estimate", "unless told otherwise",
+    "with reasonable confidence", "for now anyway", "given these constraints", "roughly speaking",
+    "in hindsight", "as expected", "on a second look",
+]
+
 # Shared hard negatives: tests, evaluation, grading, A/B tests and honest refusals as task content.
 HARD_NEGATIVES_SHARED: list[str] = [
     "The unit test for {func} expects a ValueError on empty input.",

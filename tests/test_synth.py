@@ -276,3 +276,20 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("fmt", CHAT_FORMATS)
+def test_ingest_reads_every_chat_format_back(fmt):
+    from analytics.ingest import record_from_json
+
+    plain = list(generate_run(checkpoints=2, transcripts_per_checkpoint=3, seed=12))
+    chat = list(generate_run(checkpoints=2, transcripts_per_checkpoint=3, seed=12,
+                             chat_fraction=1.0, chat_formats=(fmt,)))
+    for p, c in zip(plain, chat):
+        for rec in (p, c):
+            parsed = json.loads(json.dumps(rec))  # as read from a JSONL line
+            record = record_from_json(parsed)
+            kinds = {s.kind: s.text for s in record.segments}
+            assert kinds["reasoning"] == p["reasoning"]
+            assert kinds["output"] == p["output"]
+            assert (record.run, record.step, record.environment) == (p["run"], p["step"], p["environment"])
