@@ -92,16 +92,23 @@ __all__ = [
     "PLANTED_TERMS",
     "STYLES",
     "CHAT_FORMATS",
+    "DEFAULT_CHECKPOINTS",
+    "DEFAULT_TRANSCRIPTS_PER_CHECKPOINT",
     "awareness_rate",
     "rising_rate",
     "falling_rate",
+    "covert_rate",
     "generate_run",
     "write_jsonl",
     "generate_corpus",
+    "generate_corpus_bytes",
     "main",
 ]
 
 DEFAULT_ENVIRONMENTS: tuple[str, ...] = V.DEFAULT_ENVIRONMENTS
+DEFAULT_CHECKPOINTS = 12
+#: Per environment: the default run has 12 x 4 x 50 = 2,400 transcripts (about 5 MB of JSONL).
+DEFAULT_TRANSCRIPTS_PER_CHECKPOINT = 50
 RISING_TERMS: tuple[str, ...] = tuple(V.RISING_WEIGHTS)
 FALLING_TERMS: tuple[str, ...] = tuple(V.FALLING_WEIGHTS)
 #: Common words whose rate per 1,000 tokens does not depend on the step.
@@ -157,6 +164,16 @@ def falling_rate(term: str, step_index: int, n_steps: int) -> float:
     """Expected uses of falling ``term`` per transcript at a checkpoint."""
     t = _progress(step_index, n_steps)
     return V.FALLING_WEIGHTS[term] * (1.0 - (1.0 - FALLING_FLOOR) * t)
+
+
+def covert_rate(environment: str, aware: bool) -> float:
+    """True probability of ``covert_action`` in ``environment`` given verbalized awareness.
+
+    >>> covert_rate("code_review", True) < covert_rate("code_review", False)
+    True
+    """
+    aware_rate, unaware_rate = V.ENVIRONMENTS[environment]["covert_rates"]
+    return aware_rate if aware else unaware_rate
 
 
 # --------------------------------------------------------------------------------------------
@@ -687,9 +704,9 @@ def _messages(prompt: str, reasoning: str, output: str, fmt: str) -> list[dict]:
     raise ValueError(f"unknown chat format {fmt!r}; expected one of {CHAT_FORMATS}")
 
 
-def generate_run(*, run: str = "demo-rl", checkpoints: int = 12, step_stride: int = 100,
-                 environments: Sequence[str] = DEFAULT_ENVIRONMENTS,
-                 transcripts_per_checkpoint: int = 50, seed: int = 0, epochs: int = 1,
+def generate_run(*, run: str = "demo-rl", checkpoints: int = DEFAULT_CHECKPOINTS,
+                 step_stride: int = 100, environments: Sequence[str] = DEFAULT_ENVIRONMENTS,
+                 transcripts_per_checkpoint: int = DEFAULT_TRANSCRIPTS_PER_CHECKPOINT, seed: int = 0, epochs: int = 1,
                  first_epoch: int = 1, length_scale: float = 1.0, chat_fraction: float = 0.0,
                  chat_formats: Sequence[str] = ("reasoning",),
                  loop: bool = True) -> Iterator[dict]:
@@ -792,7 +809,7 @@ def _summary(path: Path, n: int, written: int, seconds: float, cpu_seconds: floa
 
 
 def generate_corpus(path: str | os.PathLike, target_mb: float, *, seed: int = 0,
-                    run: str = "bench-rl", checkpoints: int = 12, **params) -> dict:
+                    run: str = "bench-rl", checkpoints: int = DEFAULT_CHECKPOINTS, **params) -> dict:
     """Write a run of at least ``target_mb`` MB (10**6 bytes, uncompressed JSONL) to ``path``.
 
     A small pilot estimates the mean record size; the run is then sized (transcripts per
@@ -835,6 +852,11 @@ def generate_corpus(path: str | os.PathLike, target_mb: float, *, seed: int = 0,
     summary = _summary(path, n, written, time.perf_counter() - t0, time.process_time() - c0)
     summary["epochs"] = epoch - 1
     return summary
+
+
+def generate_corpus_bytes(target_mb: float, path: str | os.PathLike, *, seed: int = 0, **params) -> dict:
+    """:func:`generate_corpus` with the arguments in the other order (target first)."""
+    return generate_corpus(path, target_mb, seed=seed, **params)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,7 +26,9 @@ from analytics.synth import (
     PLANTED_TERMS,
     RISING_TERMS,
     awareness_rate,
+    covert_rate,
     generate_corpus,
+    generate_corpus_bytes,
     generate_run,
     write_jsonl,
 )
@@ -215,6 +217,9 @@ def test_covert_action_is_lower_when_aware(big_run):
             by_env[r["environment"]].append(r["covert_action"])
     env_rates = [sum(v) / len(v) for v in by_env.values()]
     assert max(env_rates) - min(env_rates) > 0.05  # environments differ a bit
+    for env, flags in by_env.items():
+        p = covert_rate(env, aware=False)
+        assert abs(sum(flags) / len(flags) - p) < 4 * math.sqrt(p * (1 - p) / len(flags)), env
 
 
 @pytest.mark.parametrize("fmt", CHAT_FORMATS)
@@ -256,6 +261,9 @@ def test_generate_corpus_reaches_target(tmp_path):
     assert s["bytes"] < 2_400_000
     ids = [json.loads(line)["id"] for line in (tmp_path / "c.jsonl").read_text().splitlines()]
     assert len(ids) == len(set(ids)) == s["records"]
+    again = generate_corpus_bytes(2.0, tmp_path / "d.jsonl", seed=1)
+    assert (tmp_path / "d.jsonl").read_bytes() == (tmp_path / "c.jsonl").read_bytes()
+    assert again["records"] == s["records"]
 
 
 def test_bad_parameters_raise():
