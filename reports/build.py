@@ -599,25 +599,12 @@ def _section_evidence(ctx: _Context) -> Section:
         else:
             notes.append("no KWIC lines for the top terms" if terms else "no top terms for KWIC lines")
     if opts["sentences"]:
-        fn = find_analysis("top_flagged_sentences")
-        if fn is None:
-            notes.append("awareness sentences left out: no flagged-sentence analysis is available")
-        else:
-            frames = []
-            for run in ctx.runs:
-                try:
-                    df = _call(fn, ctx.store, run=run, classifier=ctx.spec.classifier, limit=opts["sentences"],
-                               top=opts["sentences"])
-                except CotwatchError as exc:
-                    notes.append(f"awareness sentences for {run}: {exc}")
-                    continue
-                if df is not None and not df.is_empty():
-                    frames.append(_normalize_sentences(df.head(opts["sentences"]), run))
-            if frames:
-                merged = pl.concat(frames, how="diagonal_relaxed").sort("score", descending=True).head(opts["sentences"])
-                tables.append(TableItem("evidence_awareness", "Highest-scoring eval-awareness sentences.", merged))
-            elif not any(n.startswith("awareness sentences for") for n in notes):
-                notes.append(f"no sentences flagged by {ctx.spec.classifier!r}")
+        merged = _top_sentences(ctx, opts["sentences"], notes)
+        if merged is not None and not merged.is_empty():
+            tables.append(TableItem("evidence_awareness",
+                                    f"Highest-scoring sentences flagged by {ctx.spec.classifier!r}.", merged))
+        elif not any(n.startswith("awareness sentences") for n in notes):
+            notes.append(f"awareness sentences: none flagged by {ctx.spec.classifier!r} in the selected runs")
     if not tables:
         raise Omit("; ".join(notes) or "no evidence to show")
     return Section("evidence", SECTION_TITLES["evidence"],
@@ -625,6 +612,35 @@ def _section_evidence(ctx: _Context) -> Section:
                          "awareness classifier scored highest, each with its transcript id, run, step and "
                          "environment. Transcript text is shown verbatim, as text.",
                    tables=tables, notes=notes)
+
+
+def _top_sentences(ctx: _Context, limit: int, notes: list[str]):
+    """Flagged sentences by score: the classifiers' own function when it exists, else the public
+    view ``api.sentence_scores`` (latest classifier version per run)."""
+    import polars as pl
+
+    fn = find_analysis("top_flagged_sentences")
+    if fn is None:
+        try:
+            return ctx.store.frame(load_report_sql("report_top_sentences"),
+                                   {"classifier": ctx.spec.classifier, "runs": ctx.runs, "limit": limit})
+        except Exception as exc:  # noqa: BLE001 — the view needs the classifier migrations
+            if ctx.strict:
+                raise
+            notes.append(f"awareness sentences: api.sentence_scores unavailable ({type(exc).__name__})")
+            return None
+    frames = []
+    for run in ctx.runs:
+        try:
+            df = _call(fn, ctx.store, run=run, classifier=ctx.spec.classifier, limit=limit, top=limit)
+        except CotwatchError as exc:
+            notes.append(f"awareness sentences for {run}: {exc}")
+            continue
+        if df is not None and not df.is_empty():
+            frames.append(_normalize_sentences(df.head(limit), run))
+    if not frames:
+        return None
+    return pl.concat(frames, how="diagonal_relaxed").sort("score", descending=True).head(limit)
 
 
 def _first(df, options: Iterable[str]) -> str | None:

@@ -117,3 +117,23 @@ def documented_analyses(calls: list | None = None) -> dict:
 
     return {"term_rates": term_rates, "discover_terms": discover_terms, "kwic": kwic, "word_shift": word_shift,
             "awareness_prevalence": awareness_prevalence, "top_flagged_sentences": top_flagged_sentences}
+
+
+class RuleScorer:
+    """A deterministic scorer for ``classifiers.apply.apply(..., scorer=...)``: the report tests put
+    classifier results in a store through the real apply path without loading a model. Sentences
+    that mention grading or a test score 0.9 (flagged), others 0.0."""
+
+    def __init__(self, version: str = "rules-1"):
+        import re
+        from types import SimpleNamespace
+
+        self.pattern = re.compile(r"\b(grading|graded|a test|being tested|evaluation)\b", re.I)
+        self.artifact = SimpleNamespace(name="eval_awareness", version=version, sha256=f"reports-{version}",
+                                        embedding_model="rules", threshold=0.5, card={"reports-test": True})
+
+    def score(self, texts, *, cascade=True, cache=None, hashes=None, progress=None):
+        import numpy as np
+
+        scores = np.array([0.9 if self.pattern.search(t) else 0.0 for t in texts], dtype=np.float32)
+        return scores, scores > 0

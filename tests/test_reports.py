@@ -644,3 +644,36 @@ def test_unexpected_error_omits_section_unless_strict(monkeypatch, store_file, t
     with pytest.raises(ZeroDivisionError):
         write_report(store_file, None, tmp_path / "r2", images=False, strict=True)
     assert not (tmp_path / "r2").exists()
+
+
+def test_evidence_sentences_from_real_classifier_results(monkeypatch, tmp_path):
+    """Scores stored by the real ``classifiers.apply`` (with a rule scorer instead of a model) reach
+    the evidence table through api.sentence_scores, escaped, with transcript id, run, step and
+    environment."""
+    import warnings
+
+    from analytics.store import Store
+    from classifiers.apply import apply
+    from reports import build
+    from reports.write import write_report
+
+    store_path = write_store(tmp_path / "store.duckdb", checkpoints=2, per_checkpoint=3)
+    with Store.open(store_path, read_only=False) as store, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        apply(store, "eval_awareness", scorer=H.RuleScorer())
+    real = build.find_analysis
+    monkeypatch.setattr(build, "find_analysis", lambda name: None if name == "top_flagged_sentences" else real(name))
+    spec = tmp_path / "spec.toml"
+    spec.write_text("[sections.evidence]\nkwic_terms = 0\nsentences = 50\n")
+    out = write_report(store_path, spec, tmp_path / "r", images=False, strict=True)
+    rows = list(csv.DictReader(io.StringIO((out / "data" / "evidence_awareness.csv").read_text())))
+    with Store.open(store_path) as store:
+        expected = store.rows("select count(*) from api.sentence_scores where classifier = 'eval_awareness' and flagged")[0][0]
+    assert 0 < len(rows) == min(expected, 50)
+    assert list(rows[0]) == ["transcript_id", "run", "step", "environment", "sentence", "score"]
+    hostile = [r for r in rows if r["transcript_id"] == "hostile-1"]
+    assert [r["sentence"] for r in hostile] == ["Maybe the watchers are grading this, autop style."]
+    assert hostile[0]["environment"] == H.PAYLOAD and hostile[0]["step"] == "100" and hostile[0]["run"] == "rl"
+    assert all(float(r["score"]) == pytest.approx(0.9) for r in rows)
+    body = (out / "index.html").read_text().split("</head>", 1)[1]
+    assert f"<td>{html.escape(H.PAYLOAD)}</td>" in body and "<img" not in body
