@@ -72,6 +72,8 @@ _WHY_REFUSED = {
     "UPDATE_EXTENSIONS": "UPDATE EXTENSIONS statements change the engine",
 }
 _DML_NODE_RE = re.compile(r'"type"\s*:\s*"((?:INSERT|UPDATE|DELETE|MERGE)\w*)"')
+#: Table functions that act on the database rather than read it.
+_ACTING_FUNCTION_RE = re.compile(r'"function_name"\s*:\s*"((?:force_)?checkpoint)"', re.I)
 _EXPLAIN_RE = re.compile(r"^\s*explain\s+(?:analy[sz]e\s+)?(?:\([^)]*\)\s*)?(?P<inner>.*)$", re.I | re.S)
 _PRAGMA_RE = re.compile(r"^\s*pragma\s+(?P<name>\w+)\s*(?P<rest>.*)$", re.I | re.S)
 _PARAM_RE = re.compile(r"\$([A-Za-z_]\w*)")
@@ -136,6 +138,9 @@ def _check_statement(con: duckdb.DuckDBPyConnection, statement: Any, depth: int 
         if found:
             verb = found.group(1).split("_")[0]
             raise _refuse(verb, f"a {verb} inside a SELECT (data-changing CTE) can change the store")
+        acting = _ACTING_FUNCTION_RE.search(tree)
+        if acting:
+            raise _refuse("CHECKPOINT", f"{acting.group(1)}() acts on the store file")
         return
     if kind == "EXPLAIN":
         match = _EXPLAIN_RE.match(statement.query)

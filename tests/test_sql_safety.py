@@ -45,6 +45,8 @@ WRITES = {
     "pragma_state": "pragma enable_profiling",
     "pragma_checkpoint": "pragma force_checkpoint",
     "checkpoint": "checkpoint",
+    "checkpoint_function": "select * from checkpoint()",
+    "force_checkpoint_function": "select * from force_checkpoint()",
     "call": "call checkpoint()",
     "vacuum": "vacuum",
     "analyze": "analyze",
