@@ -677,3 +677,14 @@ def test_evidence_sentences_from_real_classifier_results(monkeypatch, tmp_path):
     assert all(float(r["score"]) == pytest.approx(0.9) for r in rows)
     body = (out / "index.html").read_text().split("</head>", 1)[1]
     assert f"<td>{html.escape(H.PAYLOAD)}</td>" in body and "<img" not in body
+
+
+def test_thin_steps_keeps_first_last_and_at_most_max():
+    from reports.build import _thin_steps
+
+    df = pl.DataFrame({"run": ["a"] * 1000 + ["b"] * 5, "step": list(range(0, 10_000, 10)) + [0, 1, 2, 3, 4]})
+    thin = _thin_steps(df, 200)
+    a = thin.filter(pl.col("run") == "a")["step"].to_list()
+    assert len(a) == 200 and a[0] == 0 and a[-1] == 9990 and a == sorted(a)
+    assert thin.filter(pl.col("run") == "b")["step"].to_list() == [0, 1, 2, 3, 4]
+    assert _thin_steps(df, 2).sort("run", "step").rows() == [("a", 0), ("a", 9990), ("b", 0), ("b", 4)]
