@@ -301,3 +301,19 @@ def test_ingest_reads_every_chat_format_back(fmt):
             assert kinds["reasoning"] == p["reasoning"]
             assert kinds["output"] == p["output"]
             assert (record.run, record.step, record.environment) == (p["run"], p["step"], p["environment"])
+
+
+def test_awareness_sentences_are_independent_of_classifier_training_data():
+    # evaluating a classifier on the demo must not be circular: no generated awareness sentence
+    # appears in the labelled data under classifiers/data
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "classifiers" / "data"
+    files = [p for p in data.rglob("*") if p.suffix in {".txt", ".jsonl", ".csv", ".tsv"}]
+    if not files:
+        pytest.skip("no classifier data in this checkout")
+    blob = "\n".join(p.read_text(encoding="utf-8", errors="replace").lower() for p in files)
+    ours = {s for rec in generate_run(checkpoints=12, transcripts_per_checkpoint=60, seed=2)
+            for s in rec["metadata"]["synthetic"]["aware_sentences"]}
+    assert len(ours) > 50
+    assert [s for s in ours if s.lower() in blob] == []
