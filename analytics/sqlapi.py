@@ -389,14 +389,17 @@ def queries_frame():
     return pl.DataFrame(rows, schema={"name": pl.String, "description": pl.String, "parameters": pl.String})
 
 
-def get_query(name: str) -> NamedQuery:
-    """The named query ``name``; InputError listing the known names when there is none."""
+def get_query(name: str, con: duckdb.DuckDBPyConnection | None = None) -> NamedQuery:
+    """The named query ``name``; InputError listing the known names when there is none.
+
+    ``con`` (any connection) parses the header's SQL; without it a throwaway in-memory one does.
+    """
     files = _query_files()
     if name not in files:
         close = [n for n in sorted(files) if name.lower() in n or n in name.lower()]
         hint = f"did you mean {', '.join(close)}? " if close else ""
         raise InputError(f"no named query {name!r} ({hint}known: {', '.join(sorted(files))}); see `cotwatch query list`")
-    return parse_query(name, files[name].read_text(encoding="utf-8"))
+    return parse_query(name, files[name].read_text(encoding="utf-8"), con)
 
 
 def run_query(
@@ -411,7 +414,7 @@ def run_query(
 
     >>> df, _ = run_query(store, "top_rising_terms", {"from_step": 0, "to_step": 1000})
     """
-    query = get_query(name)
+    query = get_query(name, store.con)
     given = dict(params or {})
     takes = ", ".join(f"${p.name}" for p in query.parameters) or "no parameters"
     unknown = sorted(set(given) - {p.name for p in query.parameters})
