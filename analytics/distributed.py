@@ -193,7 +193,8 @@ def run_job(spec: KernelSpec, input: str | os.PathLike[str], partials: str | os.
               shards=[_uri(fs, f) for f in files], parts=sorted(parts, key=lambda p: p["part"]),
               started_at=started, finished_at=now(),
               params={"workers": workers, "address": address, "concurrency": concurrency,
-                      "num_cpus": num_cpus, "num_gpus": num_gpus, "batch_size": spec.batch_size})
+                      "num_cpus": num_cpus, "num_gpus": num_gpus, "batch_size": spec.batch_size,
+                      "kernel": json.loads(json.dumps(spec.kwargs, default=repr))})
     manifest = {k: v for k, v in job.__dict__.items() if k != "dir"}
     _write_bytes(pfs, join(proot, SUCCESS), json.dumps(manifest, indent=1).encode("utf-8"))
     return job
@@ -328,10 +329,10 @@ def _run_ray(spec: KernelSpec, fs, files: list[str], job_dir: str, *, address: s
             options["num_gpus"] = num_gpus
         if spec.actors:
             out = ds.map_batches(_RayWriter, fn_constructor_kwargs={"spec": spec, "job_dir": job_dir},
-                                 concurrency=concurrency or 1, **options)
+                                 compute=ray.data.ActorPoolStrategy(size=concurrency or 1), **options)
         else:
             if concurrency:
-                options["concurrency"] = concurrency
+                options["compute"] = ray.data.TaskPoolStrategy(size=concurrency)
             out = ds.map_batches(_ray_write, fn_kwargs={"spec": spec, "job_dir": job_dir}, **options)
         rows = out.take_all()
     except Exception as exc:

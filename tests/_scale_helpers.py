@@ -49,3 +49,56 @@ class SlowTermPartials(TermPartials):
     def __call__(self, table, source):
         time.sleep(0.4)
         return super().__call__(table, source)
+
+
+class KeywordScorer:
+    """A deterministic stand-in for the embedding classifier (no model load): sentences naming an
+    evaluation or a test score 0.9, ones naming the grader pass the first stage at 0.2, the rest
+    stop at the first stage (0). Same interface as ``classifiers.scoring.Scorer``."""
+
+    def __init__(self):
+        from types import SimpleNamespace
+
+        self.artifact = SimpleNamespace(name="eval_awareness", version="kw-1", sha256="keyword-scorer-1",
+                                        embedding_model="keywords", threshold=0.5, card={"keyword": True})
+
+    def score(self, texts, *, cascade=True, cache=None, hashes=None, progress=None):
+        import re
+
+        import numpy as np
+
+        aware = re.compile(r"\b(evaluation|evaluated|being tested|a test)\b", re.I)
+        scores = np.array([0.9 if aware.search(t) else 0.2 if "grader" in t.lower() else 0.0 for t in texts],
+                          dtype=np.float32)
+        return scores, scores > 0
+
+
+SCORE_QUERIES = {
+    "classifier_sentences": "select t.run, t.id, s.ordinal, s.sentence, s.start_char, s.end_char, s.stage, s.score, "
+                            "s.flagged, r.name, r.version, r.artifact_sha256 from classifier_sentences s "
+                            "join transcripts t on t.pk = s.transcript_pk "
+                            "join classifier_registry r using (classifier_id) order by all",
+    "classifier_transcripts": "select t.run, t.id, c.n_sentences, c.n_candidates, c.max_score, c.flagged, c.n_flagged, "
+                              "r.name, r.artifact_sha256 from classifier_transcripts c "
+                              "join transcripts t on t.pk = c.transcript_pk "
+                              "join classifier_registry r using (classifier_id) order by all",
+    "classifier_registry": "select name, version, artifact_sha256, embedding_model, threshold, card::varchar "
+                           "from classifier_registry order by all",
+}
+
+
+def score_tables(db: Path) -> dict[str, list[tuple]]:
+    with Store.open(db) as store:
+        return {name: store.rows(q) for name, q in SCORE_QUERIES.items()}
+
+
+def apply_single_node(db: Path) -> Path:
+    """Score ``db`` through the real ``classify apply`` with the keyword scorer."""
+    import warnings
+
+    from classifiers.apply import apply
+
+    with Store.open(db, read_only=False) as store, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        apply(store, "eval_awareness", scorer=KeywordScorer())
+    return db

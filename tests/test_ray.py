@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -19,15 +20,20 @@ from analytics.errors import InputError  # noqa: E402
 from analytics.shard_terms import materialize_shards, merge_terms_job  # noqa: E402
 from analytics.shards import export_parquet  # noqa: E402
 from analytics.store import Store  # noqa: E402
-from tests._scale_helpers import ingest_store, term_tables  # noqa: E402
+from tests._scale_helpers import KeywordScorer, apply_single_node, ingest_store, score_tables, term_tables  # noqa: E402
 from tests.test_shards import _bad_shard  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
 @pytest.fixture(scope="session")
 def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    # workers import tests._scale_helpers (the keyword scorer) from the checkout
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
     yield
     ray.shutdown()
 
@@ -79,3 +85,15 @@ def test_ray_job_failing_midway_merges_nothing(ray_cluster, corpus, tmp_path):
     (shards / "run=zzz" / "step=0" / "part-0.parquet").unlink()
     materialize_shards(db, shards, engine="ray", partials=tmp_path / "jobs")
     assert term_tables(db) == term_tables(corpus["counted"])
+
+
+@pytest.mark.timeout(120)
+def test_ray_scores_equal_classify_apply(ray_cluster, corpus, tmp_path):
+    from classifiers.shard_scores import apply_shards
+
+    single = apply_single_node(ingest_store(tmp_path / "single.duckdb", corpus["source"]))
+    # an actor pool of 2 at half a CPU each: with num_cpus=1 per actor, 2 cores can hang
+    result = apply_shards(tmp_path / "ray.duckdb", corpus["shards"], engine="ray", concurrency=2, num_cpus=0.5,
+                          batch_size=4, scorer_factory=KeywordScorer, partials=tmp_path / "jobs")
+    assert (result.merge.engine, result.merge.transcripts, result.merge.merged) == ("ray", 40, 40)
+    assert score_tables(tmp_path / "ray.duckdb") == score_tables(single)

@@ -250,3 +250,27 @@ def test_cli_materialize_and_merge_job(corpus, tmp_path):
     assert res.exit_code == 0, res.output
     assert res.output.splitlines()[1].endswith(",terms,duckdb,0,0,0,0,true")
     assert term_tables(Path(db)) == term_tables(corpus["counted"])
+
+
+# ---------------------------------------------------------------------------------------------
+# sentence scores over shards (keyword scorer: the real apply path without a model)
+# ---------------------------------------------------------------------------------------------
+def test_scores_from_shards_equal_classify_apply(corpus, tmp_path):
+    from classifiers.shard_scores import apply_shards
+    from tests._scale_helpers import KeywordScorer, apply_single_node, score_tables
+
+    single = apply_single_node(fresh_copy(corpus, tmp_path, count_terms=True))
+    result = apply_shards(tmp_path / "sharded.duckdb", corpus["shards"], engine="duckdb", batch_size=4,
+                          scorer_factory=KeywordScorer, partials=tmp_path / "jobs", keep_partials=True)
+    assert (result.merge.transcripts, result.merge.added, result.merge.merged) == (48, 48, 48)
+    want = score_tables(single)
+    assert score_tables(tmp_path / "sharded.duckdb") == want
+    assert any(row[8] for row in want["classifier_sentences"])  # some sentences are flagged
+    again = apply_shards(tmp_path / "sharded.duckdb", corpus["shards"], engine="duckdb",
+                         scorer_factory=KeywordScorer, partials=tmp_path / "jobs")
+    assert (again.merge.merged, again.merge.skipped) == (0, 48)
+    with Store.open(tmp_path / "sharded.duckdb", read_only=False) as store:
+        from classifiers.shard_scores import merge_scores_job
+
+        assert merge_scores_job(store, tmp_path / "jobs" / result.merge.job_id).already_merged
+    assert score_tables(tmp_path / "sharded.duckdb") == want

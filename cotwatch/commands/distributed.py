@@ -78,20 +78,64 @@ def merge_job(job_dir, db, wait, fmt):
     For jobs run elsewhere (e.g. on a cluster, partials in object storage). Merging a job twice
     changes nothing; a folder without _SUCCESS is refused.
     """
-    from analytics.shard_terms import merge_terms_job
     from analytics.store import Store
+    from classifiers.shard_scores import merge_any_job
     from cotwatch.output import emit
 
     with Store.open(db, read_only=False, wait=wait) as store:
-        result = merge_terms_job(store, job_dir)
+        result = merge_any_job(store, job_dir)
     emit(result.as_frame(), fmt)
 
 
 def scoring_job_options(f):
-    """The classify-apply extras: --num-gpus and --concurrency (on top of shard_job_options)."""
+    """The classify-apply extras on top of shard_job_options: --num-gpus, --num-cpus, --concurrency."""
     f = click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Ray: scoring actors (each loads the model once).")(f)
     f = click.option("--num-gpus", type=click.FloatRange(min=0), default=0, show_default=True,
                      help="Ray: GPUs per scoring actor (fractions share a GPU).")(f)
+    f = click.option("--num-cpus", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Ray: CPUs per scoring actor (default 0.5 without GPUs, so reads still get a CPU).")(f)
     return shard_job_options(f)
+
+
+def apply_from_shards(*, db, wait, fmt, classifier, engine, input, partials, keep_partials, address, workers,
+                      batch_size, num_gpus, num_cpus, concurrency, device="auto", encode_batch=64,
+                      cascade=True) -> None:
+    """Body of `classify apply` when --input is given (or --engine ray): score the shards' reasoning
+    sentences with the engine, merge into the store, print one summary row."""
+    from analytics.errors import UsageError
+    from classifiers.shard_scores import apply_shards
+    from cotwatch.output import emit
+
+    if input is None:
+        raise UsageError("--engine ray reads Parquet shards: pass --input (write them with `cotwatch export parquet`)")
+    result = apply_shards(db, input, classifier, engine=engine, partials=partials, keep_partials=keep_partials,
+                          wait=wait, device=device, encode_batch=encode_batch, batch_size=batch_size,
+                          cascade=cascade, num_gpus=num_gpus or None, num_cpus=num_cpus, concurrency=concurrency,
+                          workers=workers, address=address)
+    emit(result.as_frame(), fmt)
+
+
+@click.command()
+@click.argument("classifier", default="eval_awareness")
+@scoring_job_options
+@click.option("--device", default="auto", show_default=True, help="Encoder device on the workers (auto, cpu, cuda).")
+@click.option("--encode-batch", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Sentences per encoder call.")
+@click.option("--no-cascade", is_flag=True, help="Score every sentence with the transformer.")
+@db_option
+@wait_option
+@format_option
+def apply(classifier, engine, input, partials, keep_partials, address, workers, batch_size, num_gpus, num_cpus,
+          concurrency, device, encode_batch, no_cascade, db, wait, fmt):
+    """Score the reasoning sentences of Parquet shards with CLASSIFIER on an engine, then merge.
+
+    Each worker (a Ray actor, or a process with --engine duckdb) loads the model and artifact once.
+    Results land where `classify apply` puts them; transcripts already scored by this artifact are
+    skipped, the merge is one transaction recorded in the `jobs` table.
+    """
+    apply_from_shards(db=db, wait=wait, fmt=fmt, classifier=classifier, engine=engine, input=input,
+                      partials=partials, keep_partials=keep_partials, address=address, workers=workers,
+                      batch_size=batch_size, num_gpus=num_gpus, num_cpus=num_cpus, concurrency=concurrency,
+                      device=device, encode_batch=encode_batch, cascade=not no_cascade)
 

@@ -1,0 +1,265 @@
+"""Sentence scores over Parquet shards, on any engine, merged into the store in one transaction.
+
+The scoring kernel is a callable class: it loads the classifier artifact and its encoders once per
+worker (a Ray actor, or a process of the single-node engine) and then, per batch of whole
+transcripts, does what ``classify apply`` does per chunk — split the reasoning segments
+(reasoning + reasoning_summary, not redacted) into sentences with
+:func:`classifiers.sentences.split_many`, score each distinct sentence once through the cascade
+(:meth:`classifiers.scoring.Scorer.score`), flag at the artifact's threshold. The merge registers
+the artifact and writes ``classifier_sentences`` / ``classifier_transcripts`` with the apply's own
+SQL, for transcripts that have no results for that artifact yet.
+
+>>> apply_shards("runs.duckdb", "s3://lake/run=rl-7/**/*.parquet", engine="ray",
+...              num_gpus=1, concurrency=4)                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from analytics.distributed import (
+    Job,
+    KernelSpec,
+    MergeResult,
+    already_merged,
+    chunks_by_rows,
+    open_for_merge,
+    pick_transcripts,
+    read_partials,
+    record_job,
+    remove_job_dir,
+    run_job,
+    stage_missing,
+)
+from analytics.errors import InputError
+from analytics.shard_terms import default_partials
+from classifiers.sqlfiles import load_sql
+
+KIND = "scores"
+REASONING_KINDS = ("reasoning", "reasoning_summary")
+#: Sentence rows handed to one insert.
+MERGE_ROWS = 2_000_000
+
+
+def artifact_meta(art) -> dict:
+    """What the store's classifier registry keeps about an artifact (JSON-serialisable)."""
+    return {"name": art.name, "version": art.version, "sha256": art.sha256,
+            "embedding_model": art.embedding_model, "threshold": float(art.threshold), "card": art.card}
+
+
+class ScorePartials:
+    """The scoring kernel: built once per worker, then ``(table, source) -> partials``.
+
+    ``classifier``: artifact name or path, as ``classify apply`` takes it; ``sha256``: the
+    artifact the driver saw (a worker that loads a different file refuses). ``scorer_factory``: a
+    picklable zero-argument callable returning an object with ``artifact`` and ``score(texts, *,
+    cascade, cache, hashes)`` (default: :class:`classifiers.scoring.Scorer`).
+
+    Partials: ``rows`` (run, transcript_id, content_hash, source) and ``sentences`` (run,
+    transcript_id, ordinal, sentence, start_char, end_char, stage, score, flagged).
+    """
+
+    def __init__(self, classifier: str = "eval_awareness", *, sha256: str | None = None, device: str = "auto",
+                 encode_batch: int = 64, cascade: bool = True, scorer_factory=None, meta: dict | None = None):
+        from classifiers.embeddings import MemoryCache
+
+        if scorer_factory is not None:
+            self.scorer = scorer_factory()
+        else:
+            from classifiers.scoring import Scorer
+
+            self.scorer = Scorer(classifier, device=device, batch_size=encode_batch)
+        found = self.scorer.artifact.sha256
+        if sha256 is not None and found != sha256:
+            raise InputError(f"classifier {classifier!r} on this worker is artifact {found[:12]}, the job was "
+                             f"started with {sha256[:12]}: give workers the same artifact file")
+        self.cascade = cascade
+        self.cache = MemoryCache()
+
+    def __call__(self, table, source: str) -> dict:
+        import numpy as np
+        import pyarrow as pa
+
+        from analytics.shards import content_hashes
+        from classifiers.embeddings import text_hashes
+        from classifiers.sentences import split_many
+
+        runs = table.column("run").to_pylist()
+        tids = table.column("transcript_id").to_pylist()
+        seg_row, seg_ord, seg_text = [], [], []
+        for row, segments in enumerate(table.column("segments").to_pylist()):
+            ordered = sorted(segments, key=lambda s: (s["ordinal"] is None, s["ordinal"] or 0))
+            for ordinal, seg in enumerate(ordered):  # the store renumbers ordinals from 0
+                if seg["kind"] in REASONING_KINDS and not seg["redacted"]:
+                    seg_row.append(row)
+                    seg_ord.append(ordinal)
+                    seg_text.append(seg["text"])
+        idx, starts, ends, sents = split_many(seg_text)
+        idx = np.asarray(idx, dtype=np.int64)
+        scores = np.zeros(len(sents), dtype=np.float32)
+        cand = np.zeros(len(sents), dtype=bool)
+        if sents:
+            hashes = text_hashes(sents)
+            uniq, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+            u_scores, u_cand = self.scorer.score([sents[i] for i in first], cascade=self.cascade, cache=self.cache,
+                                                 hashes=uniq)
+            scores = np.asarray(u_scores, dtype=np.float32)[inverse.reshape(-1)]
+            cand = np.asarray(u_cand, dtype=bool)[inverse.reshape(-1)]
+        rows_of = np.asarray(seg_row, dtype=np.int64)[idx] if len(idx) else np.zeros(0, np.int64)
+        sentences = pa.table({
+            "run": pa.array([runs[i] for i in rows_of], pa.string()),
+            "transcript_id": pa.array([tids[i] for i in rows_of], pa.string()),
+            "ordinal": pa.array(np.asarray(seg_ord, dtype=np.int32)[idx] if len(idx) else np.zeros(0, np.int32), pa.int32()),
+            "sentence": pa.array(sentence_numbers(idx), pa.int32()),
+            "start_char": pa.array(np.asarray(starts, dtype=np.int32), pa.int32()),
+            "end_char": pa.array(np.asarray(ends, dtype=np.int32), pa.int32()),
+            "stage": pa.array(np.where(cand, 2, 1).astype(np.int8), pa.int8()),
+            "score": pa.array(scores, pa.float32()),
+            "flagged": pa.array(scores >= self.scorer.artifact.threshold, pa.bool_()),
+        })
+        rows = pa.table({"run": table.column("run"), "transcript_id": table.column("transcript_id"),
+                         "content_hash": pa.array(content_hashes(table, source), pa.string()),
+                         "source": pa.array([source] * table.num_rows, pa.string())})
+        return {"rows": rows, "sentences": sentences}
+
+
+def sentence_numbers(idx):
+    """0, 1, 2, ... within each run of equal segment indices (``idx`` is sorted), as apply numbers them."""
+    import numpy as np
+
+    if len(idx) == 0:
+        return np.zeros(0, dtype=np.int32)
+    starts = np.r_[0, np.flatnonzero(np.diff(idx)) + 1]
+    run_start = np.repeat(starts, np.diff(np.r_[starts, len(idx)]))
+    return (np.arange(len(idx)) - run_start).astype(np.int32)
+
+
+def scores_spec(classifier: str = "eval_awareness", *, device: str = "auto", encode_batch: int = 64,
+                batch_size: int = 500, cascade: bool = True, scorer_factory=None) -> KernelSpec:
+    """The job spec: the artifact is resolved here (driver) and checked again on every worker."""
+    if scorer_factory is not None:
+        art = scorer_factory().artifact
+    else:
+        from classifiers.artifacts import load_artifact
+
+        art = load_artifact(classifier)
+    kwargs = {"classifier": classifier, "sha256": art.sha256, "device": device, "encode_batch": encode_batch,
+              "cascade": cascade, "scorer_factory": scorer_factory, "meta": artifact_meta(art)}
+    return KernelSpec(kind=KIND, kernel=ScorePartials, kwargs=kwargs, actors=True, batch_size=batch_size)
+
+
+def merge_scores_job(store, job_dir: str | os.PathLike[str], *, merge_rows: int = MERGE_ROWS) -> MergeResult:
+    """Merge a finished scores job into ``store`` in one transaction: registers the artifact,
+    inserts transcripts the store lacks, and stores results for transcripts that have none for
+    that artifact (others are skipped). A job already merged is a no-op."""
+    import pyarrow as pa
+
+    from classifiers.apply import register
+
+    job = Job.load(job_dir, KIND)
+    meta = job.params.get("kernel", {}).get("meta")
+    if not meta:
+        raise InputError(f"{job.dir}: the manifest does not say which classifier artifact scored it")
+    result = MergeResult(job.job_id, job.kind, job.engine)
+    con = store.con
+    with store.atomic():
+        if already_merged(store, job.job_id):
+            result.already_merged = True
+            return result
+        pick_transcripts(store, job)
+        result.transcripts = store.rows("select count(*) from _job_pick")[0][0]
+        result.added = stage_missing(store, job)
+        cid = register(store, SimpleNamespace(**meta))
+        store.script(load_sql("shard_scores_todo"), {"classifier_id": cid})
+        result.merged = store.rows("select count(*) from _job_todo")[0][0]
+        result.skipped = result.transcripts - result.merged
+        for chunk in chunks_by_rows(job.parts, "sentences_rows", merge_rows) if result.merged else []:
+            con.register("_p_sentences", read_partials(job, "sentences", chunk))
+            con.register("_p_chunk", pa.table({"part": [p["part"] for p in chunk]}))
+            try:
+                sentences = con.sql(load_sql("shard_scores_sentences"), params={"classifier_id": cid}).to_arrow_table()
+                pks = con.sql(load_sql("shard_scores_chunk")).to_arrow_table()
+            finally:
+                con.unregister("_p_sentences")
+                con.unregister("_p_chunk")
+            con.register("cw_sentences", sentences)
+            con.register("cw_chunk", pks)
+            try:
+                con.execute(load_sql("insert_sentences"))
+                con.execute(load_sql("insert_transcripts"), {"classifier_id": cid})
+            finally:
+                con.unregister("cw_sentences")
+                con.unregister("cw_chunk")
+        record_job(store, job, result)
+        store.script("drop table if exists _job_pick; drop table if exists _job_todo;")
+    return result
+
+
+@dataclass
+class ApplyShardsResult:
+    merge: MergeResult
+    classifier: str
+    shards: int
+    parts: int
+    job_dir: str
+    job_seconds: float
+    merge_seconds: float
+
+    def as_frame(self):
+        import polars as pl
+
+        m = self.merge
+        return pl.DataFrame([{
+            "job_id": m.job_id, "classifier": self.classifier, "engine": m.engine, "shards": self.shards,
+            "parts": self.parts, "transcripts": m.transcripts, "added": m.added, "scored": m.merged,
+            "skipped": m.skipped, "job_s": round(self.job_seconds, 2), "merge_s": round(self.merge_seconds, 2),
+        }])
+
+
+def apply_shards(db, input: str | os.PathLike[str], classifier: str = "eval_awareness", *, engine: str = "ray",
+                 partials: str | os.PathLike[str] | None = None, keep_partials: bool = False, wait: float = 0.0,
+                 device: str = "auto", encode_batch: int = 64, batch_size: int = 500, cascade: bool = True,
+                 num_gpus: float | None = None, concurrency: int | None = None, num_cpus: float | None = None,
+                 scorer_factory=None, **engine_options) -> ApplyShardsResult:
+    """Score the reasoning sentences of the shards named by ``input`` and merge the results into
+    the store ``db`` (a path or an open writable ``Store``), opened only for the merge.
+
+    Ray: ``concurrency`` actors, each with ``num_gpus`` GPUs (fractions share one) and
+    ``num_cpus`` CPUs (default 0.5 without GPUs: on a small machine, actors that hold a whole CPU
+    each can leave none for reading, and the pool hangs).
+    """
+    spec = scores_spec(classifier, device=device, encode_batch=encode_batch, batch_size=batch_size,
+                       cascade=cascade, scorer_factory=scorer_factory)
+    if engine == "ray" and num_cpus is None and not num_gpus:
+        num_cpus = 0.5
+    t0 = time.perf_counter()
+    job = run_job(spec, input, partials or default_partials(db), engine=engine, num_gpus=num_gpus,
+                  concurrency=concurrency, num_cpus=num_cpus, **engine_options)
+    t1 = time.perf_counter()
+    store, opened = open_for_merge(db, wait)
+    try:
+        merge = merge_scores_job(store, job.dir)
+    finally:
+        if opened:
+            store.close()
+    t2 = time.perf_counter()
+    if not keep_partials:
+        remove_job_dir(job)
+    return ApplyShardsResult(merge, spec.kwargs["meta"]["name"], len(job.shards), len(job.parts), job.dir,
+                             t1 - t0, t2 - t1)
+
+
+def merge_any_job(store, job_dir: str | os.PathLike[str]) -> MergeResult:
+    """Merge a finished job of either kind (terms or scores), as its manifest says. Lives here,
+    not in ``analytics``, because scores belong to this layer."""
+    from analytics.shard_terms import merge_terms_job
+
+    kind = Job.load(job_dir).kind
+    if kind == KIND:
+        return merge_scores_job(store, job_dir)
+    if kind == "terms":
+        return merge_terms_job(store, job_dir)
+    raise InputError(f"{job_dir}: unknown job kind {kind!r}")
