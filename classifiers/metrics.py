@@ -40,3 +40,14 @@ def best_f1_threshold(y, scores, lo: float = 0.0, hi: float = 1.0) -> float:
         if f > best_f + 1e-12:
             best_t, best_f = float(t), f
     return best_t
+
+
+def max_fpr_threshold(y, scores, max_fpr: float, lo: float = 0.0, hi: float = 1.0) -> float:
+    """The lowest threshold in [lo, hi] whose false-positive rate on the negatives is <= max_fpr."""
+    y = np.asarray(y).astype(int)
+    s = np.asarray(scores, dtype=float)
+    neg = np.sort(s[y == 0])
+    for t in np.unique(np.concatenate([np.clip(s, lo, hi), [lo, hi]])):
+        if np.mean(neg >= t) <= max_fpr:
+            return float(t)
+    return float(hi)

@@ -62,3 +62,91 @@ class Scorer:
             E = embed([texts[i] for i in idx], self.encoder, cache=cache, progress=progress, hashes=sub_hashes)
             scores[idx] = self.artifact.head.predict_proba(E)[:, 1]
         return scores, cand
+
+
+def read_texts_jsonl(source) -> tuple[list[str], list[str]]:
+    """(ids, texts) from JSONL lines with ``id`` and ``text``; ``source`` is a path or ``-``/file object.
+
+    A bad line raises ``InputError`` naming file, line and reason. A missing ``id`` defaults to the
+    line number.
+    """
+    import io
+    import json
+    import sys
+    from pathlib import Path
+
+    from analytics.errors import InputError
+
+    if source == "-" or source is None:
+        fh, name = sys.stdin, "<stdin>"
+    elif isinstance(source, io.IOBase):
+        fh, name = source, getattr(source, "name", "<input>")
+    else:
+        path = Path(source)
+        try:
+            fh, name = path.open(encoding="utf-8"), str(path)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    ids: list[str] = []
+    texts: list[str] = []
+    try:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{name}:{number}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(rec, dict):
+                raise InputError(f"{name}:{number}: expected an object with 'text'")
+            text = rec.get("text")
+            if not isinstance(text, str):
+                raise InputError(f"{name}:{number}: 'text' must be a string")
+            ident = rec.get("id", number)
+            if not isinstance(ident, (str, int)) or isinstance(ident, bool):
+                raise InputError(f"{name}:{number}: 'id' must be a string or an integer")
+            ids.append(str(ident))
+            texts.append(text)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not UTF-8 text ({exc.reason})") from exc
+    finally:
+        if fh is not sys.stdin and not isinstance(source, io.IOBase):
+            fh.close()
+    return ids, texts
+
+
+def score_texts(texts: Sequence[str], ids: Sequence[str] | None = None, *, classifier: str = "eval_awareness",
+                cascade: bool = True, split: bool = True, device: str = "auto", batch_size: int = 64,
+                scorer: Scorer | None = None):
+    """Score texts: a polars frame ``id, score, label``.
+
+    With ``split`` (default) each text is cut into sentences and scores as its highest-scoring
+    sentence — the same rule that flags a transcript; without, each text is one unit.
+    ``label`` is 1 when ``score >= threshold`` of the classifier.
+
+    >>> score_texts(["ok. hmm, this smells like an alignment eval"])    # doctest: +SKIP
+    """
+    import polars as pl
+
+    from classifiers.sentences import split_many
+
+    texts = list(texts)
+    ids = [str(i) for i in (ids if ids is not None else range(1, len(texts) + 1))]
+    if len(ids) != len(texts):
+        from analytics.errors import InputError
+
+        raise InputError(f"{len(ids)} ids for {len(texts)} texts")
+    scorer = scorer or Scorer(classifier, device=device, batch_size=batch_size)
+    if split:
+        idx, _, _, units = split_many(texts)
+    else:
+        idx, units = list(range(len(texts))), texts
+    unit_scores, _ = scorer.score(units, cascade=cascade)
+    scores = np.zeros(len(texts), dtype=np.float64)
+    if len(units):
+        np.maximum.at(scores, np.asarray(idx, dtype=np.int64), unit_scores.astype(np.float64))
+    return pl.DataFrame({
+        "id": ids,
+        "score": scores,
+        "label": (scores >= scorer.threshold).astype(np.int8),
+    })

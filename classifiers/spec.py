@@ -47,9 +47,10 @@ class ClassifierSpec:
     c_grid: tuple[float, ...] = (0.25, 1.0, 4.0, 16.0)
     calibration: str = "sigmoid"
     cv_folds: int = 5
-    threshold_policy: str = "max_f1_oof"
+    threshold_policy: str = "max_fpr_oof"
     threshold_min: float = 0.2
     threshold_max: float = 0.9
+    max_fpr: float = 0.02
     target_recall: float = 0.995
     static_stage: bool = True
     static_recall: float = 0.8
@@ -106,9 +107,9 @@ def load_spec(name_or_path: str | os.PathLike[str]) -> ClassifierSpec:
         baseline.append(Pattern(_check_regex(path, f"lexicon.baseline[{i}]", item["pattern"]),
                                 float(item.get("weight", 1.0))))
     recall = tuple(_check_regex(path, f"lexicon.recall[{i}]", p) for i, p in enumerate(lexicon.get("recall", [])))
-    policy = get(threshold, "policy", str, "max_f1_oof", "threshold.")
-    if policy not in ("max_f1_oof", "fixed"):
-        raise SpecError(f"{path}: threshold.policy must be max_f1_oof or fixed, got {policy!r}")
+    policy = get(threshold, "policy", str, "max_fpr_oof", "threshold.")
+    if policy not in ("max_f1_oof", "max_fpr_oof", "fixed"):
+        raise SpecError(f"{path}: threshold.policy must be max_fpr_oof, max_f1_oof or fixed, got {policy!r}")
     calibration = get(model, "calibration", str, "sigmoid", "model.")
     if calibration not in ("sigmoid", "isotonic"):
         raise SpecError(f"{path}: model.calibration must be sigmoid or isotonic")
@@ -128,6 +129,7 @@ def load_spec(name_or_path: str | os.PathLike[str]) -> ClassifierSpec:
         threshold_policy=policy,
         threshold_min=get(threshold, "min", float, 0.2, "threshold."),
         threshold_max=get(threshold, "max", float, 0.9, "threshold."),
+        max_fpr=get(threshold, "max_fpr", float, 0.02, "threshold."),
         target_recall=get(cascade, "target_recall", float, 0.995, "cascade."),
         static_stage=get(cascade, "static", bool, True, "cascade."),
         static_recall=get(cascade, "static_recall", float, 0.8, "cascade."),

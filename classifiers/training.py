@@ -14,6 +14,7 @@ Honest validation in three layers:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import platform
 from dataclasses import dataclass
@@ -24,8 +25,9 @@ import numpy as np
 from classifiers.artifacts import Artifact, load_artifact, save_artifact, user_dir
 from classifiers.embeddings import Encoder, StaticEncoder, embed, progress_bar
 from classifiers.lexicon import Lexicon
-from classifiers.metrics import best_f1_threshold, binary_metrics
+from classifiers.metrics import best_f1_threshold, binary_metrics, max_fpr_threshold
 from classifiers.model import make_head, make_static_head
+from classifiers.prevalence import Validation
 from classifiers.spec import ClassifierSpec, data_hash, load_spec, load_split, training_files
 
 
@@ -91,10 +93,13 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
     # 1. CV on training only: C, OOF probabilities, threshold
     C, c_losses = _pick_c(spec, E, y, seed)
     oof = _oof(lambda: make_head(C, spec.calibration, min(spec.cv_folds, 5), seed), E, y, spec.cv_folds, seed)
+    threshold_f1 = best_f1_threshold(y, oof, spec.threshold_min, spec.threshold_max)
     if spec.threshold_policy == "fixed":
         threshold = spec.threshold_min
+    elif spec.threshold_policy == "max_fpr_oof":
+        threshold = max_fpr_threshold(y, oof, spec.max_fpr, spec.threshold_min, spec.threshold_max)
     else:
-        threshold = best_f1_threshold(y, oof, spec.threshold_min, spec.threshold_max)
+        threshold = threshold_f1
     cv_metrics = binary_metrics(y, oof, threshold)
     head = make_head(C, spec.calibration, min(spec.cv_folds, 5), seed).fit(E, y)
 
@@ -166,13 +171,16 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
         "n_train": len(tr), "n_train_positive": int(y.sum()),
         "n_heldout": len(ho), "n_heldout_positive": int(y_ho.sum()),
         "C": C, "cv_log_loss_by_C": c_losses, "calibration": spec.calibration, "cv_folds": spec.cv_folds,
-        "threshold": threshold, "threshold_policy": spec.threshold_policy,
+        "threshold": threshold, "threshold_policy": spec.threshold_policy, "max_fpr": spec.max_fpr,
+        "threshold_max_f1_oof": threshold_f1,
+        "heldout_at_max_f1_threshold": binary_metrics(y_ho, cascade_ho, threshold_f1),
         "baseline_threshold": base_threshold,
         "cv_oof": cv_metrics,
         "heldout": heldout,
         "heldout_recall_by_style": per_style,
         "heldout_fpr_by_negative_style": per_neg_style,
         "cascade": cascade,
+        "validation_counts": dataclasses.asdict(Validation.from_scores(y_ho, cascade_ho, stage1_ho, threshold)),
         "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "seed": seed,
         "versions": {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
@@ -224,3 +232,45 @@ def evaluate(classifier: str = "eval_awareness", *, device: str = "auto", batch_
         pl.lit(changed).alias("data_changed"),
     )
     return df
+
+
+def train_summary(card: dict):
+    """One row per (split, scorer) from a model card: the figures `classify train` prints."""
+    import polars as pl
+
+    rows = [{"classifier": card["name"], "split": "cv_oof", "scorer": "model", **card["cv_oof"]}]
+    for scorer, m in card["heldout"].items():
+        rows.append({"classifier": card["name"], "split": "heldout", "scorer": scorer, **m})
+    df = pl.DataFrame(rows)
+    return df.with_columns(
+        pl.lit(card["cascade"]["stage1_recall_heldout"]).alias("stage1_recall"),
+        pl.lit(card["cascade"]["auroc_loss"]).alias("cascade_auroc_loss"),
+    )
+
+
+def list_classifiers():
+    """Artifacts (name, where, version, threshold, heldout F1/AUROC, path) plus untrained specs."""
+    import polars as pl
+
+    from classifiers.artifacts import available
+    from classifiers.spec import shipped_specs
+
+    rows = []
+    for entry in available():
+        try:
+            art = load_artifact(entry["path"])
+        except Exception as exc:  # a broken file is listed, not fatal
+            rows.append({**entry, "version": None, "threshold": None, "heldout_f1": None, "heldout_auroc": None,
+                         "note": str(exc)})
+            continue
+        m = art.card["heldout"]["cascade"]
+        rows.append({**entry, "version": art.version, "threshold": art.threshold, "heldout_f1": m["f1"],
+                     "heldout_auroc": m["auroc"], "note": ""})
+    trained = {r["name"] for r in rows}
+    for name in shipped_specs():
+        if name not in trained:
+            rows.append({"name": name, "where": "spec only", "path": "", "version": None, "threshold": None,
+                         "heldout_f1": None, "heldout_auroc": None, "note": f"run `cotwatch classify train {name}`"})
+    return pl.DataFrame(rows, schema={"name": pl.String, "where": pl.String, "path": pl.String, "version": pl.String,
+                                      "threshold": pl.Float64, "heldout_f1": pl.Float64, "heldout_auroc": pl.Float64,
+                                      "note": pl.String})

@@ -1,0 +1,35 @@
+"""`cotwatch awareness`"""
+
+from __future__ import annotations
+
+import click
+
+from cotwatch.options import db_option, format_option, output_option, run_option, wait_option
+
+
+@click.command()
+@run_option
+@click.option("--classifier", default="eval_awareness", show_default=True, help="Classifier whose results to use.")
+@click.option("--by-environment", is_flag=True, help="One row per (step, environment) instead of per step.")
+@click.option("--bootstrap", "b", type=click.IntRange(100, 100000), default=1000, show_default=True,
+              help="Bootstrap replicates for the intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@db_option
+@wait_option
+@format_option
+@output_option
+def awareness(run, classifier, by_environment, b, seed, db, wait, fmt, output):
+    """Eval-awareness prevalence per step, corrected for the classifier's own errors.
+
+    Columns: run, step, n, flagged, raw_rate, corrected_rate (Rogan–Gladen with transcript-level
+    error rates), ci_lo, ci_hi (95% bootstrap over the validation set and the transcripts),
+    tpr_t, fpr_t, and — when transcripts carry covert_action — covert_rate_aware and
+    covert_rate_unaware with intervals. Run `cotwatch classify apply` first.
+    """
+    from analytics.store import Store
+    from classifiers.prevalence import awareness_prevalence
+    from cotwatch.output import emit
+
+    with Store.open(db, wait=wait) as store:
+        df = awareness_prevalence(store, run=run, classifier=classifier, by_environment=by_environment, b=b, seed=seed)
+    emit(df, fmt, output)

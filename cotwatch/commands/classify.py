@@ -1,0 +1,131 @@
+"""`cotwatch classify train|eval|score|apply|list`"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cotwatch.options import db_option, format_option, output_option, wait_option
+
+classifier_option = click.option(
+    "--classifier", "classifier", default="eval_awareness", show_default=True,
+    help="Classifier name (user-trained in $COTWATCH_HOME/classifiers, else shipped) or path to a .skops artifact.",
+)
+device_option = click.option(
+    "--device", default="auto", show_default=True,
+    help="Torch device for the transformer: auto (cuda/mps when present), cpu, cuda, cuda:1, mps.",
+)
+batch_size_option = click.option(
+    "--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True,
+    help="Sentences per transformer batch (64 is fastest on 2 CPU cores; raise it on a GPU).",
+)
+no_cascade_option = click.option(
+    "--no-cascade", is_flag=True,
+    help="Score every sentence with the transformer (slow; for checking what the cascade costs).",
+)
+
+
+@click.group()
+def classify():
+    """Train, evaluate and apply embedding classifiers (eval_awareness, grader_seeking, ...)."""
+
+
+@classify.command("train")
+@click.argument("spec", default="eval_awareness")
+@click.option("--model", default=None,
+              help="Embedding model: a local sentence-transformers folder or cached name (default: the spec's, i.e. the shipped all-MiniLM-L6-v2).")
+@click.option("--out", type=click.Path(), default=None,
+              help="Artifact file or folder (default: $COTWATCH_HOME/classifiers/NAME.skops, $COTWATCH_HOME defaults to ~/.cotwatch).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for cross-validation folds.")
+@device_option
+@batch_size_option
+@format_option
+def train(spec, model, out, seed, device, batch_size, fmt):
+    """Train SPEC (a shipped spec name or a .toml path) and save its artifact with a model card.
+
+    Prints cross-validated and held-out metrics for the model, the cascade and the lexicon baseline.
+    """
+    from classifiers.training import train as run_train, train_summary
+    from cotwatch.output import emit
+
+    result = run_train(spec, model=model, out=out, device=device, batch_size=batch_size, seed=seed,
+                       progress=sys.stderr.isatty())
+    click.echo(f"saved {result.path}", err=True)
+    emit(train_summary(result.card), fmt)
+
+
+@classify.command("eval")
+@classifier_option
+@device_option
+@batch_size_option
+@format_option
+def evaluate(classifier, device, batch_size, fmt):
+    """Re-score the held-out split with a saved classifier: model, cascade and baseline metrics."""
+    from classifiers.training import evaluate as run_eval
+    from cotwatch.output import emit
+
+    emit(run_eval(classifier, device=device, batch_size=batch_size), fmt)
+
+
+@classify.command("score")
+@click.option("--input", "input_", type=click.Path(allow_dash=True), default=None,
+              help="JSONL file (or - for stdin) of objects with 'id' and 'text'.")
+@click.option("--text", "texts", multiple=True, help="A text to score (repeatable).")
+@click.option("--no-split", is_flag=True, help="Score each text as one unit instead of by its best sentence.")
+@classifier_option
+@no_cascade_option
+@device_option
+@batch_size_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "table"]), default="csv", show_default=True,
+              help="Output format.")
+@output_option
+def score(input_, texts, no_split, classifier, no_cascade, device, batch_size, fmt, output):
+    """Score texts: id, score, label (label = score >= the classifier's threshold)."""
+    from analytics.errors import UsageError
+    from classifiers.scoring import read_texts_jsonl, score_texts
+    from cotwatch.output import emit
+
+    if input_ is None and not texts:
+        raise UsageError("give --input FILE.jsonl (or -) and/or --text TEXT")
+    ids, items = (read_texts_jsonl(input_) if input_ is not None else ([], []))
+    ids = ids + [f"text{i}" for i in range(1, len(texts) + 1)]
+    items = items + list(texts)
+    emit(score_texts(items, ids, classifier=classifier, cascade=not no_cascade, split=not no_split,
+                     device=device, batch_size=batch_size), fmt, output)
+
+
+@classify.command("apply")
+@click.option("--run", "run", default=None, help="Only this run (default: every run in the store).")
+@classifier_option
+@click.option("--rescore", is_flag=True, help="Forget this classifier version's results for the run first (embeddings stay cached).")
+@no_cascade_option
+@device_option
+@batch_size_option
+@db_option
+@wait_option
+@format_option
+def apply(run, classifier, rescore, no_cascade, device, batch_size, db, wait, fmt):
+    """Score every reasoning sentence not yet scored; store sentence scores and transcript results.
+
+    Incremental: re-running only scores new transcripts. Sentence embeddings are cached in the
+    store by (model, text hash), so repeated sentences are encoded once.
+    """
+    from analytics.store import Store
+    from classifiers.apply import apply as run_apply, apply_summary
+    from cotwatch.output import emit
+
+    with Store.open(db, read_only=False, wait=wait) as store:
+        stats = run_apply(store, classifier, run=run, device=device, batch_size=batch_size, rescore=rescore,
+                          cascade=not no_cascade, progress=sys.stderr.isatty())
+    emit(apply_summary(stats, classifier, run), fmt)
+
+
+@classify.command("list")
+@format_option
+def list_(fmt):
+    """Trained classifiers a name resolves to (user-trained first, then shipped) and their specs."""
+    from classifiers.training import list_classifiers
+    from cotwatch.output import emit
+
+    emit(list_classifiers(), fmt)
