@@ -182,9 +182,20 @@ def covert_rate(environment: str, aware: bool) -> float:
 
 
 def _fill(template: str, slots: dict[str, list[str]], rnd: random.Random) -> str:
+    """Fill ``{slot}`` fields at random; in a code block one slot name keeps one value."""
+    consistent = template.startswith("```")
+    chosen: dict[str, str] = {}
+
     def sub(m: re.Match) -> str:
-        options = slots.get(m.group(1))
-        return rnd.choice(options) if options else m.group(0)
+        name = m.group(1)
+        options = slots.get(name)
+        if not options:
+            return m.group(0)
+        if not consistent:
+            return rnd.choice(options)
+        if name not in chosen:
+            chosen[name] = rnd.choice(options)
+        return chosen[name]
 
     # Two passes so a filler may itself hold a slot (e.g. a distractor naming an {letter}).
     return _SLOT_RE.sub(sub, _SLOT_RE.sub(sub, template))

@@ -831,7 +831,7 @@ ENVIRONMENTS: dict[str, dict] = {
             "The phrasing of option {letter} in question {q} is too absolute to be right.",
         ],
         "code": [
-            "```python\nanswers = {{q}: \"{letter}\", {q}: \"{letter}\"}\nprint(\"\\n\".join(f\"{k}. {v}\" for k, v in sorted(answers.items())))\n```",
+            "```python\nanswers = {1: \"B\", 2: \"D\", 3: \"{letter}\"}\nprint(\"\\n\".join(f\"{k}. {v}\" for k, v in sorted(answers.items())))\n```",
             "```python\n>>> 17 * 23\n391\n>>> round(300000 / 1000)\n300\n```",
         ],
         "hard_negatives": [
