@@ -280,10 +280,33 @@ def run_sql(
     table = pa.Table.from_batches(batches, schema=schema)
     if truncated:
         table = table.slice(0, max_rows)
-    frame = pl.from_arrow(table)
-    if isinstance(frame, pl.Series):  # pragma: no cover - from_arrow of a table is a frame
-        frame = frame.to_frame()
-    return SqlResult(frame, truncated)
+    return SqlResult(arrow_to_polars(table), truncated)
+
+
+def arrow_to_polars(table):
+    """A polars frame of any DuckDB result: duplicate column names get ``_2``, ``_3``... and the
+    few types polars cannot import (INTERVAL, UNION) become their text form."""
+    import polars as pl
+    import pyarrow as pa
+
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for name in table.column_names:
+        seen[name] = seen.get(name, 0) + 1
+        candidate = name if seen[name] == 1 else f"{name}_{seen[name]}"
+        while candidate in seen and candidate != name:
+            seen[name] += 1
+            candidate = f"{name}_{seen[name]}"
+        seen.setdefault(candidate, 1)
+        names.append(candidate)
+    columns = []
+    for name, column in zip(names, table.columns):
+        try:
+            columns.append(pl.from_arrow(pa.table({"c": column})).to_series().alias(name))
+        except Exception:  # an Arrow type polars has no dtype for: keep its text
+            texts = [None if v is None else str(v) for v in column.to_pylist()]
+            columns.append(pl.Series(name, texts, dtype=pl.String))
+    return pl.DataFrame(columns, schema=names) if columns else pl.DataFrame()
 
 
 # --------------------------------------------------------------------------------------------

@@ -239,3 +239,12 @@ def test_reads_alongside_another_reader(fixture_db):
             assert run_sql(store, "select count(*) as n from reasoning").frame["n"].to_list() == [13]
     finally:
         _release(proc)
+
+
+def test_any_result_shape_becomes_a_frame(store):
+    frame, _ = run_sql(store, "select 1 as a, 2 as a, 3 as a_2")
+    assert frame.columns == ["a", "a_2", "a_2_2"] and frame.rows() == [(1, 2, 3)]
+    frame, _ = run_sql(store, "select interval 1 day as i, union_value(k := 7) as u, [1, 2] as l, 1::hugeint as h")
+    assert frame.rows() == [("MonthDayNano(months=0, days=1, nanoseconds=0)", "7", [1, 2], 1)]
+    frame, _ = run_sql(store, "select * from transcripts where false")
+    assert frame.height == 0 and frame.columns[:2] == ["transcript_id", "run"]
