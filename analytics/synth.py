@@ -56,7 +56,7 @@ prompts, task-specific sentences, code, hard negatives, covert sentences and out
 (quiz subject, PR and file, goal, rule) is consistent between prompt, reasoning and output.
 
 Everything is deterministic given ``seed``: each (epoch, checkpoint, environment) block draws from
-its own generator seeded by ``(seed, epoch, step_index, environment_index)``. The sentence pools
+its own generator seeded by ``(seed, epoch, step_index, crc32(environment))``. The sentence pools
 are fixed text (built once per process, ~0.15 s). Speed: about 30-35 MB of JSONL per CPU second
 on one core (``write_jsonl(...)["cpu_mb_per_s"]``).
 
@@ -74,6 +74,7 @@ import os
 import random
 import re
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -550,13 +551,15 @@ def _paragraphs(units: list[str], style: str, rnd: random.Random) -> str:
     return sep.join(paras)
 
 
-def _block(env: str, step_index: int, n_steps: int, step: int, env_index: int, epoch: int,
+def _block(env: str, step_index: int, n_steps: int, step: int, epoch: int,
            n: int, seed: int, run: str, length_scale: float, chat_fraction: float,
            chat_formats: Sequence[str], with_loop: bool) -> Iterator[dict]:
     """All transcripts of one (epoch, checkpoint, environment)."""
     pools = _pools()
     ep = pools.envs[env]
-    rng = np.random.default_rng([seed, epoch, step_index, env_index])
+    # keyed by the environment's name, so a block does not change when other environments are
+    # added or removed
+    rng = np.random.default_rng([seed, epoch, step_index, zlib.crc32(env.encode("utf-8"))])
     rnd = random.Random(int(rng.integers(0, 2**63)))
     t = _progress(step_index, n_steps)
 
@@ -747,7 +750,7 @@ def generate_run(*, run: str = "demo-rl", checkpoints: int = DEFAULT_CHECKPOINTS
             step = step_index * step_stride
             for env_index, env in enumerate(environments):
                 with_loop = loop and epoch == first_epoch and step_index == loop_index and env_index == 0
-                yield from _block(env, step_index, checkpoints, step, env_index, epoch,
+                yield from _block(env, step_index, checkpoints, step, epoch,
                                   transcripts_per_checkpoint, seed, run, length_scale,
                                   chat_fraction, chat_formats, with_loop)
 

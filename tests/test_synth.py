@@ -85,6 +85,14 @@ def test_same_seed_same_records_other_seed_other_records():
     assert len(a) == 3 * 5 * len(DEFAULT_ENVIRONMENTS)
 
 
+def test_a_block_does_not_depend_on_the_other_environments():
+    both = list(generate_run(checkpoints=3, transcripts_per_checkpoint=4, seed=5,
+                             environments=("code_review", "impossible_task"), loop=False))
+    alone = list(generate_run(checkpoints=3, transcripts_per_checkpoint=4, seed=5,
+                              environments=("impossible_task",), loop=False))
+    assert [r for r in both if r["environment"] == "impossible_task"] == alone
+
+
 def test_schema_and_defaults():
     recs = list(generate_run())
     assert len(recs) == 12 * 50 * 4
