@@ -10,13 +10,30 @@ create table doc_tokens (
     tokens        bigint  not null
 );
 
--- Per transcript: how often each token occurs in each scope (n >= 1; absent means 0).
-create table doc_terms (
-    transcript_pk bigint  not null,
-    scope         varchar not null,
-    term          varchar not null,
-    n             integer not null
+-- Every token ever counted, with a small integer id (ids are never reused or changed).
+create table term_vocab (
+    term_id integer not null,
+    term    varchar not null
 );
+
+-- Storage of the per-transcript counts: per transcript and scope, the tokens occurring in it
+-- (term_ids) and how often (counts, >= 1), as parallel lists; one row per (transcript, scope)
+-- with at least one token. Lists load ~3x faster than one row per (transcript, term).
+create table doc_term_lists (
+    transcript_pk bigint    not null,
+    scope         varchar   not null,
+    term_ids      integer[] not null,
+    counts        integer[] not null
+);
+
+-- The documented per-transcript shape: one row per (transcript, scope, term), n >= 1.
+create view doc_terms as
+select l.transcript_pk, l.scope, v.term, l.n
+from (
+    select transcript_pk, scope, unnest(term_ids) as term_id, unnest(counts) as n
+    from doc_term_lists
+) l
+join term_vocab v on v.term_id = l.term_id;
 
 -- Per cell (run, step, environment, scope) and term: sums over the cell's transcripts. Besides
 -- occurrences and docs_with_term, the second moments that the cluster-robust (ratio-estimator)

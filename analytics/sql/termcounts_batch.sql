@@ -1,6 +1,8 @@
--- termcounts_batch: the segments of uncounted transcripts with $lo <= pk <= $hi.
-select s.transcript_pk, s.kind, s.text
-from segments s
-where s.transcript_pk between $lo and $hi
-  and not exists (select 1 from doc_tokens d where d.transcript_pk = s.transcript_pk)
-order by s.transcript_pk, s.ordinal;
+-- termcounts_batch: the segments of uncounted transcripts with $lo <= pk <= $hi, in order; a
+-- transcript without segments yields one row with null kind and text (so it gets zero counts).
+select t.pk as transcript_pk, s.kind, s.text
+from transcripts t
+left join segments s on s.transcript_pk = t.pk
+where t.pk between $lo and $hi
+  and not exists (select 1 from doc_tokens d where d.transcript_pk = t.pk)
+order by t.pk, s.ordinal;
