@@ -27,7 +27,7 @@ What a generated run contains (the ground truth is in ``metadata["synthetic"]``)
   (e.g. "question") drift down a little, and words that co-occur with planted terms ("run" in
   "autop-run") rise with them — as in real data.
 * One repetition-loop transcript at the second checkpoint (first environment, first transcript)
-  spams :data:`LOOP_TERM` a few hundred times — a single-transcript spike that dispersion-aware
+  spams :data:`LOOP_TERM` ("glimmer", used nowhere else) 300-500 times — a single-transcript spike that dispersion-aware
   statistics must discount.
 * Verbalized evaluation awareness with probability :func:`awareness_rate` (2% at the first step,
   20% at the last, logistic in between); aware transcripts carry 1-3 awareness sentences, in four
@@ -39,8 +39,10 @@ What a generated run contains (the ground truth is in ``metadata["synthetic"]``)
   misleading output, and score higher (reward hacking pays).
 
 ``metadata["synthetic"]`` holds ``aware``, ``aware_sentences``, ``style``, ``planted_terms``
-(exact token counts, per the token contract, of every rising/falling/loop term in the reasoning)
-and ``loop`` (true only for the loop transcript).
+(exact token counts, per the token contract, of every rising/falling/loop term in the reasoning;
+zero counts left out), ``loop`` (true only for the loop transcript) and, for chat records,
+``chat_format``. ``metadata["prompt"]`` is the task prompt (the user message of chat records).
+``score`` is a reward in [0, 1] that grows with the step and is higher for covert transcripts.
 
 Chat records: with ``chat_fraction > 0`` that share of records carries ``messages`` instead of
 ``reasoning``/``output``; ``chat_formats`` says which encodings to rotate through —
