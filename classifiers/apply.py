@@ -97,7 +97,7 @@ def apply(store, classifier: str = "eval_awareness", *, run: str | None = None, 
             t0 = time.perf_counter()
             store.con.register("cw_chunk", pa.table({"pk": pa.array(chunk, pa.int64())}))
             try:
-                segs = store.con.execute(load_sql("chunk_segments")).to_arrow_table()
+                segs = store.con.sql(load_sql("chunk_segments")).to_arrow_table()
                 seg_pk = segs.column("transcript_pk").to_numpy()
                 seg_ord = segs.column("ordinal").to_numpy()
                 seg_text = segs.column("text").to_pylist()

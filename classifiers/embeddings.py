@@ -185,7 +185,7 @@ class StoreCache:
         con = self.store.con
         con.register("cw_hashes", pa.table({"text_hash": pa.array(hashes, pa.int64())}))
         try:
-            table = con.execute(load_sql("embedding_lookup"), {"model": model}).to_arrow_table()
+            table = con.sql(load_sql("embedding_lookup"), params={"model": model}).to_arrow_table()
         finally:
             con.unregister("cw_hashes")
         if table.num_rows == 0:
