@@ -188,6 +188,10 @@ def sql_parameters(sql: str, con: duckdb.DuckDBPyConnection | None = None) -> li
     finally:
         if own:
             con.close()
+    return _ordered(sql, names)
+
+
+def _ordered(sql: str, names: set[str]) -> list[str]:
     if any(name.isdigit() for name in names):
         raise InputError("positional parameters (? or $1) are not supported: name them, e.g. $term")
     order = {name: i for i, name in reversed(list(enumerate(_PARAM_RE.findall(sql))))}
@@ -231,7 +235,8 @@ def run_sql(
     ``max_rows`` caps the rows fetched (None or 0: no cap; ``truncated`` is True when rows were
     left out). ``timeout`` seconds (None or 0: none) interrupts the running query and raises
     :class:`QueryTimeout`. Parameters are ``$name`` in the SQL, bound from ``params``; missing and
-    unknown ones are an InputError naming them.
+    unknown ones are an InputError naming them. Sets ``search_path = 'api,main'`` on the store's
+    connection (:func:`open_sql` already did), so unqualified names mean the public views.
 
     >>> df, truncated = run_sql(store, "select * from transcripts where run = $run", {"run": "rl-1"}, max_rows=50)
     """
@@ -240,7 +245,7 @@ def run_sql(
 
     con = store.con
     statement = check_read_only(con, sql)
-    bound = _bind(sql_parameters(sql, con), params, what)
+    bound = _bind(_ordered(sql, set(statement.named_parameters)), params, what)
     use_public_views(store)
 
     timer = None
