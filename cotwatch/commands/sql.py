@@ -20,7 +20,7 @@ from cotwatch.options import db_option, export_format_option, output_option, wai
 @db_option
 @wait_option
 def sql(query, params, fmt, output, max_rows, timeout, db, wait):
-    r"""Run one read-only SQL statement against the store (SQL '-' reads it from stdin).
+    """Run one read-only SQL statement against the store (SQL '-' reads it from stdin).
 
     The public views (transcripts, reasoning, term_counts, step_totals, transcript_terms,
     transcript_tokens, rejects, ...) come first on the search path; see docs/sql.md. Statements
@@ -30,7 +30,7 @@ def sql(query, params, fmt, output, max_rows, timeout, db, wait):
     \b
     Examples:
       cotwatch sql "select step, sum(tokens) from step_totals group by step order by step"
-      cotwatch sql "select * from term_counts where term = \$t" -p t=grader --format csv
+      cotwatch sql 'select * from term_counts where term = $t' -p t=grader --format csv
       cotwatch sql "select * from reasoning" --format parquet --output reasoning.parquet --max-rows 0
     """
     from analytics.sqlapi import open_sql, run_sql
