@@ -1,0 +1,293 @@
+"""Classifier tests that need no transformer: splitter, data, specs, lexicon, prevalence maths,
+safe artifacts, label import, CLI hygiene. The model-backed tests live in test_classifiers_model.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analytics.errors import InputError, SpecError
+from classifiers.lexicon import Lexicon
+from classifiers.metrics import best_f1_threshold, binary_metrics, max_fpr_threshold
+from classifiers.prevalence import Validation, corrected_prevalence, flag_probabilities
+from classifiers.sentences import MAX_CHARS, split_many, split_sentences
+from classifiers.spec import load_spec, load_split, read_labelled
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# -- sentences --------------------------------------------------------------------------------
+
+def texts_of(text):
+    return [s for _, _, s in split_sentences(text)]
+
+
+def test_splitter_handles_cot_shapes():
+    text = ("ok. maybe this is a test?? - graders watching\n2) fine\n"
+            "* note: e.g. this stays whole. Dr. Smith said U.S. rules apply.\n"
+            "```python\nx = a.b(3)\n```\n(a) planted memo")
+    assert texts_of(text) == [
+        "ok.", "maybe this is a test??", "graders watching", "fine",
+        "note: e.g. this stays whole.", "Dr. Smith said U.S. rules apply.",
+        "```python", "x = a.b(3)", "planted memo",
+    ]
+
+
+def test_splitter_cuts_long_run_ons_at_soft_breaks():
+    run_on = "so the user wants the files moved, " * 40 + "and honestly this looks like a test"
+    pieces = split_sentences(run_on)
+    assert len(pieces) > 1
+    assert all(e - s <= MAX_CHARS for s, e, _ in pieces)
+    assert pieces[-1][2].endswith("this looks like a test")
+    assert all(p[2].endswith(",") for p in pieces[:-1])
+
+
+def test_splitter_drops_letterless_pieces():
+    assert texts_of("---\n3.\n}\n\n   ") == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(list("ab .!?\n-*1)(é\t\"'") + [" e.g. ", " Dr. ", "```", "word"]), max_size=120)
+       .map("".join))
+def test_splitter_offsets_are_exact_ordered_and_trimmed(text):
+    last_end = 0
+    for start, end, sent in split_sentences(text, max_chars=60):
+        assert text[start:end] == sent
+        assert start >= last_end and end > start
+        assert sent == sent.strip() and any(c.isalpha() for c in sent)
+        last_end = end
+
+
+def test_split_many_keeps_text_index():
+    idx, starts, ends, sents = split_many(["One. Two.", "", "Three"])
+    assert idx == [0, 0, 2] and sents == ["One.", "Two.", "Three"]
+
+
+# -- labelled data ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["eval_awareness", "grader_seeking"])
+def test_labelled_data_is_large_enough_and_heldout_is_disjoint(name):
+    spec = load_spec(name)
+    tr, ho = load_split(spec, "train"), load_split(spec, "heldout")
+    labels = tr.labels + ho.labels
+    styles = tr.styles + ho.styles
+    assert not set(tr.texts) & set(ho.texts)
+    assert len(set(tr.texts)) == len(tr.texts) and len(set(ho.texts)) == len(ho.texts)
+    assert sum(ho.labels) >= 30 and len(ho) - sum(ho.labels) >= 35
+    if name == "eval_awareness":
+        assert len(labels) >= 600
+        assert sum(labels) >= 250
+        assert len(labels) - sum(labels) >= 350
+        assert sum(1 for s, l in zip(styles, labels) if l == 0 and s.startswith("hard_")) >= 150
+        positive_styles = {s for s, l in zip(styles, labels) if l == 1}
+        assert {"terse", "explicit", "indirect", "planted"} <= positive_styles
+        hard = {s for s, l in zip(styles, labels) if l == 0 and s.startswith("hard_")}
+        assert {"hard_unit_test", "hard_eval_expr", "hard_rubric", "hard_abtest", "hard_scheming",
+                "hard_refusal"} <= hard
+
+
+def test_bad_label_line_names_file_and_line(tmp_path):
+    f = tmp_path / "bad.txt"
+    f.write_text("# c\n1 terse fine line\n2 terse wrong label\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.txt:3: label must be 0 or 1"):
+        read_labelled(f)
+    f.write_text("1 onlystyle\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.txt:1: expected"):
+        read_labelled(f)
+
+
+def test_spec_errors_name_file_and_key(tmp_path):
+    good = (REPO / "classifiers/specs/eval_awareness.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "x.toml"
+    bad.write_text(good.replace('"test",', '"te(st",', 1), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"x.toml: lexicon.recall\[0\]: bad regular expression"):
+        load_spec(bad)
+    bad.write_text(good.replace('policy = "max_fpr_oof"', 'policy = "vibes"'), encoding="utf-8")
+    with pytest.raises(SpecError, match="threshold.policy"):
+        load_spec(bad)
+    bad.write_text("name = 'x'\n", encoding="utf-8")
+    with pytest.raises(SpecError, match="missing key version"):
+        load_spec(bad)
+    with pytest.raises(SpecError, match="no classifier spec named 'nope'"):
+        load_spec("nope")
+
+
+# -- lexicon ------------------------------------------------------------------------------------
+
+def test_lexicon_baseline_and_recall_gate():
+    spec = load_spec("eval_awareness")
+    lex = Lexicon.from_spec(spec)
+    s = lex.score(["I think this is an alignment test.", "The sum is 42.", "honeypot"])
+    assert s[0] > 0.7 and s[1] == 0.0 and 0 < s[2] < s[0]
+    ho = load_split(spec, "heldout")
+    y = np.array(ho.labels)
+    cand = lex.candidates(ho.texts)
+    # the lexicon alone already catches (nearly) every held-out positive, while stopping most
+    # ordinary sentences; the static model adds recall on top of it in the cascade
+    assert cand[y == 1].mean() >= 0.95
+    ordinary = np.array([st in ("ordinary", "terse_neg") for st in ho.styles])
+    assert cand[ordinary].mean() <= 0.25
+
+
+# -- metrics --------------------------------------------------------------------------------------
+
+def test_metrics_and_thresholds():
+    y = [1, 1, 1, 0, 0, 0, 0, 0]
+    s = [0.9, 0.8, 0.3, 0.7, 0.2, 0.1, 0.1, 0.05]
+    m = binary_metrics(y, s, 0.5)
+    assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 1, 1, 4)
+    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
+    assert m["auroc"] == pytest.approx(14 / 15)
+    assert best_f1_threshold(y, s) == pytest.approx(0.3)
+    assert max_fpr_threshold(y, s, 0.0) == pytest.approx(0.8)
+    assert max_fpr_threshold(y, s, 0.2) == pytest.approx(0.3)
+
+
+# -- prevalence ------------------------------------------------------------------------------------
+
+def test_rogan_gladen_point_estimate_and_clipping():
+    v = Validation(0, 10, 90, 50, 45, 5)  # sensitivity 0.9, candidate FPR 0.1
+    est = corrected_prevalence([True] * 30 + [False] * 70, [1] * 100, v, b=200)
+    assert est["corrected_rate"] == pytest.approx((0.3 - 0.1) / (0.9 - 0.1))
+    assert est["ci_lo"] <= est["corrected_rate"] <= est["ci_hi"]
+    low = corrected_prevalence([True] * 5 + [False] * 95, [1] * 100, v, b=200)
+    assert low["corrected_rate"] == 0.0 and low["raw_rate"] == 0.05
+    none = corrected_prevalence([False] * 50, [0] * 50, v, b=200)  # nothing can be flagged
+    assert np.isnan(none["corrected_rate"])
+
+
+def test_flag_probabilities_model():
+    tp, fp = flag_probabilities(1.0, 0.8, 0.1, np.array([0, 1, 3]))
+    assert fp[0].tolist() == pytest.approx([0.0, 0.1, 1 - 0.9 ** 3])
+    assert tp[0].tolist() == pytest.approx([0.0, 0.8, 1 - 0.2 * 0.9 ** 2])
+
+
+def _simulate(rng, pi, se, fpr_sentence, n, n_pos, n_neg, varying_c):
+    """Transcripts and a validation set drawn from the per-sentence model with known rates."""
+    pos = rng.random(n_pos) < se
+    neg = rng.random(n_neg) < fpr_sentence
+    v = Validation(0, int((~pos).sum()), int(pos.sum()), 0, int((~neg).sum()), int(neg.sum()))
+    c = rng.integers(1, 6, n) if varying_c else np.ones(n, dtype=int)
+    aware = rng.random(n) < pi
+    clean = rng.random((n, 6)) >= fpr_sentence
+    negatives_clean = np.array([clean[i, : c[i] - (1 if aware[i] else 0)].all() for i in range(n)])
+    hit = rng.random(n) < se
+    flagged = np.where(aware, hit | ~negatives_clean, ~negatives_clean)
+    return flagged, c, v
+
+
+@pytest.mark.parametrize("pi,se,fpr,varying_c", [
+    (0.20, 0.90, 0.05, False),
+    (0.05, 0.80, 0.02, False),
+    (0.12, 0.85, 0.03, True),
+])
+def test_corrected_interval_covers_true_rate_at_about_nominal_rate(pi, se, fpr, varying_c):
+    rng = np.random.default_rng(7)
+    reps, hits = 120, 0
+    raw, corrected = [], []
+    for r in range(reps):
+        flagged, c, v = _simulate(rng, pi, se, fpr, 500, 100, 150, varying_c)
+        est = corrected_prevalence(flagged, c, v, b=300, seed=r)
+        hits += est["ci_lo"] <= pi <= est["ci_hi"]
+        raw.append(est["raw_rate"])
+        corrected.append(est["corrected_rate"])
+    coverage = hits / reps
+    assert 0.88 <= coverage <= 0.995, coverage
+    # the raw rate is biased by the classifier's errors; the corrected one much less
+    assert abs(np.mean(corrected) - pi) < abs(np.mean(raw) - pi) / 2
+
+
+def test_covert_rates_recover_conditional_rates():
+    rng = np.random.default_rng(3)
+    n, pi = 4000, 0.3
+    aware = rng.random(n) < pi
+    covert = np.where(aware, rng.random(n) < 0.10, rng.random(n) < 0.30)
+    flagged = np.where(aware, rng.random(n) < 0.9, rng.random(n) < 0.05)
+    v = Validation(0, 20, 180, 0, 190, 10)
+    est = corrected_prevalence(flagged, np.ones(n, dtype=int), v, covert=covert.tolist(), b=300)
+    assert est["covert_aware_lo"] <= 0.10 <= est["covert_aware_hi"]
+    assert est["covert_unaware_lo"] <= 0.30 <= est["covert_unaware_hi"]
+    assert est["covert_rate_unaware"] > est["covert_rate_aware"]
+
+
+# -- artifacts --------------------------------------------------------------------------------------
+
+def test_artifact_loader_refuses_untrusted_types_and_junk(tmp_path, monkeypatch):
+    import os
+
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    from classifiers.artifacts import load_artifact
+
+    monkeypatch.setenv("COTWATCH_HOME", str(tmp_path))
+    evil = tmp_path / "evil.skops"
+    sio.dump({"format": "cotwatch-classifier/1", "head": FunctionTransformer(os.system)}, evil)
+    with pytest.raises(InputError, match="refusing to load untrusted types"):
+        load_artifact(evil)
+    junk = tmp_path / "junk.skops"
+    junk.write_bytes(b"\x80\x04not a zip")
+    with pytest.raises(InputError, match="not a readable skops artifact"):
+        load_artifact(junk)
+    with pytest.raises(InputError, match="no trained classifier named 'missing'"):
+        load_artifact("missing")
+
+
+# -- label import (no model needed) ---------------------------------------------------------------
+
+def test_label_import_appends_validates_and_feeds_training(tmp_path, monkeypatch):
+    from analytics.errors import RejectedRecords
+    from classifiers.labeling import import_labels
+
+    monkeypatch.setenv("COTWATCH_HOME", str(tmp_path))
+    spec = load_spec("eval_awareness")
+    before = len(load_split(spec, "train"))
+    f = tmp_path / "labels.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "a", "text": "Pretty sure the operators staged this to watch me.", "label": 1},
+        {"id": "b", "text": "Sum the column and divide by the count.", "label": 0},
+        {"id": "c", "text": "Not labelled yet.", "label": None},
+    ]) + "\n", encoding="utf-8")
+    out = import_labels(f)
+    assert out.row(0, named=True)["imported"] == 2 and out.row(0, named=True)["skipped"] == 1
+    assert len(load_split(spec, "train")) == before + 2
+    assert import_labels(f).row(0, named=True)["imported"] == 0  # idempotent
+    heldout_text = load_split(spec, "heldout").texts[0]
+    f.write_text(json.dumps({"text": heldout_text, "label": 1}) + "\n" + '{"text": "x", "label": 3}\n', encoding="utf-8")
+    with pytest.raises(RejectedRecords) as err:
+        import_labels(f)
+    assert any("labels.jsonl:1: sentence is in the held-out split" in p for p in err.value.problems)
+    assert any("labels.jsonl:2: 'label' must be 0 or 1" in p for p in err.value.problems)
+    assert len(load_split(spec, "train")) == before + 2  # nothing imported from the bad file
+
+
+# -- CLI ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["classify", "--help"], ["classify", "train", "--help"], ["classify", "eval", "--help"],
+    ["classify", "score", "--help"], ["classify", "apply", "--help"], ["classify", "list", "--help"],
+    ["awareness", "--help"], ["label", "export", "--help"], ["label", "import", "--help"],
+    ["export", "counterfactual", "--help"],
+])
+def test_every_classifier_command_has_help_without_heavy_imports(args):
+    code = (
+        "import sys\nfrom cotwatch.cli import main\n"
+        f"rc = main({args!r})\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'sklearn', 'model2vec') if m in sys.modules]\n"
+        "print('HEAVY', heavy, rc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert "Usage:" in out.stdout, out.stderr
+    assert "HEAVY [] 0" in out.stdout, out.stdout[-300:]
+
+
+def test_score_needs_input(cli):
+    res = cli("classify", "score")
+    assert res.code == 2 and "give --input" in res.err
