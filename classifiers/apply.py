@@ -85,7 +85,8 @@ def apply(store, classifier: str = "eval_awareness", *, run: str | None = None, 
         cid = register(store, art)
     if rescore:
         with store.atomic():
-            store.con.execute(load_sql("delete_results"), {"classifier_id": cid, "run": run})
+            store.con.execute(load_sql("delete_sentences"), {"classifier_id": cid, "run": run})
+            store.con.execute(load_sql("delete_transcripts"), {"classifier_id": cid, "run": run})
     pending = np.array([r[0] for r in store.rows(load_sql("pending_transcripts"),
                                                  {"run": run, "classifier_id": cid})], dtype=np.int64)
     stats = ApplyStats()

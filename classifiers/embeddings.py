@@ -99,7 +99,9 @@ class Encoder:
 
     @property
     def dim(self) -> int:
-        return int(self.st.get_sentence_embedding_dimension())
+        st = self.st
+        getter = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+        return int(getter())
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         if len(texts) == 0:
@@ -226,7 +228,7 @@ def embed(texts: Sequence[str], encoder: Encoder, cache=None,
           progress: Callable[[int], None] | None = None, hashes: np.ndarray | None = None) -> np.ndarray:
     """Embeddings of ``texts`` (one row each), encoding only texts not in ``cache`` and only once."""
     if len(texts) == 0:
-        return np.zeros((0, encoder.dim), dtype=np.float32)
+        return np.zeros((0, 0), dtype=np.float32)
     if hashes is None:
         hashes = text_hashes(texts)
     uniq, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
@@ -236,8 +238,9 @@ def embed(texts: Sequence[str], encoder: Encoder, cache=None,
     if cache is not None:
         have, cached = cache.get(encoder.id, uniq)
     missing = np.flatnonzero(~have)
-    fresh = encoder.encode([texts[first[i]] for i in missing], progress=progress)
-    dim = fresh.shape[1] if len(missing) else cached.shape[1]
+    # with everything cached the transformer is never loaded (warm runs skip its ~5 s start-up)
+    fresh = encoder.encode([texts[first[i]] for i in missing], progress=progress) if len(missing) else None
+    dim = fresh.shape[1] if fresh is not None else cached.shape[1]
     result = np.empty((len(uniq), dim), dtype=np.float32)
     if cached is not None and have.any():
         result[have] = cached
