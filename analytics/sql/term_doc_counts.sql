@@ -1,0 +1,29 @@
+-- term_doc_counts: per cell and label, the sums behind rates and intervals, for labels made of
+-- several tokens (registered _labels(label, term_id)) or several scopes: a transcript's count of
+-- a label is the sum over its tokens and the scopes, so docs_with_term counts it once.
+-- Parameters: $ids (every term_id of _labels), $scopes (list), $run, $environment (null = all).
+with hits as (
+    select d.transcript_pk, unnest(d.term_ids) as term_id, unnest(d.counts) as n
+    from doc_term_lists d
+    where list_contains($scopes, d.scope) and list_has_any(d.term_ids, $ids)
+), per_doc as (
+    select h.transcript_pk, l.label, sum(h.n)::bigint as x
+    from hits h
+    join _labels l on l.term_id = h.term_id
+    group by h.transcript_pk, l.label
+), tok as (
+    select d.transcript_pk, sum(d.tokens)::bigint as t
+    from doc_tokens d
+    where list_contains($scopes, d.scope)
+      and d.transcript_pk in (select transcript_pk from per_doc)
+    group by d.transcript_pk
+)
+select tr.run, tr.step, tr.environment, p.label,
+       sum(p.x)::bigint as occurrences, count(*)::bigint as docs_with_term,
+       sum(p.x * p.x)::bigint as sum_n2, sum(p.x * tok.t)::bigint as sum_n_tokens
+from per_doc p
+join tok on tok.transcript_pk = p.transcript_pk
+join transcripts tr on tr.pk = p.transcript_pk
+where ($run is null or tr.run = $run)
+  and ($environment is null or tr.environment = $environment)
+group by tr.run, tr.step, tr.environment, p.label;
