@@ -291,3 +291,18 @@ def test_every_classifier_command_has_help_without_heavy_imports(args):
 def test_score_needs_input(cli):
     res = cli("classify", "score")
     assert res.code == 2 and "give --input" in res.err
+
+
+@pytest.mark.parametrize("name", ["eval_awareness", "grader_seeking"])
+def test_shipped_artifacts_load_safely_and_match_the_shipped_data(name, monkeypatch, tmp_path):
+    from classifiers.artifacts import load_artifact, shipped_dir
+    from classifiers.spec import data_hash, training_files
+
+    monkeypatch.setenv("COTWATCH_HOME", str(tmp_path))  # no user copy: the name resolves to the shipped file
+    art = load_artifact(name)
+    assert art.path == shipped_dir() / f"{name}.skops"
+    spec = load_spec(name)
+    # retrain with `cotwatch classify train NAME --out classifiers/artifacts/` after editing the data
+    assert art.card["training_data_sha256"] == data_hash(training_files(spec) + [spec.data_dir() / "heldout.txt"])
+    assert art.card["cascade"]["stage1_recall_heldout"] >= 0.98
+    assert 0.2 <= art.threshold <= 0.95
