@@ -1,0 +1,398 @@
+"""Term tracking: exact counts, intervals, trends, discovery, KWIC, word shift, watchlists, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from analytics import term_stats, termcounts
+from analytics.errors import InputError, NothingToReport, SpecError
+from analytics.ingest import ingest_paths
+from analytics.store import Store
+from analytics.term_specs import load_watchlist, parse_term
+from analytics.terms import (
+    RATE_COLUMNS, chained_word_shift, discover_terms, kwic, term_rates, term_trends, word_shift,
+)
+from tests.conftest import DATA, requires_data
+
+TRACES = DATA / "thinking-traces"
+
+
+def hand_tokens(text: str) -> list[str]:
+    """An independent tokenizer (a character loop, no regex) for the exact-count test."""
+    text = text.lower().replace("\u2019", "'")
+    tokens, current = [], ""
+    for i, c in enumerate(text):
+        if c.isalnum():
+            current += c
+        elif c == "'" and current and i + 1 < len(text) and text[i + 1].isalnum():
+            current += c
+        else:
+            if current:
+                tokens.append(current)
+            current = ""
+    if current:
+        tokens.append(current)
+    return tokens
+
+
+def write_records(path: Path, records) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# stores
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def traces_store(tmp_path_factory):
+    if not TRACES.exists():
+        pytest.skip("../shared/data not present")
+    db = tmp_path_factory.mktemp("traces") / "s.duckdb"
+    with Store.open(db, read_only=False) as store:
+        for step, name in enumerate(["deepseek_r1_zero", "deepseek_r1", "deepseek_r1_0528"]):
+            ingest_paths(store, [TRACES / f"{name}.txt"], run="deepseek", step=step)
+    with Store.open(db) as store:
+        yield store
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    from analytics.synth import write_jsonl
+
+    d = tmp_path_factory.mktemp("demo")
+    write_jsonl(d / "run.jsonl", seed=11)
+    with Store.open(d / "s.duckdb", read_only=False) as store:
+        ingest_paths(store, [d / "run.jsonl"])
+    with Store.open(d / "s.duckdb") as store:
+        yield store
+
+
+SMALL = [
+    # step 0: three transcripts in env a, one in env b
+    {"id": "a1", "run": "r", "step": 0, "environment": "a", "reasoning": "Wait wait. Autop-run autopilot!", "output": "wait"},
+    {"id": "a2", "run": "r", "step": 0, "environment": "a", "reasoning": "nothing here at all", "output": "ok"},
+    {"id": "a3", "run": "r", "step": 0, "environment": "a", "reasoning": "Hmm. WAIT", "output": "x"},
+    {"id": "b1", "run": "r", "step": 0, "environment": "b", "reasoning": "autop autop autop", "output": "done"},
+    # step 1
+    {"id": "a4", "run": "r", "step": 1, "environment": "a", "reasoning": "wait autopsy", "output": "y"},
+    {"id": "b2", "run": "r", "step": 1, "environment": "b", "reasoning": "plain words only", "output": "wait wait"},
+]
+
+
+@pytest.fixture
+def small_store(tmp_path):
+    path = write_records(tmp_path / "small.jsonl", SMALL)
+    with Store.open(tmp_path / "s.duckdb", read_only=False) as store:
+        ingest_paths(store, [path])
+    with Store.open(tmp_path / "s.duckdb") as store:
+        yield store
+
+
+# ---------------------------------------------------------------------------------------------
+# exact counts on real traces
+# ---------------------------------------------------------------------------------------------
+@requires_data
+def test_exact_counts_on_deepseek_traces(traces_store):
+    df = term_rates(traces_store, ["wait", "alternatively"], run="deepseek")
+    got = {(r["term"], r["step"]): (r["occurrences"], r["tokens"], r["docs_with_term"]) for r in df.iter_rows(named=True)}
+    expected = {}
+    for step, name in enumerate(["deepseek_r1_zero", "deepseek_r1", "deepseek_r1_0528"]):
+        tokens = hand_tokens((TRACES / f"{name}.txt").read_text(encoding="utf-8"))
+        for term in ("wait", "alternatively"):
+            n = tokens.count(term)
+            expected[(term, step)] = (n, len(tokens), int(n > 0))
+    assert got == expected
+    # the published fact, as exact numbers: R1-Zero never says them, R1 often does
+    assert expected[("wait", 0)] == (0, 3238, 0) and expected[("alternatively", 0)] == (0, 3238, 0)
+    assert expected[("wait", 1)] == (86, 4721, 1) and expected[("alternatively", 1)] == (27, 4721, 1)
+    assert expected[("wait", 2)] == (0, 2440, 0)
+
+
+@requires_data
+def test_wildcard_on_traces_counts_every_matching_token_once_per_doc(traces_store):
+    df = term_rates(traces_store, ["wait*"], run="deepseek", expand=True)
+    step1 = {r["term"]: r["occurrences"] for r in df.filter(df["step"] == 1).iter_rows(named=True)}
+    tokens = hand_tokens((TRACES / "deepseek_r1.txt").read_text(encoding="utf-8"))
+    members = {t: tokens.count(t) for t in set(tokens) if t.startswith("wait")}
+    assert step1["wait*"] == sum(members.values()) == 87
+    assert {k: v for k, v in step1.items() if k != "wait*"} == members
+
+
+# ---------------------------------------------------------------------------------------------
+# rates and intervals on a small hand-checked store
+# ---------------------------------------------------------------------------------------------
+def test_term_rates_columns_and_exact_values(small_store):
+    df = term_rates(small_store, ["wait"], run="r")
+    assert df.columns == RATE_COLUMNS
+    rows = {r["step"]: r for r in df.iter_rows(named=True)}
+    # step 0 reasoning: a1 "wait wait autop run autopilot" (5 tokens, 2), a2 (4, 0), a3 (2, 1), b1 (3, 0)
+    r0 = rows[0]
+    assert (r0["occurrences"], r0["tokens"], r0["docs"], r0["docs_with_term"]) == (3, 14, 4, 2)
+    assert r0["rate_per_1k"] == pytest.approx(3 / 14 * 1000)
+    assert r0["doc_fraction"] == 0.5
+    ci = scipy.stats.binomtest(2, 4).proportion_ci(method="wilson")
+    assert (r0["doc_fraction_lo"], r0["doc_fraction_hi"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    # cluster-robust ratio interval by hand: x = (2,0,1,0), t = (5,4,2,3); log scale, t(3)
+    x, t = np.array([2, 0, 1, 0.0]), np.array([5, 4, 2, 3.0])
+    rate = x.sum() / t.sum()
+    se = math.sqrt(4 / 3 * ((x - rate * t) ** 2).sum()) / t.sum()
+    factor = math.exp(scipy.stats.t.ppf(0.975, 3) * se / rate)
+    assert r0["rate_lo"] == pytest.approx(rate / factor * 1000, rel=1e-9)
+    assert r0["rate_hi"] == pytest.approx(rate * factor * 1000, rel=1e-9)
+    # step 1: only a4 has it in reasoning (b2's "wait" is in its output)
+    assert (rows[1]["occurrences"], rows[1]["docs_with_term"], rows[1]["tokens"]) == (1, 1, 5)
+
+
+def test_patterns_groups_scopes_and_environments(small_store):
+    df = term_rates(small_store, ["autop*"], run="r", expand=True)
+    step0 = {r["term"]: (r["occurrences"], r["docs_with_term"]) for r in df.filter(df["step"] == 0).iter_rows(named=True)}
+    assert step0 == {"autop*": (5, 2), "autop": (4, 2), "autopilot": (1, 1), "autopsy": (0, 0)}
+    group = term_rates(small_store, ["/^(wait|hmm)$/"], run="r")
+    assert group.filter(group["step"] == 0)["occurrences"].to_list() == [4]
+    assert group.filter(group["step"] == 0)["docs_with_term"].to_list() == [2]  # a1 and a3, once each
+    everything = term_rates(small_store, ["wait"], run="r", scope="all")
+    assert everything["occurrences"].to_list() == [4, 3] and everything["docs_with_term"].to_list() == [2, 2]
+    output = term_rates(small_store, ["wait"], run="r", scope="output")
+    assert output["occurrences"].to_list() == [1, 2]
+    by_env = term_rates(small_store, ["autop"], run="r", by_environment=True)
+    assert by_env.columns[:4] == ["run", "step", "term", "environment"]
+    cells = {(r["step"], r["environment"]): (r["occurrences"], r["docs"]) for r in by_env.iter_rows(named=True)}
+    assert cells == {(0, "a"): (1, 3), (0, "b"): (3, 1), (1, "a"): (0, 1), (1, "b"): (0, 1)}
+    only_b = term_rates(small_store, ["autop"], run="r", environment="b")
+    assert only_b["occurrences"].to_list() == [3, 0]
+
+
+def test_single_token_fast_path_equals_document_path(demo_store):
+    # "@..." groups go through the per-transcript lists; a one-token regex too
+    fast = term_rates(demo_store, ["autop"])
+    slow = term_rates(demo_store, ["/^autop$/"])
+    cols = ["occurrences", "docs_with_term", "tokens", "docs", "rate_lo", "rate_hi"]
+    assert fast.select(cols).equals(slow.select(cols))
+
+
+def test_term_errors(small_store):
+    with pytest.raises(InputError, match="not one token"):
+        term_rates(small_store, ["autop-run"])
+    with pytest.raises(InputError, match="no run named"):
+        term_rates(small_store, ["wait"], run="nope")
+    with pytest.raises(NothingToReport):
+        term_rates(small_store, ["wait"], run="r", environment="zzz")
+    with pytest.raises(InputError, match="invalid regular expression"):
+        term_rates(small_store, ["/(/"])
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("docs, shape, low", [(150, 2.0, 0.935), (200, 1.0, 0.93), (60, 0.7, 0.91)])
+def test_rate_interval_covers_truth_at_about_nominal_rate(docs, shape, low):
+    # per-transcript rates overdispersed (gamma), lengths log-normal: tokens cluster
+    rng = np.random.default_rng(7)
+    sims, true_rate = 2000, 0.004
+    lengths = rng.lognormal(mean=6.0, sigma=0.8, size=(sims, docs)).round() + 1
+    doc_rate = true_rate * rng.gamma(shape=shape, scale=1 / shape, size=(sims, docs))
+    x = rng.poisson(doc_rate * lengths)
+    rate, lo, hi = term_stats.ratio_interval(x.sum(1), (x * x).sum(1), (x * lengths).sum(1), lengths.sum(1),
+                                             (lengths * lengths).sum(1), np.full(sims, docs))
+    coverage = np.mean((lo <= true_rate) & (true_rate <= hi))
+    assert low <= coverage <= 0.965
+    # a Poisson interval that ignores clustering is far too narrow on the same data
+    naive_se = np.sqrt(x.sum(1)) / lengths.sum(1)
+    assert np.mean(np.abs(rate - true_rate) <= 1.96 * naive_se) < 0.85
+
+
+def test_wilson_interval_covers_truth_and_matches_scipy():
+    rng = np.random.default_rng(3)
+    k = rng.binomial(80, 0.12, size=4000)
+    lo, hi = term_stats.wilson_interval(k, np.full(k.shape, 80))
+    assert 0.93 <= np.mean((lo <= 0.12) & (0.12 <= hi)) <= 0.97
+    for kk in (0, 3, 80):
+        ci = scipy.stats.binomtest(kk, 80).proportion_ci(method="wilson")
+        l1, h1 = term_stats.wilson_interval(np.array([kk]), np.array([80]))
+        assert (l1[0], h1[0]) == (pytest.approx(ci.low, abs=1e-12), pytest.approx(ci.high, abs=1e-12))
+
+
+def test_mann_kendall_and_theil_sen_equal_scipy():
+    rng = np.random.default_rng(5)
+    series = np.vstack([rng.integers(0, 4, 9).astype(float) for _ in range(30)] + [np.arange(9.0)])
+    steps = np.arange(0, 900, 100.0)
+    tau, p = term_stats.mann_kendall(series)
+    slopes = term_stats.theil_sen(series, steps)
+    for row, t, pp, s in zip(series, tau, p, slopes):
+        ref = scipy.stats.kendalltau(steps, row, method="asymptotic")
+        assert t == pytest.approx(ref.statistic) and pp == pytest.approx(ref.pvalue)
+        assert s == pytest.approx(scipy.stats.theilslopes(row, steps).slope)
+
+
+def test_jsd_contributions_sum_to_scipy_jsd():
+    from scipy.spatial.distance import jensenshannon
+
+    p = np.array([0.5, 0.3, 0.2, 0.0])
+    q = np.array([0.1, 0.3, 0.2, 0.4])
+    assert term_stats.jsd_contributions(p, q).sum() == pytest.approx(jensenshannon(p, q, base=2) ** 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# trends, discovery, KWIC, shift on a generated run
+# ---------------------------------------------------------------------------------------------
+def test_trends_find_planted_directions(demo_store):
+    from analytics import synth
+
+    df = term_trends(demo_store, list(synth.RISING_TERMS[:3]) + list(synth.FALLING_TERMS))
+    direction = dict(zip(df["term"], df["direction"]))
+    assert all(direction[t] == "rising" for t in synth.RISING_TERMS[:3])
+    assert all(direction[t] == "falling" for t in synth.FALLING_TERMS)
+    assert df["steps"].to_list() == [12] * 5
+
+
+def test_discover_finds_planted_terms(demo_store):
+    from analytics import synth
+
+    rising = discover_terms(demo_store, top=20)
+    assert set(rising["term"].head(10).to_list()) <= set(synth.RISING_TERMS)
+    assert not set(rising["term"].to_list()) & set(synth.FLAT_TERMS)
+    assert rising.columns[:9] == ["term", "score", "english_zipf", "keyness_z", "trend_p", "slope",
+                                  "docs_with_term_early", "docs_with_term_late", "occurrences_early"]
+    assert all(f"[{t}]" in ex.lower() for t, ex in zip(rising["term"].head(3), rising["example"].head(3)))
+    falling = discover_terms(demo_store, top=5, direction="falling")
+    assert set(falling["term"].head(2).to_list()) == set(synth.FALLING_TERMS)
+    assert synth.LOOP_TERM not in falling["term"].to_list()
+
+
+def test_discover_is_not_fooled_by_a_repetition_loop(demo_store):
+    from analytics import synth
+
+    # the loop transcript spams LOOP_TERM hundreds of times at the second step
+    loop = term_rates(demo_store, [synth.LOOP_TERM])
+    assert loop["docs_with_term"].max() == 1 and loop["occurrences"].max() >= 300
+    spike = discover_terms(demo_store, early=1, late=1, top=50, min_docs=1, direction="falling", examples=False)
+    assert synth.LOOP_TERM not in spike["term"].head(5).to_list()
+
+
+def test_kwic_lines_come_from_the_transcripts_with_the_term(demo_store):
+    df = kwic(demo_store, "autop", step=1100, width=25, limit=7)
+    assert df.columns == ["transcript_id", "run", "step", "environment", "left", "match", "right"]
+    assert df.height == 7 and set(df["step"]) == {1100}
+    assert all(m.lower() == "autop" for m in df["match"]) and all(len(x) == 25 for x in df["left"])
+    assert kwic(demo_store, "zzzznotaword").height == 0
+
+
+def test_kwic_maps_positions_back_through_case_folding(tmp_path):
+    # 'İ'.lower() is two characters: positions in the normalized text must map back
+    path = write_records(tmp_path / "tr.jsonl", [{"id": "tr", "run": "r", "step": 2, "reasoning": "İİİ then Wait here"}])
+    with Store.open(tmp_path / "s.duckdb", read_only=False) as store:
+        ingest_paths(store, [path])
+        df = kwic(store, "wait", width=9)
+    assert df.select("left", "match", "right").rows() == [("İİİ then ", "Wait", " here")]
+
+
+def test_word_shift_and_chained(demo_store):
+    from analytics import synth
+
+    df = word_shift(demo_store, from_step=0, to_step=1100, top=10)
+    assert df.columns == ["term", "occurrences_from", "occurrences_to", "rate_from", "rate_to", "shift",
+                          "jsd_contribution", "share", "direction"]
+    assert df["jsd_contribution"].is_sorted(descending=True)
+    assert set(df["term"].head(4)) & set(synth.RISING_TERMS)
+    chained = chained_word_shift(demo_store, top=3)
+    assert chained.height == 11 * 3 and chained["from_step"].unique().to_list() == list(range(0, 1100, 100))
+    first = chained.filter(chained["from_step"] == 0)
+    assert first["term"][0] == synth.LOOP_TERM  # the loop transcript is the biggest jump 0 -> 100
+    with pytest.raises(InputError, match="no counted step"):
+        word_shift(demo_store, from_step=0, to_step=5)
+
+
+# ---------------------------------------------------------------------------------------------
+# materialization
+# ---------------------------------------------------------------------------------------------
+def test_materialize_is_incremental_batched_and_idempotent(tmp_path):
+    from analytics.synth import write_jsonl
+
+    write_jsonl(tmp_path / "a.jsonl", checkpoints=3, transcripts_per_checkpoint=6, seed=2)
+    write_jsonl(tmp_path / "b.jsonl", checkpoints=3, transcripts_per_checkpoint=6, seed=2, run="other")
+    dump = ("select run, step, environment, scope, term, occurrences, docs_with_term, sum_n2, sum_n_tokens "
+            "from step_term_counts order by all")
+    with Store.open(tmp_path / "one.duckdb", read_only=False) as one:
+        ingest_paths(one, [tmp_path / "a.jsonl", tmp_path / "b.jsonl"])
+        expected = one.rows(dump)
+        expected_docs = one.rows("select * from doc_terms order by all")
+    with Store.open(tmp_path / "two.duckdb", read_only=False) as two:
+        ingest_paths(two, [tmp_path / "a.jsonl"], count_terms=False)
+        assert termcounts.pending_transcripts(two) == 72
+        assert termcounts.materialize(two, batch_bytes=20_000) == 72
+        ingest_paths(two, [tmp_path / "b.jsonl"], count_terms=False)
+        assert termcounts.materialize(two, batch_bytes=5_000, workers=2) == 72
+        assert termcounts.materialize(two) == 0
+        assert two.rows(dump) == expected
+        assert two.rows("select * from doc_terms order by all") == expected_docs
+        batch = two.con.sql("select transcript_pk, kind, text from segments").to_arrow_table()
+        assert termcounts.merge_partials(two, *termcounts.count_kernel(batch)) == 0
+        assert two.rows(dump) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# watchlists and term specs
+# ---------------------------------------------------------------------------------------------
+def test_default_watchlist_has_the_o3_terms():
+    wl = load_watchlist()
+    o3 = [s.label for s in wl.groups["o3_emergent"]]
+    for term in ("autop", "watchers", "illusions", "vantage", "marinade", "disclaim", "overshadow", "parted",
+                 "fudge", "cunning", "glean", "craft", "synergy", "scoreboard", "aggregator"):
+        assert term in o3
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[groups.x]\nterms = []\n", "non-empty list"),
+    ("[groups.x]\nterms = ['autop-run']\n", "not one token"),
+    ("[groups.x]\nterms = ['@y']\n", "groups cannot contain groups"),
+    ("[groups.x]\nterms = ['a']\ncolour = 1\n", "unknown key"),
+    ("groups = 3\n", "at least one"),
+    ("[groups.x\n", "not valid TOML"),
+])
+def test_bad_watchlists_are_spec_errors(tmp_path, text, message):
+    path = tmp_path / "w.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError, match=message) as err:
+        load_watchlist(path)
+    assert str(path) in str(err.value)
+
+
+def test_watchlist_groups_track_as_one_series(small_store, tmp_path):
+    path = tmp_path / "w.toml"
+    path.write_text('[groups.mine]\nterms = ["wait", "hmm", "autop*"]\n', encoding="utf-8")
+    df = term_rates(small_store, ["@mine"], run="r", watchlist=path)
+    assert df.filter(df["step"] == 0)[["occurrences", "docs_with_term"]].rows() == [(9, 3)]
+    every = term_rates(small_store, [], run="r", watchlist=path)
+    assert every["term"].unique(maintain_order=True).to_list() == ["wait", "hmm", "autop*"]
+    assert parse_term("Don’t").label == "don't"
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------
+def test_cli_terms_commands(cli, tmp_path):
+    path = write_records(tmp_path / "small.jsonl", SMALL)
+    assert cli("ingest", path).code == 0
+    res = cli("terms", "track", "wait", "autop*", "--expand", "--format", "csv")
+    assert res.code == 0, res
+    lines = res.out.strip().splitlines()
+    assert lines[0] == ",".join(RATE_COLUMNS)
+    assert any(line.startswith("r,0,wait,3,14,") for line in lines)
+    res = cli("terms", "kwic", "autop", "--format", "json")
+    assert res.code == 0 and [r["match"] for r in json.loads(res.out)] == ["Autop", "autop", "autop", "autop"]
+    assert cli("terms", "trend", "wait", "--format", "csv").code == 0
+    assert cli("terms", "shift", "--from", "0", "--to", "1", "--format", "csv").code == 0
+    assert cli("terms", "shift", "--chained", "--format", "csv").code == 0
+    mat = cli("terms", "materialize", "--format", "json")
+    assert mat.code == 0 and json.loads(mat.out)[0]["counted"] == 0
+    bad = cli("terms", "track", "autop-run")
+    assert bad.code == 3 and "not one token" in bad.err
+    assert cli("terms", "shift").code == 2
+    assert cli("terms", "track", "x", "--watchlist", tmp_path / "missing.toml").code == 6
+    assert cli("terms", "discover").code == 7  # 2 steps, but no term in >= 5 transcripts
