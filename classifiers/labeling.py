@@ -9,7 +9,9 @@ It writes JSONL lines ``{"id", "text", "score", "label": null, "classifier", "tr
 
 ``import_labels`` reads such a file (lines with a null label are skipped), validates every line
 and appends the labels to ``$COTWATCH_HOME/labels/<classifier>.txt``, which ``classify train``
-adds to the training split (never to the held-out split). Re-importing is idempotent.
+adds to the training split — or, with ``split="heldout"``, to ``<classifier>.heldout.txt``, which
+joins the held-out split that validates the model and feeds the prevalence correction.
+Re-importing is idempotent; a sentence can never be in both splits.
 """
 
 from __future__ import annotations
@@ -25,13 +27,9 @@ from classifiers.sqlfiles import load_sql
 
 
 def _labelled_texts(spec) -> set[str]:
-    from classifiers.spec import load_split, read_labelled
+    from classifiers.spec import heldout_files, read_labelled, training_files
 
-    seen = set(load_split(spec, "heldout").texts)
-    seen |= set(read_labelled(spec.data_dir() / "train.txt").texts)
-    if spec.imported_labels().exists():
-        seen |= set(read_labelled(spec.imported_labels()).texts)
-    return seen
+    return {t for f in training_files(spec) + heldout_files(spec) for t in read_labelled(f).texts}
 
 
 def export_for_labelling(store, n: int, out: str | os.PathLike[str], *, classifier: str = "eval_awareness",
@@ -104,20 +102,30 @@ def _diverse(texts: list[str], vecs: np.ndarray | None, k: int) -> list[int]:
     return chosen
 
 
-def import_labels(path: str | os.PathLike[str], *, classifier: str = "eval_awareness"):
-    """Append labelled sentences from a JSONL file (``text`` + ``label`` 0/1) to the user's labels."""
+def import_labels(path: str | os.PathLike[str], *, classifier: str = "eval_awareness", split: str = "train"):
+    """Append labelled sentences from a JSONL file (``text`` + ``label`` 0/1) to the user's labels.
+
+    ``split="train"`` (default) feeds retraining. ``split="heldout"`` adds them to the validation
+    side instead: labels drawn from *your* corpus make the held-out error rates — and so the
+    prevalence correction — representative of it. A sentence can only ever be in one split.
+    """
     import polars as pl
 
-    from classifiers.spec import load_spec, load_split, read_labelled
+    from classifiers.spec import heldout_files, load_spec, read_labelled, training_files
 
+    if split not in ("train", "heldout"):
+        raise InputError(f"split must be train or heldout, got {split!r}")
     spec = load_spec(classifier)
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read labels: {exc}") from exc
-    heldout = set(load_split(spec, "heldout").texts)
-    target = spec.imported_labels()
+    other_files = heldout_files(spec) if split == "train" else training_files(spec)
+    other = {t for f in other_files for t in read_labelled(f).texts}
+    if split == "heldout":
+        other |= set(read_labelled(spec.data_dir() / "heldout.txt").texts)  # shipped held-out: already there
+    target = spec.imported_labels(split)
     existing: dict[str, int] = {}
     if target.exists():
         prior = read_labelled(target)
@@ -147,8 +155,10 @@ def import_labels(path: str | os.PathLike[str], *, classifier: str = "eval_aware
             problems.append(f"{path}:{number}: 'label' must be 0 or 1 (or null to skip), got {label!r}")
             continue
         text = " ".join(text.split())
-        if text in heldout:
-            problems.append(f"{path}:{number}: sentence is in the held-out split; it cannot be used for training")
+        if text in other:
+            where = "held-out split; it cannot be used for training" if split == "train" else \
+                "training data (or shipped held-out split); it cannot validate"
+            problems.append(f"{path}:{number}: sentence is already in the {where}")
             continue
         if text in existing and existing[text] != label:
             problems.append(f"{path}:{number}: conflicts with an earlier imported label ({existing[text]})")
@@ -166,5 +176,5 @@ def import_labels(path: str | os.PathLike[str], *, classifier: str = "eval_aware
         header = "" if target.exists() else f"# labels imported with `cotwatch label import` for {spec.name}\n"
         with target.open("a", encoding="utf-8") as fh:
             fh.write(header + "".join(f"{label} imported {text}\n" for label, text in new))
-    return pl.DataFrame([{"classifier": spec.name, "imported": len(new),
+    return pl.DataFrame([{"classifier": spec.name, "split": split, "imported": len(new),
                           "positives": sum(l for l, _ in new), "skipped": skipped, "file": str(target)}])

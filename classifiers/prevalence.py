@@ -197,10 +197,13 @@ COVERT_COLUMNS = ("covert_n", "covert_rate_flagged", "covert_rate_unflagged", "c
 
 
 def awareness_prevalence(store, *, run: str | None = None, classifier: str = "eval_awareness",
-                         by_environment: bool = False, b: int = B_DEFAULT, seed: int = 0, level: float = 0.95):
+                         by_environment: bool = False, pooled: bool = False, b: int = B_DEFAULT, seed: int = 0,
+                         level: float = 0.95):
     """Per step (and environment): ``run, step, n, flagged, raw_rate, corrected_rate, ci_lo, ci_hi``
     plus transcript-level ``tpr_t, fpr_t`` and, when transcripts carry ``covert_action``, the covert
     rates among aware and unaware transcripts with intervals. Needs ``classify apply`` first.
+    ``pooled`` gives one row for the whole run (``step`` null) — per-step covert comparisons rest
+    on few aware transcripts, the pooled one on all of them.
 
     >>> with Store.open("runs.duckdb") as store:                        # doctest: +SKIP
     ...     awareness_prevalence(store, run="demo-rl")
@@ -218,7 +221,7 @@ def awareness_prevalence(store, *, run: str | None = None, classifier: str = "ev
     cid, threshold, sha, card = latest[0]
     validation = _validation_for(store, classifier, sha, threshold, json.loads(card) if isinstance(card, str) else card)
     cells = store.frame(load_sql("awareness_cells"), {"classifier_id": cid, "run": run})
-    keys = ["run", "step", "environment"] if by_environment else ["run", "step"]
+    keys = ["run"] + ([] if pooled else ["step"]) + (["environment"] if by_environment else [])
     rows = []
     for i, (key, group) in enumerate(cells.group_by(keys, maintain_order=True)):
         cov = group["covert"].to_numpy()
@@ -232,6 +235,9 @@ def awareness_prevalence(store, *, run: str | None = None, classifier: str = "ev
     df = pl.DataFrame(rows, infer_schema_length=None)
     if "covert_n" not in df.columns:
         df = df.with_columns([pl.lit(None, dtype=pl.Float64).alias(c) for c in COVERT_COLUMNS])
+    if pooled:
+        df = df.with_columns(pl.lit(None, dtype=pl.Int64).alias("step"))
+        keys = ["run", "step"] + (["environment"] if by_environment else [])
     front = keys + ["n", "flagged", "raw_rate", "corrected_rate", "ci_lo", "ci_hi", "tpr_t", "fpr_t"]
     return df.select(front + list(COVERT_COLUMNS)).sort(keys)
 

@@ -60,9 +60,10 @@ class ClassifierSpec:
     def data_dir(self) -> Path:
         return package_dir("data", self.data)
 
-    def imported_labels(self) -> Path:
-        """Where ``cotwatch label import`` appends labels for this classifier."""
-        return cotwatch_home() / "labels" / f"{self.name}.txt"
+    def imported_labels(self, split: str = "train") -> Path:
+        """Where ``cotwatch label import`` appends labels for this classifier and split."""
+        suffix = "" if split == "train" else f".{split}"
+        return cotwatch_home() / "labels" / f"{self.name}{suffix}.txt"
 
 
 def shipped_specs() -> list[str]:
@@ -201,16 +202,24 @@ def training_files(spec: ClassifierSpec) -> list[Path]:
     return files
 
 
+def heldout_files(spec: ClassifierSpec) -> list[Path]:
+    """The shipped held-out split plus held-out labels imported from the user's own corpus."""
+    files = [spec.data_dir() / "heldout.txt"]
+    if spec.imported_labels("heldout").exists():
+        files.append(spec.imported_labels("heldout"))
+    return files
+
+
 def load_split(spec: ClassifierSpec, split: str) -> LabelledSet:
-    """The ``train`` split (shipped + imported labels) or the ``heldout`` split."""
-    files = training_files(spec) if split == "train" else [spec.data_dir() / "heldout.txt"]
+    """The ``train`` split (shipped + imported) or the ``heldout`` split (shipped + imported)."""
+    files = training_files(spec) if split == "train" else heldout_files(spec)
     data = LabelledSet([], [], [], [])
     for f in files:
         if not f.exists():
             raise InputError(f"{f}: labelled data file missing for classifier {spec.name!r}")
         data.extend(read_labelled(f))
     if split == "train":
-        heldout = set(read_labelled(spec.data_dir() / "heldout.txt").texts)
+        heldout = {t for f in heldout_files(spec) for t in read_labelled(f).texts}
         leaked = [s for s, t in zip(data.sources, data.texts) if t in heldout]
         if leaked:
             raise InputError(f"{leaked[0]}: sentence also appears in the held-out split (held-out must stay unseen)")

@@ -28,7 +28,7 @@ from classifiers.lexicon import Lexicon
 from classifiers.metrics import best_f1_threshold, binary_metrics, max_fpr_threshold
 from classifiers.model import make_head, make_static_head
 from classifiers.prevalence import Validation
-from classifiers.spec import ClassifierSpec, data_hash, load_spec, load_split, training_files
+from classifiers.spec import ClassifierSpec, data_hash, heldout_files, load_spec, load_split, training_files
 
 
 @dataclass
@@ -154,7 +154,7 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
         "target_recall": spec.target_recall,
         "static_recall": spec.static_recall,
     }
-    files = training_files(spec) + [spec.data_dir() / "heldout.txt"]
+    files = training_files(spec) + heldout_files(spec)
     import sklearn
     import skops
 
@@ -217,7 +217,7 @@ def evaluate(classifier: str = "eval_awareness", *, device: str = "auto", batch_
     stage1 = scorer.first_stage(ho.texts)
     cascade = np.where(stage1, full, 0.0)
     baseline = scorer.lexicon.score(ho.texts)
-    files = training_files(spec) + [spec.data_dir() / "heldout.txt"]
+    files = training_files(spec) + heldout_files(spec)
     changed = data_hash(files) != art.card["training_data_sha256"]
     rows = []
     for name, s, t in (("model", full, art.threshold), ("cascade", cascade, art.threshold),

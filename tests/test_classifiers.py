@@ -263,7 +263,7 @@ def test_label_import_appends_validates_and_feeds_training(tmp_path, monkeypatch
     f.write_text(json.dumps({"text": heldout_text, "label": 1}) + "\n" + '{"text": "x", "label": 3}\n', encoding="utf-8")
     with pytest.raises(RejectedRecords) as err:
         import_labels(f)
-    assert any("labels.jsonl:1: sentence is in the held-out split" in p for p in err.value.problems)
+    assert any("labels.jsonl:1: sentence is already in the held-out split" in p for p in err.value.problems)
     assert any("labels.jsonl:2: 'label' must be 0 or 1" in p for p in err.value.problems)
     assert len(load_split(spec, "train")) == before + 2  # nothing imported from the bad file
 
@@ -306,3 +306,23 @@ def test_shipped_artifacts_load_safely_and_match_the_shipped_data(name, monkeypa
     assert art.card["training_data_sha256"] == data_hash(training_files(spec) + [spec.data_dir() / "heldout.txt"])
     assert art.card["cascade"]["stage1_recall_heldout"] >= 0.98
     assert 0.2 <= art.threshold <= 0.95
+
+
+def test_heldout_label_import_joins_validation_never_training(tmp_path, monkeypatch):
+    from analytics.errors import RejectedRecords
+    from classifiers.labeling import import_labels
+
+    monkeypatch.setenv("COTWATCH_HOME", str(tmp_path))
+    spec = load_spec("eval_awareness")
+    n_ho, n_tr = len(load_split(spec, "heldout")), len(load_split(spec, "train"))
+    f = tmp_path / "ho.jsonl"
+    f.write_text(json.dumps({"text": "The probe results are logged for the lab report.", "label": 0}) + "\n",
+                 encoding="utf-8")
+    assert import_labels(f, split="heldout").row(0, named=True)["imported"] == 1
+    assert len(load_split(spec, "heldout")) == n_ho + 1 and len(load_split(spec, "train")) == n_tr
+    with pytest.raises(RejectedRecords):  # the same sentence cannot then go to training
+        import_labels(f, split="train")
+    train_text = load_split(spec, "train").texts[0]
+    f.write_text(json.dumps({"text": train_text, "label": 1}) + "\n", encoding="utf-8")
+    with pytest.raises(RejectedRecords):
+        import_labels(f, split="heldout")

@@ -11,6 +11,7 @@ from cotwatch.options import db_option, format_option, output_option, run_option
 @run_option
 @click.option("--classifier", default="eval_awareness", show_default=True, help="Classifier whose results to use.")
 @click.option("--by-environment", is_flag=True, help="One row per (step, environment) instead of per step.")
+@click.option("--pooled", is_flag=True, help="One row for the whole run (step empty) instead of one per step.")
 @click.option("--bootstrap", "b", type=click.IntRange(100, 100000), default=1000, show_default=True,
               help="Bootstrap replicates for the intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
@@ -18,7 +19,7 @@ from cotwatch.options import db_option, format_option, output_option, run_option
 @wait_option
 @format_option
 @output_option
-def awareness(run, classifier, by_environment, b, seed, db, wait, fmt, output):
+def awareness(run, classifier, by_environment, pooled, b, seed, db, wait, fmt, output):
     """Eval-awareness prevalence per step, corrected for the classifier's own errors.
 
     Columns: run, step, n, flagged, raw_rate, corrected_rate (Rogan–Gladen with transcript-level
@@ -31,5 +32,6 @@ def awareness(run, classifier, by_environment, b, seed, db, wait, fmt, output):
     from cotwatch.output import emit
 
     with Store.open(db, wait=wait) as store:
-        df = awareness_prevalence(store, run=run, classifier=classifier, by_environment=by_environment, b=b, seed=seed)
+        df = awareness_prevalence(store, run=run, classifier=classifier, by_environment=by_environment, pooled=pooled, b=b,
+                                  seed=seed)
     emit(df, fmt, output)

@@ -35,10 +35,12 @@ def export(n, run, classifier, out, db, wait, fmt):
 @label.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True))
 @click.option("--classifier", default="eval_awareness", show_default=True, help="Classifier the labels are for.")
+@click.option("--split", type=click.Choice(["train", "heldout"]), default="train", show_default=True,
+              help="train: more training data; heldout: validation labels from your corpus (representative error rates).")
 @format_option
-def import_(file, classifier, fmt):
-    """Add labelled sentences (JSONL with 'text' and 'label') to the training data; retrain to use them."""
+def import_(file, classifier, split, fmt):
+    """Add labelled sentences (JSONL with 'text' and 'label') to the training or held-out data; retrain to use them."""
     from classifiers.labeling import import_labels
     from cotwatch.output import emit
 
-    emit(import_labels(file, classifier=classifier), fmt)
+    emit(import_labels(file, classifier=classifier, split=split), fmt)
