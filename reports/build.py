@@ -51,10 +51,7 @@ ANALYSES: dict[str, tuple[str, ...]] = {
     "word_shift": ("analytics.terms:word_shift", "analytics.term_shift:word_shift"),
     "chained_word_shift": ("analytics.terms:chained_word_shift", "analytics.term_shift:chained_word_shift",
                            "analytics.terms:word_shift_chained", "analytics.term_shift:word_shift_chained"),
-    "load_watchlist": ("analytics.terms:load_watchlist", "analytics.watchlist:load_watchlist",
-                       "analytics.term_watchlist:load_watchlist"),
-    "default_watchlist": ("analytics.terms:default_watchlist", "analytics.watchlist:default_watchlist",
-                          "analytics.term_watchlist:default_watchlist"),
+    "load_watchlist": ("analytics.term_specs:load_watchlist", "analytics.terms:load_watchlist"),
     "awareness_prevalence": ("classifiers:awareness_prevalence", "classifiers.prevalence:awareness_prevalence",
                              "classifiers.awareness:awareness_prevalence"),
     "top_flagged_sentences": ("classifiers:top_flagged_sentences", "classifiers.prevalence:top_flagged_sentences",
@@ -238,32 +235,18 @@ def _thin_steps(df, max_steps: int):
 
 
 def _watch_terms(ctx: _Context) -> list[str]:
+    """The spec's term queries, plus every term of its watchlist file; with neither, every term
+    of analytics' default watchlist."""
     if "watch_terms" in ctx.cache:
         return ctx.cache["watch_terms"]
     terms = list(ctx.spec.watch_terms)
-    if ctx.spec.watchlist_file is not None:
+    if ctx.spec.watchlist_file is not None or not terms:
         loader = _need("load_watchlist")
-        terms += _watchlist_terms(loader(ctx.spec.watchlist_file))
-    if not terms:
-        default = find_analysis("default_watchlist")
-        if default is None:
-            raise Omit("the spec lists no watchlist terms and no default watchlist is available")
-        terms = _watchlist_terms(default())
+        terms += [getattr(t, "label", str(t)) for t in loader(ctx.spec.watchlist_file).all_terms()]
     if not terms:
         raise Omit("the watchlist is empty")
     ctx.cache["watch_terms"] = list(dict.fromkeys(terms))
     return ctx.cache["watch_terms"]
-
-
-def _watchlist_terms(watchlist: Any) -> list[str]:
-    """Term queries from whatever a watchlist loader returns (list, dict of groups, or object)."""
-    if isinstance(watchlist, dict):
-        return [str(k) for k in watchlist]
-    for attr in ("queries", "terms", "names"):
-        value = getattr(watchlist, attr, None)
-        if value is not None:
-            return [str(v) for v in (value() if callable(value) else value)]
-    return [str(t) for t in watchlist]
 
 
 def _term_rates(ctx: _Context):
@@ -274,7 +257,8 @@ def _term_rates(ctx: _Context):
 
     fn = _need("term_rates")
     terms = _watch_terms(ctx)
-    frames = [_call(fn, ctx.store, terms, run=run, scope=ctx.spec.scope) for run in ctx.runs]
+    watchlist = str(ctx.spec.watchlist_file) if ctx.spec.watchlist_file else None
+    frames = [_call(fn, ctx.store, terms, run=run, scope=ctx.spec.scope, watchlist=watchlist) for run in ctx.runs]
     df = pl.concat([f for f in frames if f is not None and not f.is_empty()], how="diagonal_relaxed") if frames else pl.DataFrame()
     if df.is_empty():
         raise Omit("the watchlist terms have no rows (no counted transcripts in scope)")
@@ -379,29 +363,25 @@ def _section_emergent(ctx: _Context) -> Section:
 
 
 def _normalize_shift(df, from_step: int | None = None, to_step: int | None = None):
-    """A word-shift frame as ``from_step, to_step, term, contribution[, p_from, p_to]``."""
+    """A word-shift result as ``from_step, to_step, term, contribution[, rate_from, rate_to, shift]``.
+
+    ``contribution`` is the term's Jensen–Shannon contribution (bits) signed by direction: > 0 when
+    the later checkpoint uses the term more (``word_shift``'s ``jsd_contribution`` and
+    ``direction``)."""
     import polars as pl
 
-    renames = {}
-    for want, options in (("contribution", ("contribution", "shift", "js_contribution", "delta", "score")),
-                          ("from_step", ("from_step", "step_from", "from", "s1")),
-                          ("to_step", ("to_step", "step_to", "to", "s2")),
-                          ("p_from", ("p_from", "freq_from", "share_from", "p1")),
-                          ("p_to", ("p_to", "freq_to", "share_to", "p2"))):
-        for option in options:
-            if option in df.columns:
-                if option != want:
-                    renames[option] = want
-                break
-    df = df.rename(renames)
-    if "from_step" not in df.columns and from_step is not None:
-        df = df.with_columns(pl.lit(from_step, pl.Int64).alias("from_step"))
-    if "to_step" not in df.columns and to_step is not None:
-        df = df.with_columns(pl.lit(to_step, pl.Int64).alias("to_step"))
-    missing = [c for c in ("from_step", "to_step", "term", "contribution") if c not in df.columns]
+    missing = [c for c in ("term", "jsd_contribution", "direction") if c not in df.columns]
     if missing:
         raise Omit(f"word_shift() result lacks {', '.join(missing)} (has {', '.join(df.columns)})")
-    return df.select([c for c in ("from_step", "to_step", "term", "contribution", "p_from", "p_to") if c in df.columns])
+    if "from_step" not in df.columns:
+        df = df.with_columns(pl.lit(from_step, pl.Int64).alias("from_step"))
+    if "to_step" not in df.columns:
+        df = df.with_columns(pl.lit(to_step, pl.Int64).alias("to_step"))
+    df = df.with_columns(
+        (pl.col("jsd_contribution").cast(pl.Float64)
+         * pl.when(pl.col("direction") == "from").then(-1.0).otherwise(1.0)).alias("contribution"))
+    keep = ["from_step", "to_step", "term", "contribution"] + [c for c in ("rate_from", "rate_to", "shift") if c in df.columns]
+    return df.select(keep)
 
 
 def _section_word_shift(ctx: _Context) -> Section:
@@ -455,7 +435,7 @@ def _awareness(ctx: _Context, by_environment: bool = False):
         raise Omit("awareness_prevalence() has no by_environment option")
     frames = []
     for run in ctx.runs:
-        kwargs = {"run": run, "classifier": ctx.spec.classifier, "threshold": ctx.spec.threshold}
+        kwargs = {"run": run, "classifier": ctx.spec.classifier}
         if by_environment:
             kwargs["by_environment"] = True
         frames.append(_call(fn, ctx.store, **kwargs))

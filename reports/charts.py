@@ -37,8 +37,8 @@ EMERGENT_COLUMNS = ("term", "score", "english_zipf", "keyness_z", "trend_p", "sl
                     "docs_with_term_early", "docs_with_term_late", "example")
 WORD_SHIFT_COLUMNS = ("from_step", "to_step", "term", "contribution")
 AWARENESS_COLUMNS = ("run", "step", "n", "flagged", "raw_rate", "corrected_rate", "ci_lo", "ci_hi")
-COVERT_COLUMNS = ("run", "step", "covert_rate_aware", "covert_rate_aware_lo", "covert_rate_aware_hi",
-                  "covert_rate_unaware", "covert_rate_unaware_lo", "covert_rate_unaware_hi")
+COVERT_COLUMNS = ("run", "step", "covert_rate_aware", "covert_aware_lo", "covert_aware_hi",
+                  "covert_rate_unaware", "covert_unaware_lo", "covert_unaware_hi")
 OVERVIEW_COLUMNS = ("run", "step", "environment", "transcripts", "reasoning_tokens")
 ENVIRONMENT_COLUMNS = ("run", "step", "environment", "measure", "value", "lo", "hi", "n")
 
@@ -214,31 +214,32 @@ def emergent_terms_chart(df):
 def word_shift_chart(df, columns: int = 3):
     """Terms that drive the difference between two checkpoints (one panel per pair when chained).
 
-    Columns: ``from_step, to_step, term, contribution`` (signed: > 0 = more frequent at ``to_step``);
-    optional ``p_from, p_to`` (relative frequencies) for the tooltip.
+    Columns: ``from_step, to_step, term, contribution`` — the term's Jensen–Shannon divergence
+    contribution in bits, signed: > 0 when the later checkpoint uses it more; optional
+    ``rate_from, rate_to, shift`` (per 1,000 tokens) for the tooltip.
     """
     alt = _alt()
     import polars as pl
 
-    data = _frame(df, WORD_SHIFT_COLUMNS, "word_shift_chart", optional=("p_from", "p_to")).with_columns(
+    data = _frame(df, WORD_SHIFT_COLUMNS, "word_shift_chart", optional=("rate_from", "rate_to", "shift")).with_columns(
         pl.format("step {} → {}", "from_step", "to_step").alias("pair"),
         pl.when(pl.col("contribution") >= 0).then(pl.lit("more at later step"))
         .otherwise(pl.lit("less at later step")).alias("direction"),
     ).sort("from_step", "to_step", "contribution", descending=[False, False, True])
     tooltip = [alt.Tooltip("term:N"), alt.Tooltip("pair:N", title="checkpoints"),
-               alt.Tooltip("contribution:Q", format=".4f", title="contribution")]
-    if "p_from" in data.columns:
-        tooltip.append(alt.Tooltip("p_from:Q", format=".3%", title="share of tokens before"))
-    if "p_to" in data.columns:
-        tooltip.append(alt.Tooltip("p_to:Q", format=".3%", title="share of tokens after"))
+               alt.Tooltip("contribution:Q", format=".5f", title="JSD contribution (bits, signed)")]
+    for col, title in (("rate_from", "per 1k tokens before"), ("rate_to", "per 1k tokens after"),
+                       ("shift", "change per 1k tokens")):
+        if col in data.columns:
+            tooltip.append(alt.Tooltip(f"{col}:Q", format=".3f", title=title))
     chart = alt.Chart(data).mark_bar().encode(
-        x=alt.X("contribution:Q", title="contribution to the shift (signed)"),
+        x=alt.X("contribution:Q", title="JSD contribution (bits, signed)"),
         y=alt.Y("term:N", title=None, sort=alt.EncodingSortField("contribution", order="descending")),
         color=alt.Color("direction:N", title="direction", scale=alt.Scale(
             domain=["more at later step", "less at later step"], range=["#c0392b", "#2e6fb7"])),
         tooltip=tooltip,
     ).properties(width=220, height=alt.Step(14))
-    subtitle = "signed contribution of each term; red: used more at the later checkpoint"
+    subtitle = "each term's share of the Jensen–Shannon divergence; red: used more at the later checkpoint"
     if data["pair"].n_unique() <= 1:
         return chart.properties(title=_title(alt, "Word shift between checkpoints", subtitle))
     return chart.facet(facet=alt.Facet("pair:N", title=None, sort=alt.SortField("from_step")), columns=columns).resolve_scale(
@@ -290,19 +291,25 @@ def awareness_chart(df):
 def awareness_covert_chart(df):
     """Covert-action rate among aware vs unaware transcripts per step, with 95% intervals.
 
-    Columns: ``run, step, covert_rate_aware(_lo, _hi), covert_rate_unaware(_lo, _hi)``. Folded to
-    ``run, step, group, covert_rate, lo, hi``.
+    Columns (from ``awareness_prevalence``): ``run, step, covert_rate_aware, covert_aware_lo,
+    covert_aware_hi, covert_rate_unaware, covert_unaware_lo, covert_unaware_hi`` (the spelling
+    ``covert_rate_aware_lo`` etc. is accepted too). Folded to ``run, step, group, covert_rate, lo,
+    hi``; NaN (no transcript in a group at that step) becomes null and leaves a gap.
     """
     alt = _alt()
     import polars as pl
 
+    if hasattr(df, "columns"):
+        aliases = {f"covert_rate_{g}_{b}": f"covert_{g}_{b}" for g in ("aware", "unaware") for b in ("lo", "hi")}
+        df = df.rename({k: v for k, v in aliases.items() if k in df.columns and v not in df.columns})
     data = _frame(df, COVERT_COLUMNS, "awareness_covert_chart")
     parts = []
-    for group, col in (("aware", "covert_rate_aware"), ("unaware", "covert_rate_unaware")):
+    for group in ("aware", "unaware"):
         parts.append(data.select("run", "step", pl.lit(f"verbalizes awareness: {'yes' if group == 'aware' else 'no'}").alias("group"),
-                                 pl.col(col).cast(pl.Float64).alias("covert_rate"),
-                                 pl.col(f"{col}_lo").cast(pl.Float64).alias("lo"), pl.col(f"{col}_hi").cast(pl.Float64).alias("hi")))
-    long = pl.concat(parts).sort("run", "group", "step")
+                                 pl.col(f"covert_rate_{group}").cast(pl.Float64).alias("covert_rate"),
+                                 pl.col(f"covert_{group}_lo").cast(pl.Float64).alias("lo"),
+                                 pl.col(f"covert_{group}_hi").cast(pl.Float64).alias("hi")))
+    long = pl.concat(parts).with_columns(pl.col("covert_rate", "lo", "hi").fill_nan(None)).sort("run", "group", "step")
     color = alt.Color("group:N", title="transcripts", scale=alt.Scale(
         domain=["verbalizes awareness: yes", "verbalizes awareness: no"], range=["#c0392b", "#2e6fb7"]))
     base = alt.Chart().encode(x=_step_x(alt), color=color)

@@ -19,12 +19,13 @@ from typing import Any
 
 from analytics.errors import SpecError
 
-#: Sections in page order, each with its options: name → (type, default, minimum).
+#: Sections in page order, each with its options: name → (type, default, minimum). A default of
+#: None means "leave it to the analysis" (discover_terms picks a third of the steps for early/late).
 SECTIONS: dict[str, dict[str, tuple[type, Any, Any]]] = {
     "overview": {},
     "terms": {"columns": (int, 4, 1)},
     "heatmap": {},
-    "emergent": {"top": (int, 20, 1), "early": (int, 1, 1), "late": (int, 1, 1), "min_docs": (int, 5, 1),
+    "emergent": {"top": (int, 20, 1), "early": (int, None, 1), "late": (int, None, 1), "min_docs": (int, 5, 1),
                  "direction": (str, "rising", None)},
     "word_shift": {"top": (int, 15, 1), "chained": (bool, True, None), "max_pairs": (int, 12, 1)},
     "awareness": {},
@@ -37,7 +38,7 @@ SCOPES = ("reasoning", "output", "all")
 DIRECTIONS = ("rising", "falling")
 _TOP_KEYS = {"title", "description", "runs", "scope", "max_steps", "images", "watchlist", "classifier", "sections"}
 _WATCHLIST_KEYS = {"terms", "file"}
-_CLASSIFIER_KEYS = {"name", "threshold"}
+_CLASSIFIER_KEYS = {"name"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,6 @@ class ReportSpec:
     watch_terms: tuple[str, ...] = ()
     watchlist_file: Path | None = None
     classifier: str = "eval_awareness"
-    threshold: float | None = None
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "<default>"
 
@@ -67,7 +67,7 @@ class ReportSpec:
             "scope": self.scope, "max_steps": self.max_steps, "images": self.images,
             "watchlist": {"terms": list(self.watch_terms),
                           "file": str(self.watchlist_file) if self.watchlist_file else None},
-            "classifier": {"name": self.classifier, "threshold": self.threshold},
+            "classifier": {"name": self.classifier},
             "sections": {name: dict(opts) for name, opts in self.sections.items()},
         }
 
@@ -121,12 +121,6 @@ def parse_spec(text: str, *, source: str = "<string>", base_dir: Path | None = N
     classifier = _table(raw, "classifier", source)
     _unknown(classifier, _CLASSIFIER_KEYS, source, "classifier.")
     clf_name = _get(classifier, "name", str, "eval_awareness", source, key_path="classifier.name")
-    threshold = None
-    if "threshold" in classifier:
-        threshold = classifier["threshold"]
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-            raise SpecError(f"{source}: classifier.threshold: must be a number in [0, 1], got {threshold!r}")
-        threshold = float(threshold)
 
     sections_raw = _table(raw, "sections", source)
     if not sections_raw and "sections" in raw:
@@ -153,7 +147,7 @@ def parse_spec(text: str, *, source: str = "<string>", base_dir: Path | None = N
         raise SpecError(f"{source}: sections: every section is disabled; nothing would be reported")
     return ReportSpec(title=title, description=description, runs=runs, scope=scope, max_steps=max_steps,
                       images=images, watch_terms=terms, watchlist_file=wl_file, classifier=clf_name,
-                      threshold=threshold, sections=sections, source=source)
+                      sections=sections, source=source)
 
 
 def _unknown(table: dict, known: set[str], source: str, prefix: str) -> None:

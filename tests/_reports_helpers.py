@@ -40,12 +40,22 @@ def discover_frame() -> pl.DataFrame:
 
 
 def shift_frame(chained: bool = False) -> pl.DataFrame:
+    """The chart's input: signed JSD contributions (what reports.build makes of word_shift's output)."""
     pairs = [(0, 100), (100, 200)] if chained else [(0, 200)]
     rows = []
     for a, b in pairs:
         for term, c in (("autop", 0.03), ("watchers", 0.01), ("the", -0.02)):
             rows.append({"from_step": a, "to_step": b, "term": term, "contribution": c * (b - a) / 100})
     return pl.DataFrame(rows)
+
+
+def word_shift_result(a: int, b: int) -> pl.DataFrame:
+    """``analytics.terms.word_shift``'s columns (SHIFT_COLUMNS) for one pair, hand-made."""
+    return pl.DataFrame({
+        "term": ["autop", "the", "watchers"], "occurrences_from": [1, 50, 2], "occurrences_to": [9, 40, 5],
+        "rate_from": [0.1, 5.0, 0.2], "rate_to": [0.9, 4.0, 0.5], "shift": [0.8, -1.0, 0.3],
+        "jsd_contribution": [0.004, 0.002, 0.001], "share": [4 / 7, 2 / 7, 1 / 7], "direction": ["to", "from", "to"],
+    })
 
 
 def awareness_frame(covert: bool = False, runs: tuple[str, ...] = ("r1",)) -> pl.DataFrame:
@@ -57,8 +67,9 @@ def awareness_frame(covert: bool = False, runs: tuple[str, ...] = ("r1",)) -> pl
             row = {"run": run, "step": step, "n": n, "flagged": flagged, "raw_rate": flagged / n,
                    "corrected_rate": flagged / n * 0.9, "ci_lo": flagged / n * 0.6, "ci_hi": flagged / n * 1.3}
             if covert:
-                row.update({"covert_rate_aware": 0.1, "covert_rate_aware_lo": 0.02, "covert_rate_aware_hi": 0.3,
-                            "covert_rate_unaware": 0.25, "covert_rate_unaware_lo": 0.2, "covert_rate_unaware_hi": 0.31})
+                row.update({"covert_rate_aware": 0.1 if i else float("nan"), "covert_aware_lo": 0.02 if i else float("nan"),
+                            "covert_aware_hi": 0.3 if i else float("nan"),
+                            "covert_rate_unaware": 0.25, "covert_unaware_lo": 0.2, "covert_unaware_hi": 0.31})
             rows.append(row)
     return pl.DataFrame(rows)
 
@@ -84,7 +95,7 @@ def documented_analyses(calls: list | None = None) -> dict:
     section independently of the analyses' own implementations (which have their own tests)."""
     calls = [] if calls is None else calls
 
-    def term_rates(store, terms, *, run=None, scope="reasoning"):
+    def term_rates(store, terms, *, run=None, scope="reasoning", watchlist=None):
         calls.append(("term_rates", tuple(terms), run, scope))
         df = term_rates_frame().with_columns(pl.lit(run).alias("run"))
         return df.filter(pl.col("term").is_in(list(terms)))
@@ -98,9 +109,15 @@ def documented_analyses(calls: list | None = None) -> dict:
         return pl.DataFrame({"transcript_id": ["hostile-1"], "run": [run], "step": [step], "environment": [PAYLOAD],
                              "left": [f"the {PAYLOAD_IMG} "], "match": [term], "right": [f" {PAYLOAD_SCRIPT}"]})
 
-    def word_shift(store, *, run, from_step, to_step, top=15):
+    def word_shift(store, *, run, from_step, to_step, top=15, scope="reasoning"):
         calls.append(("word_shift", run, from_step, to_step, top))
-        return pl.DataFrame({"term": ["autop", "watchers", "the"], "contribution": [0.03, 0.01, -0.02]})
+        return word_shift_result(from_step, to_step).head(top)
+
+    def chained_word_shift(store, *, run, top=10, scope="reasoning"):
+        calls.append(("chained_word_shift", run, top))
+        return pl.concat([word_shift_result(a, b).head(top).with_columns(
+            pl.lit(a, pl.Int64).alias("from_step"), pl.lit(b, pl.Int64).alias("to_step"), pl.lit(0.007).alias("jsd"))
+            for a, b in ((0, 100), (100, 200))])
 
     def awareness_prevalence(store, *, run=None, classifier="eval_awareness", by_environment=False):
         calls.append(("awareness_prevalence", run, classifier, by_environment))
@@ -116,6 +133,7 @@ def documented_analyses(calls: list | None = None) -> dict:
                              "score": [0.97, 0.91]})
 
     return {"term_rates": term_rates, "discover_terms": discover_terms, "kwic": kwic, "word_shift": word_shift,
+            "chained_word_shift": chained_word_shift,
             "awareness_prevalence": awareness_prevalence, "top_flagged_sentences": top_flagged_sentences}
 
 

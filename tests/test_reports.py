@@ -180,10 +180,17 @@ def test_awareness_chart_folds_raw_and_corrected():
 def test_awareness_covert_chart_spec():
     from reports.charts import awareness_covert_chart
 
-    spec = awareness_covert_chart(H.awareness_frame(covert=True)).to_dict()
+    df = H.awareness_frame(covert=True)
+    spec = awareness_covert_chart(df).to_dict()
     rows = _datasets(spec)
     aware = [r for r in rows if r["group"] == "verbalizes awareness: yes"]
-    assert [(r["covert_rate"], r["lo"], r["hi"]) for r in aware] == [(0.1, 0.02, 0.3)] * 3
+    # NaN at step 0 (no aware transcript) becomes null: a gap, not a zero
+    assert [(r["step"], r["covert_rate"], r["lo"], r["hi"]) for r in aware] == [
+        (0, None, None, None), (100, 0.1, 0.02, 0.3), (200, 0.1, 0.02, 0.3)]
+    unaware = [r for r in rows if r["group"] == "verbalizes awareness: no"]
+    assert [(r["covert_rate"], r["lo"], r["hi"]) for r in unaware] == [(0.25, 0.2, 0.31)] * 3
+    renamed = df.rename({"covert_aware_lo": "covert_rate_aware_lo", "covert_unaware_hi": "covert_rate_unaware_hi"})
+    assert _datasets(awareness_covert_chart(renamed).to_dict()) == rows
     band, line = _encodings(spec)
     assert (band["y"]["field"], band["y2"]["field"], line["y"]["field"]) == ("lo", "hi", "covert_rate")
     assert band["y"]["title"] == "covert-action rate (share of transcripts)"
@@ -236,7 +243,7 @@ def test_default_spec_lists_every_section():
     spec = load_spec()
     assert spec.section_names() == list(SECTIONS)
     assert spec.watch_terms[:3] == ("autop", "watchers", "illusions") and spec.classifier == "eval_awareness"
-    assert spec.sections["emergent"] == {"top": 20, "early": 1, "late": 1, "min_docs": 5, "direction": "rising"}
+    assert spec.sections["emergent"] == {"top": 20, "early": None, "late": None, "min_docs": 5, "direction": "rising"}
 
 
 @pytest.mark.parametrize("text, message", [
@@ -250,7 +257,7 @@ def test_default_spec_lists_every_section():
     ("[sections.emergent]\ntop = 'many'", r"sections.emergent.top: expected int, got str"),
     ("[sections.emergent]\ndirection = 'up'", r"sections.emergent.direction: must be rising or falling"),
     ("[sections.overview]\nenabled = false", r"sections: every section is disabled"),
-    ("[classifier]\nthreshold = 2", r"classifier.threshold: must be a number in \[0, 1\]"),
+    ("[classifier]\nthreshold = 0.5", r"classifier.threshold: unknown key \(known: name\)"),
     ("[watchlist]\nfile = 'missing.toml'", r"watchlist.file: no such file"),
     ('[watchlist]\nterms = ["ok", " "]', r"watchlist.terms\[1\]: empty term"),
     ("title = ", r"not valid TOML"),
@@ -355,11 +362,11 @@ def test_payload_is_escaped_everywhere(written):
     from reports.write import json_for_script
 
     page = (written / "index.html").read_text()
-    body = page.split("</head>", 1)[1]
+    body = page.rsplit("</head>", 1)[1]
     assert H.PAYLOAD_SCRIPT not in page and H.PAYLOAD_IMG not in page
     escaped = json_for_script(H.PAYLOAD)[1:-1]
     assert "<img" not in body and body.count(escaped) >= 1  # the environment name, as escaped JSON in a spec
-    assert body.count("PWNED") == body.count(escaped)       # and in no other form
+    assert "<script>document" not in body and 'onerror="document' not in body  # in no markup form
     assert body.count("<script") == 1 + body.count('<script type="application/json"')
 
 
@@ -379,7 +386,7 @@ def test_payload_escaped_in_html_tables():
                                           tables=[TableItem("evidence_kwic", "KWIC <b>", frame)])],
                         omitted=[], generated_at=datetime(2026, 1, 2, tzinfo=timezone.utc))
     page = render_html(built, {}, {"evidence_kwic": {"csv": "data/evidence_kwic.csv"}})
-    body = page.split("</head>", 1)[1]
+    body = page.rsplit("</head>", 1)[1]
     assert H.PAYLOAD_SCRIPT not in page and H.PAYLOAD_IMG not in page and "<b>" not in body.replace("<b>Omitted", "")
     assert f'<td class="text">{html.escape(H.PAYLOAD_SCRIPT)}</td>' in body
     assert f'<td class="text kwic-left">{html.escape("before " + H.PAYLOAD_IMG)}</td>' in body
@@ -573,14 +580,20 @@ def test_every_section_with_documented_analyses(documented, store_file, tmp_path
     watch = ("autop", "watchers", "illusions", "vantage", "marinade", "disclaim", "overshadow", "parted",
              "fudge", "cunning", "glean", "craft", "synergy", "scoreboard", "aggregator")
     assert ("term_rates", watch, "rl", "reasoning") in documented
-    assert ("discover_terms", "rl", 1, 1, 20, 5, "rising") in documented
-    assert ("word_shift", "rl", 0, 200, 15) in documented and ("word_shift", "rl", 100, 200, 15) in documented
+    assert ("discover_terms", "rl", 1, 1, 20, 5, "rising") in documented  # early/late: the analysis' defaults
+    assert ("word_shift", "rl", 0, 200, 15) in documented and ("chained_word_shift", "rl", 15) in documented
     assert ("awareness_prevalence", "rl", "eval_awareness", True) in documented
     assert [c[1] for c in documented if c[0] == "kwic"] == ["autop", "marinade", "vantage", "watchers"]
     assert all(c[3] == 200 and c[4] == 60 and c[5] == 4 for c in documented if c[0] == "kwic")
-    # chained word shift: one panel per consecutive pair
-    shift = list(csv.DictReader(io.StringIO((out / "data" / "word_shift_chained.csv").read_text())))
-    assert sorted({r["pair"] for r in shift}) == ["step 0 → 100", "step 100 → 200"]
+    # word shift: JSD contributions signed by direction; chained: one panel per consecutive pair
+    shift = list(csv.DictReader(io.StringIO((out / "data" / "word_shift.csv").read_text())))
+    assert [(r["term"], float(r["contribution"]), r["direction"]) for r in shift] == [
+        ("autop", 0.004, "more at later step"), ("watchers", 0.001, "more at later step"),
+        ("the", -0.002, "less at later step")]
+    assert list(shift[0]) == ["from_step", "to_step", "term", "contribution", "rate_from", "rate_to", "shift",
+                              "pair", "direction"]
+    chained = list(csv.DictReader(io.StringIO((out / "data" / "word_shift_chained.csv").read_text())))
+    assert sorted({r["pair"] for r in chained}) == ["step 0 → 100", "step 100 → 200"] and len(chained) == 6
     # environment breakdown: store measures plus awareness by environment
     env = list(csv.DictReader(io.StringIO((out / "data" / "environments.csv").read_text())))
     assert sorted({r["measure"] for r in env}) == [
@@ -591,7 +604,7 @@ def test_every_section_with_documented_analyses(documented, store_file, tmp_path
     assert float(covert[0]["lo"]) == pytest.approx(0.20654, abs=1e-5) and float(covert[0]["hi"]) == 1.0  # Wilson, n=1
     # evidence: escaped, with transcript id, run, step and environment
     page = (out / "index.html").read_text()
-    body = page.split("</head>", 1)[1]
+    body = page.rsplit("</head>", 1)[1]
     assert "<img" not in body and H.PAYLOAD_SCRIPT not in body
     kwic = list(csv.DictReader(io.StringIO((out / "data" / "evidence_kwic.csv").read_text())))
     assert list(kwic[0]) == ["term", "transcript_id", "run", "step", "environment", "left", "match", "right"]
@@ -675,7 +688,7 @@ def test_evidence_sentences_from_real_classifier_results(monkeypatch, tmp_path):
     assert [r["sentence"] for r in hostile] == ["Maybe the watchers are grading this, autop style."]
     assert hostile[0]["environment"] == H.PAYLOAD and hostile[0]["step"] == "100" and hostile[0]["run"] == "rl"
     assert all(float(r["score"]) == pytest.approx(0.9) for r in rows)
-    body = (out / "index.html").read_text().split("</head>", 1)[1]
+    body = (out / "index.html").read_text().rsplit("</head>", 1)[1]
     assert f"<td>{html.escape(H.PAYLOAD)}</td>" in body and "<img" not in body
 
 
