@@ -140,7 +140,7 @@ def term_rates_chart(df, columns: int = 4):
     """
     alt = _alt()
     data = _frame(df, TERM_RATE_COLUMNS, "term_rates_chart").sort("term", "run", "step")
-    color = alt.Color("run:N", title="run")
+    color = alt.Color("run:N", title="run", legend=alt.Legend(symbolOpacity=1))
     tooltip = [
         alt.Tooltip("term:N"), alt.Tooltip("run:N"), alt.Tooltip("step:Q", format="d"),
         alt.Tooltip("rate_per_1k:Q", format=".3f", title="per 1k tokens"),
@@ -212,7 +212,8 @@ def emergent_terms_chart(df):
 
 
 def word_shift_chart(df, columns: int = 3):
-    """Terms that drive the difference between two checkpoints (one panel per pair when chained).
+    """Terms that drive the difference between two checkpoints (one panel per pair when chained,
+    each with its own x scale: one loop-driven spike must not flatten every other panel).
 
     Columns: ``from_step, to_step, term, contribution`` — the term's Jensen–Shannon divergence
     contribution in bits, signed: > 0 when the later checkpoint uses it more; optional
@@ -243,7 +244,7 @@ def word_shift_chart(df, columns: int = 3):
     if data["pair"].n_unique() <= 1:
         return chart.properties(title=_title(alt, "Word shift between checkpoints", subtitle))
     return chart.facet(facet=alt.Facet("pair:N", title=None, sort=alt.SortField("from_step")), columns=columns).resolve_scale(
-        y="independent").properties(title=_title(alt, "Word shift, chained over consecutive checkpoints", subtitle))
+        x="independent", y="independent").properties(title=_title(alt, "Word shift, chained over consecutive checkpoints", subtitle))
 
 
 # -- awareness ------------------------------------------------------------------------------
@@ -350,7 +351,7 @@ def environment_breakdown_chart(df, columns: int = 2):
     y_title = "value (unit in panel title)"
     tooltip = [alt.Tooltip("run:N"), alt.Tooltip("environment:N"), alt.Tooltip("step:Q", format="d"),
                alt.Tooltip("measure:N"), alt.Tooltip("value:Q", format=",.4g")]
-    base = alt.Chart().encode(x=_step_x(alt), color=alt.Color("environment:N", title="environment"))
+    base = alt.Chart().encode(x=_step_x(alt), color=alt.Color("environment:N", title="environment", legend=alt.Legend(symbolOpacity=1)))
     layers = []
     if "lo" in data.columns and "hi" in data.columns:
         tooltip += [alt.Tooltip("lo:Q", format=",.4g", title="95% lo"), alt.Tooltip("hi:Q", format=",.4g", title="95% hi")]

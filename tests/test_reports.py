@@ -153,6 +153,7 @@ def test_word_shift_chart_single_and_chained():
     assert one["encoding"]["x"]["field"] == "contribution"
     chained = word_shift_chart(H.shift_frame(chained=True)).to_dict()
     assert chained["facet"]["field"] == "pair" and len(_datasets(chained)) == 6
+    assert chained["resolve"] == {"scale": {"x": "independent", "y": "independent"}}
     assert chained["title"]["text"] == "Word shift, chained over consecutive checkpoints"
 
 
