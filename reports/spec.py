@@ -118,6 +118,8 @@ def parse_spec(text: str, *, source: str = "<string>", base_dir: Path | None = N
         if not wl_file.is_file():
             raise SpecError(f"{source}: watchlist.file: no such file {str(wl_file)!r}")
 
+    _check_terms(terms, wl_file, source)
+
     classifier = _table(raw, "classifier", source)
     _unknown(classifier, _CLASSIFIER_KEYS, source, "classifier.")
     clf_name = _get(classifier, "name", str, "eval_awareness", source, key_path="classifier.name")
@@ -148,6 +150,23 @@ def parse_spec(text: str, *, source: str = "<string>", base_dir: Path | None = N
     return ReportSpec(title=title, description=description, runs=runs, scope=scope, max_steps=max_steps,
                       images=images, watch_terms=terms, watchlist_file=wl_file, classifier=clf_name,
                       sections=sections, source=source)
+
+
+def _check_terms(terms: tuple[str, ...], wl_file: Path | None, source: str) -> None:
+    """Each watchlist term must parse (token, wildcard, /regex/, @group of the watchlist), so a typo
+    is a spec error (exit 6) now rather than a missing section later."""
+    from analytics.errors import CotwatchError
+    from analytics.term_specs import load_watchlist, parse_term
+
+    try:
+        watchlist = load_watchlist(wl_file) if (wl_file is not None or any(t.startswith("@") for t in terms)) else None
+    except CotwatchError as exc:
+        raise SpecError(f"{source}: watchlist.file: {exc}") from None
+    for i, term in enumerate(terms):
+        try:
+            parse_term(term, watchlist, where=f"watchlist.terms[{i}]")
+        except CotwatchError as exc:
+            raise SpecError(f"{source}: {exc}") from None
 
 
 def _unknown(table: dict, known: set[str], source: str, prefix: str) -> None:

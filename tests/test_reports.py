@@ -261,6 +261,8 @@ def test_default_spec_lists_every_section():
     ("[classifier]\nthreshold = 0.5", r"classifier.threshold: unknown key \(known: name\)"),
     ("[watchlist]\nfile = 'missing.toml'", r"watchlist.file: no such file"),
     ('[watchlist]\nterms = ["ok", " "]', r"watchlist.terms\[1\]: empty term"),
+    ('[watchlist]\nterms = ["ok", "/[a/"]', r"watchlist.terms\[1\] '/\[a/': invalid regular expression"),
+    ('[watchlist]\nterms = ["@nosuchgroup"]', r"watchlist.terms\[0\] '@nosuchgroup': no group 'nosuchgroup'"),
     ("title = ", r"not valid TOML"),
 ])
 def test_bad_specs_name_the_key(tmp_path, text, message):
@@ -702,3 +704,22 @@ def test_thin_steps_keeps_first_last_and_at_most_max():
     assert len(a) == 200 and a[0] == 0 and a[-1] == 9990 and a == sorted(a)
     assert thin.filter(pl.col("run") == "b")["step"].to_list() == [0, 1, 2, 3, 4]
     assert _thin_steps(df, 2).sort("run", "step").rows() == [("a", 0), ("a", 9990), ("b", 0), ("b", 4)]
+
+
+def test_watchlist_file_terms_and_groups_reach_the_terms_chart(store_file, tmp_path):
+    from reports.write import write_report
+
+    (tmp_path / "mine.toml").write_text('name = "mine"\n[groups.odd]\nterms = ["autop", "watcher*"]\n')
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[watchlist]\nterms = ["@odd", "grader"]\nfile = "mine.toml"\n[sections.terms]\n[sections.heatmap]\n')
+    out = write_report(store_file, spec, tmp_path / "r", images=False, strict=True)
+    rates = pl.read_csv(out / "data" / "term_rates.csv")
+    heat = pl.read_csv(out / "data" / "term_heatmap.csv")
+    assert sorted(set(rates["term"])) == ["@odd", "autop", "grader", "watcher*"]  # the group and its members
+    grader = rates.filter(pl.col("term") == "grader").sort("step")
+    assert grader.select("step", "occurrences", "docs_with_term").rows() == [(0, 0, 0), (100, 0, 0), (200, 1, 1)]
+    occ = {t: rates.filter(pl.col("term") == t)["occurrences"].sum() for t in ("@odd", "autop", "watcher*")}
+    assert occ["@odd"] == occ["autop"] + occ["watcher*"] >= 4  # the hostile transcript alone has 2 + 2
+    assert rates.select("term", "step").sort("term", "step").rows() == heat.select("term", "step").sort("term", "step").rows()
+    meta = json.loads((out / "report.json").read_text())
+    assert meta["spec"]["watchlist"] == {"terms": ["@odd", "grader"], "file": str(tmp_path / "mine.toml")}
