@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -183,6 +184,7 @@ def build_report(store: Store, spec: ReportSpec, *, since: datetime | None = Non
     sections, omitted = [], []
     for name in spec.section_names():
         title = SECTION_TITLES[name]
+        started = time.perf_counter()
         try:
             section = BUILDERS[name](ctx)
         except Omit as exc:
@@ -202,7 +204,8 @@ def build_report(store: Store, spec: ReportSpec, *, since: datetime | None = Non
             continue
         sections.append(section)
         parts = [f"{len(section.charts)} chart(s)"] + ([f"{len(section.tables)} table(s)"] if section.tables else [])
-        log(f"{name}: ok ({', '.join(parts)}{'; ' + '; '.join(section.notes) if section.notes else ''})")
+        log(f"{name}: ok ({', '.join(parts)}{'; ' + '; '.join(section.notes) if section.notes else ''})"
+            f" in {time.perf_counter() - started:.1f}s")
     if not sections:
         raise NothingToReport(f"{store.path}: every section was omitted ({'; '.join(f'{o.name}: {o.reason}' for o in omitted)})")
     counts = dict(zip(run_info["run"].to_list(), run_info["transcripts"].to_list()))
