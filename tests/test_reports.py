@@ -320,7 +320,6 @@ def test_report_files_and_metadata(written):
 
 def test_csv_is_exactly_the_chart_data(written):
     """data/<name>.csv holds the same rows as the dataset embedded in the page's spec for <name>."""
-    import re
 
     page = (written / "index.html").read_text()
     meta = json.loads((written / "report.json").read_text())
@@ -351,8 +350,6 @@ def test_page_has_no_remote_url_and_inlines_vega(written):
     assert page_urls(page) == []
     assert "jsdelivr" not in page and "unpkg" not in page
     # the only URL-shaped strings are XML namespace names inside Vega's SVG renderer
-    import re
-
     assert set(re.findall(r"https?://[^\s\"'`<>)\\]*", page)) <= set(NAMESPACE_URLS)
     assert "vegaEmbed" in page and len(page) > 500_000  # the libraries themselves are in the page
     assert "<script src" not in page and "<link" not in page
