@@ -60,6 +60,8 @@ _BUNDLE_LINKS = ("https://vega.github.io/editor/", "https://vega.github.io/schem
 _URL_RE = re.compile(r"(?i)\b(?:https?|ftp|wss?)://[^\s\"'`<>)\\]*")
 _MARKER = "report.json"
 MAX_PAGE_BYTES = 5_000_000
+#: PNG pixel density: sharp on screens and in slides; the SVG next to it is for print.
+PNG_SCALE = 1.5
 _bundle_cache: dict[str, str] = {}
 
 
@@ -100,7 +102,7 @@ def write_report(store, spec=None, out_dir: str | os.PathLike[str] = "report", *
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; a report is meant to be shared
-        size = _render(built, tmp, images=render_images)
+        size = _render(built, tmp, images=render_images, history=history or (out / "history").is_dir())
         if size > MAX_PAGE_BYTES:
             log(f"warning: index.html is {size / 1e6:.1f} MB (over {MAX_PAGE_BYTES / 1e6:.0f} MB); lower the spec's limits")
         _carry_history(out, tmp, built, add=history)
@@ -136,7 +138,7 @@ def parse_since(value: str | datetime) -> datetime:
 
 
 # -- rendering ------------------------------------------------------------------------------------
-def _render(built, root: Path, *, images: bool) -> int:
+def _render(built, root: Path, *, images: bool, history: bool = False) -> int:
     import altair as alt
 
     from reports.charts import THEME, _alt
@@ -161,14 +163,14 @@ def _render(built, root: Path, *, images: bool) -> int:
                     vl_version = "v" + ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
                     svg = vlc.vegalite_to_svg(spec, vl_version=vl_version, allowed_base_urls=[])
                     (root / "charts" / f"{item.name}.svg").write_text(svg, encoding="utf-8")
-                    png = vlc.vegalite_to_png(spec, vl_version=vl_version, scale=2, allowed_base_urls=[])
+                    png = vlc.vegalite_to_png(spec, vl_version=vl_version, scale=PNG_SCALE, allowed_base_urls=[])
                     (root / "charts" / f"{item.name}.png").write_bytes(png)
                     entry.update(svg=f"charts/{item.name}.svg", png=f"charts/{item.name}.png")
                 files[item.name] = entry
             for table in section.tables:
                 table.frame.write_csv(root / "data" / f"{table.name}.csv")
                 files[table.name] = {"csv": f"data/{table.name}.csv"}
-        page = render_html(built, specs, files)
+        page = render_html(built, specs, files, history=history)
     (root / "index.html").write_text(page, encoding="utf-8")
     (root / "report.json").write_text(json.dumps(_meta(built, files, len(page.encode())), indent=2, default=str) + "\n",
                                       encoding="utf-8")
@@ -268,7 +270,7 @@ def _csp(scripts: list[str]) -> str:
             "img-src data:; font-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'")
 
 
-def render_html(built, specs: dict[str, dict], files: dict[str, dict[str, str]]) -> str:
+def render_html(built, specs: dict[str, dict], files: dict[str, dict[str, str]], *, history: bool = False) -> str:
     """The page, as a string. Every piece of text from the store or spec goes through html.escape."""
     e = html.escape
     bundle = vega_bundle()
@@ -286,7 +288,8 @@ def render_html(built, specs: dict[str, dict], files: dict[str, dict[str, str]])
         meta += f" · runs with transcripts ingested since {e(built.since.isoformat(timespec='minutes'))}"
     body.append(f'<p class="meta">{meta}</p>')
     links = [f'<a href="#{e(s.name)}">{e(s.title)}</a>' for s in built.sections]
-    links.append('<a href="history/index.html">History</a>')
+    if history:
+        links.append('<a href="history/index.html">History</a>')
     body.append(f"<nav>{''.join(links)}</nav></header><main>")
     for section in built.sections:
         body.append(f'<section id="{e(section.name)}"><h2>{e(section.title)}</h2>')

@@ -404,7 +404,7 @@ def test_failed_run_leaves_previous_report_intact(store_file, tmp_path, monkeypa
     write.write_report(store_file, None, out, images=False)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
-    def broken(built, root, *, images):
+    def broken(built, root, *, images, history):
         (root / "index.html").write_text("half a report")
         raise RuntimeError("disk full")
 
@@ -456,6 +456,8 @@ def test_history_keeps_dated_copies(store_file, tmp_path):
     from reports.write import write_report
 
     out = tmp_path / "report"
+    write_report(store_file, None, out, images=False)
+    assert 'href="history/index.html"' not in (out / "index.html").read_text()  # no link to nothing
     write_report(store_file, None, out, history=True, images=False)
     [day] = [p.name for p in (out / "history").iterdir() if p.is_dir()]
     assert (out / "history" / day / "index.html").read_bytes() == (out / "index.html").read_bytes()
