@@ -16,6 +16,13 @@ Baseline: ``duckdb x1`` — the same kernel in one process (what ``cotwatch term
 does on one machine). Ratios are ``baseline job_s / variant job_s``.
 
     .venv/bin/python bench/scale.py --sizes 50,100,200
+
+With ``--scores-artifact PATH`` (a trained ``.skops``, e.g. from ``cotwatch classify train``) it
+also scores the reasoning sentences of a smaller run (``--scores-transcripts``) three ways:
+``classify apply`` on the store (baseline), the shard job on the single-node engine (1 process),
+and on Ray with 2 actors at 0.5 CPU each — sentences/s overall and per worker.
+
+    .venv/bin/python bench/scale.py --sizes 50 --scores-artifact ~/.cotwatch/classifiers/eval_awareness.skops
 """
 
 from __future__ import annotations
@@ -72,6 +79,80 @@ CHILD = textwrap.dedent(
     print("__RESULT__" + json.dumps(out))
     """
 )
+
+
+SCORE_BASELINE = textwrap.dedent(
+    """
+    import json, sys, time, warnings
+    sys.path.insert(0, {repo!r})
+    from analytics.ingest import ingest_paths
+    from analytics.store import Store
+    from classifiers.apply import apply
+    with Store.open({db!r}, read_only=False) as store:
+        ingest_paths(store, [{jsonl!r}], count_terms=False)
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stats = apply(store, {artifact!r}, device="cpu")
+        sentences, candidates = store.rows("select count(*), count(*) filter (where stage = 2) from classifier_sentences")[0]
+        out = {{"job_s": time.perf_counter() - t, "merge_s": 0.0, "sentences": sentences,
+               "candidates": candidates, "unique_candidates": stats.candidates, "transcripts": stats.transcripts}}
+    print("__RESULT__" + json.dumps(out))
+    """
+)
+
+SCORE_SHARDS = textwrap.dedent(
+    """
+    import json, logging, sys, time
+    sys.path.insert(0, {repo!r})
+    from analytics.store import Store
+    from classifiers.shard_scores import apply_shards
+    out = {{}}
+    if {engine!r} == "ray":
+        import ray
+        t = time.perf_counter()
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+        out["startup_s"] = time.perf_counter() - t
+    res = apply_shards({db!r}, {shards!r}, {artifact!r}, engine={engine!r}, device="cpu", batch_size=300,
+                       partials={jobs!r}, concurrency=2, num_cpus=0.5)
+    with Store.open({db!r}) as store:
+        sentences, candidates = store.rows("select count(*), count(*) filter (where stage = 2) from classifier_sentences")[0]
+    out.update(job_s=res.job_seconds, merge_s=res.merge_seconds, sentences=sentences, candidates=candidates,
+               transcripts=res.merge.transcripts)
+    print("__RESULT__" + json.dumps(out))
+    """
+)
+
+
+def bench_scores(tmp: Path, artifact: str, transcripts: int) -> list[dict]:
+    """Sentence scoring: classify apply (store) vs the shard job on duckdb x1 and Ray (2 actors)."""
+    from analytics.shards import write_shards
+    from analytics.synth import generate_run, write_jsonl
+
+    per = max(1, transcripts // 48)  # 12 checkpoints x 4 environments
+    jsonl = tmp / "scores.jsonl"
+    write_jsonl(jsonl, run="score-rl", transcripts_per_checkpoint=per, seed=3)
+    shards = tmp / "scores-shards"
+    write_shards(generate_run(run="score-rl", transcripts_per_checkpoint=per, seed=3), shards, rows_per_file=300)
+    rows = []
+    for name, template, engine, workers in (("classify apply (store)", SCORE_BASELINE, None, 1),
+                                            ("shards duckdb x1", SCORE_SHARDS, "duckdb", 1),
+                                            ("shards ray 2 actors", SCORE_SHARDS, "ray", 2)):
+        db = tmp / f"scores-{engine}.duckdb"
+        code = template.format(repo=str(REPO), db=str(db), jsonl=str(jsonl), shards=str(shards),
+                               jobs=str(tmp / "score-jobs"), artifact=artifact, engine=engine)
+        r = run_child(code)
+        r.update(config=name, sentences_per_s=r["sentences"] / r["job_s"],
+                 sentences_per_s_worker=r["sentences"] / r["job_s"] / workers,
+                 candidates_per_s_worker=r["candidates"] / r["job_s"] / workers)
+        rows.append(r)
+        print(json.dumps(r), file=sys.stderr, flush=True)
+        for f in tmp.glob(f"scores-{engine}.duckdb*"):
+            f.unlink()
+    base = rows[0]["job_s"]
+    for r in rows:
+        r["speedup_vs_apply"] = base / r["job_s"]
+    return rows
 
 
 def tree_rss(pid: int) -> int:
@@ -142,12 +223,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="50,100,200", help="corpus sizes in MB of JSONL text (comma-separated)")
     parser.add_argument("--configs", default=",".join(CONFIGS), help=f"any of: {', '.join(CONFIGS)}")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument("--scores-artifact", default=None, help="also benchmark sentence scoring with this artifact")
+    parser.add_argument("--scores-transcripts", type=int, default=1200, help="transcripts for the scoring benchmark")
     args = parser.parse_args()
-    configs = [c.strip() for c in args.configs.split(",")]
-    rows = []
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    rows, score_rows = [], []
     with tempfile.TemporaryDirectory(prefix="cotwatch-scale-") as tmp_name:
         tmp = Path(tmp_name)
-        for size in [float(s) for s in args.sizes.split(",")]:
+        if args.scores_artifact:
+            score_rows = bench_scores(tmp, args.scores_artifact, args.scores_transcripts)
+        for size in [float(s) for s in args.sizes.split(",") if s.strip() and configs]:
             shards, text_mb, parquet_mb = make_shards(tmp, size)
             for name in configs:
                 cfg = CONFIGS[name]
@@ -166,6 +251,11 @@ def main() -> None:
                     f.unlink()
                 subprocess.run(["rm", "-rf", str(jobs)], check=True)
             subprocess.run(["rm", "-rf", str(shards)], check=True)
+    if score_rows:
+        print("sentence scoring (CPU, cascade on; 2 cores, shared machine: timings are noisy)")
+        print_table(score_rows, ["config", "transcripts", "sentences", "candidates", "startup_s", "job_s", "merge_s",
+                                 "wall_s", "sentences_per_s", "sentences_per_s_worker", "candidates_per_s_worker",
+                                 "speedup_vs_apply", "peak_tree_mb"])
     base = {r["size_mb"]: r for r in rows if r["config"] == "duckdb x1"}
     smallest = {}
     for r in rows:
@@ -173,12 +263,13 @@ def main() -> None:
         r["per_mb_vs_smallest"] = r["s_per_mb"] / smallest[r["config"]]
         b = base.get(r["size_mb"])
         r["speedup_vs_x1"] = b["job_s"] / r["job_s"] if b else None
-    print("term counting over shards (2 cores, shared machine: timings are noisy)")
-    print_table(rows, ["config", "size_mb", "parquet_mb", "transcripts", "tokens", "startup_s", "job_s", "merge_s",
-                       "counts_merge_s", "wall_s", "mb_per_s", "mtok_per_s_worker", "speedup_vs_x1",
-                       "per_mb_vs_smallest", "peak_tree_mb", "partials_mb", "doc_terms_rows"])
+    if rows:
+        print("term counting over shards (2 cores, shared machine: timings are noisy)")
+        print_table(rows, ["config", "size_mb", "parquet_mb", "transcripts", "tokens", "startup_s", "job_s", "merge_s",
+                           "counts_merge_s", "wall_s", "mb_per_s", "mtok_per_s_worker", "speedup_vs_x1",
+                           "per_mb_vs_smallest", "peak_tree_mb", "partials_mb", "doc_terms_rows"])
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+        Path(args.json).write_text(json.dumps({"terms": rows, "scores": score_rows}, indent=1))
 
 
 if __name__ == "__main__":
