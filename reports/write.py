@@ -4,7 +4,7 @@
 builds the report (``reports.build``) and writes, into a temporary directory beside ``out_dir``::
 
     index.html            one self-contained page: Vega, Vega-Lite and vega-embed inlined, no CDN
-    charts/<name>.png     every chart as PNG and SVG (vl-convert, no network access allowed)
+    charts/<name>.png     every chart as PNG (1x) and SVG (vl-convert, no network access allowed)
     charts/<name>.svg
     data/<name>.csv       exactly the rows each chart draws (and each evidence table shows)
     report.json           spec, store path, runs, transcript counts, sections, package versions, time
@@ -60,8 +60,9 @@ _BUNDLE_LINKS = ("https://vega.github.io/editor/", "https://vega.github.io/schem
 _URL_RE = re.compile(r"(?i)\b(?:https?|ftp|wss?)://[^\s\"'`<>)\\]*")
 _MARKER = "report.json"
 MAX_PAGE_BYTES = 5_000_000
-#: PNG pixel density: sharp on screens and in slides; the SVG next to it is for print.
-PNG_SCALE = 1.5
+#: PNG pixel density. 1x keeps a full report (page + every chart as PNG and SVG + CSVs) near 3 MB;
+#: the SVG next to each PNG is the one to put in a paper or slides (vector, any size).
+PNG_SCALE = 1.0
 _bundle_cache: dict[str, str] = {}
 
 
