@@ -79,4 +79,53 @@ def _runs(result: DemoResult, log: Log) -> None:
         f"{row['transcripts']} transcripts, {row['reasoning_tokens']} reasoning tokens")
 
 
-DEMO_STEPS: list[Callable[[DemoResult, Log], None]] = [_runs]
+def _terms(result: DemoResult, log: Log) -> None:
+    from analytics.store import Store
+    from analytics.term_specs import load_watchlist
+    from analytics.terms import discover_terms, term_rates, term_trends, word_shift
+
+    watchlist = load_watchlist()  # the shipped default
+    with Store.open(result.store) as store:
+        rates = term_rates(store, [], watchlist=watchlist)
+        trends = term_trends(store, [], watchlist=watchlist)
+        rising = discover_terms(store, top=20)
+        falling = discover_terms(store, top=10, direction="falling")
+        steps = sorted(rates["step"].unique().to_list())
+        shift = word_shift(store, from_step=steps[0], to_step=steps[-1], top=20)
+    for name, df in (("term_rates", rates), ("term_trends", trends), ("emergent_terms", rising),
+                     ("fading_terms", falling), ("word_shift", shift)):
+        _write(result, name, df)
+    significant = trends.filter(trends["trend_p"] < 0.05)
+    log(f"terms: {trends.height} watchlist terms tracked, {significant.height} with a significant trend; "
+        f"top emergent: {', '.join(rising['term'].head(8).to_list())}")
+
+
+def _classifiers(result: DemoResult, log: Log) -> None:
+    from analytics.store import Store
+    from classifiers.apply import apply  # (the package attribute `apply` is shadowed by the submodule)
+    from classifiers.prevalence import awareness_prevalence
+
+    with Store.open(result.store, read_only=False) as store:
+        for name in ("eval_awareness", "grader_seeking"):
+            stats = apply(store, name)
+            log(f"classify {name}: {stats.sentences} sentences, {stats.encoded} encoded by the transformer, "
+                f"{stats.flagged_transcripts} transcripts flagged ({stats.seconds:.1f}s)")
+    with Store.open(result.store) as store:
+        per_step = awareness_prevalence(store)
+        pooled = awareness_prevalence(store, pooled=True)
+    _write(result, "awareness", per_step)
+    _write(result, "awareness_pooled", pooled)
+    first, last = per_step.row(0, named=True), per_step.row(-1, named=True)
+    log(f"awareness: corrected rate {first['corrected_rate']:.1%} at step {first['step']} → "
+        f"{last['corrected_rate']:.1%} at step {last['step']} "
+        f"(95% CI {last['ci_lo']:.1%}–{last['ci_hi']:.1%})")
+
+
+def _report(result: DemoResult, log: Log) -> None:
+    from reports import write_report
+
+    out = write_report(result.store, None, result.out / "report", log=lambda msg: log(f"report: {msg}"))
+    result.outputs["report"] = out / "index.html"
+
+
+DEMO_STEPS: list[Callable[[DemoResult, Log], None]] = [_runs, _terms, _classifiers, _report]

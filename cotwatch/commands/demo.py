@@ -16,6 +16,7 @@ def demo(out, checkpoints, per_checkpoint, seed, quiet):
 
     log = (lambda _msg: None) if quiet else (lambda msg: click.echo(f"demo: {msg}", err=True))
     result = run_demo(out, checkpoints=checkpoints, transcripts_per_checkpoint=per_checkpoint, seed=seed, log=log)
-    click.echo(f"store:   {result.store}")
-    for name, path in result.outputs.items():
-        click.echo(f"{name + ':':<9}{path}")
+    rows = [("store", result.store), *result.outputs.items()]
+    width = max(len(name) for name, _ in rows) + 2
+    for name, path in rows:
+        click.echo(f"{name + ':':<{width}}{path}")
