@@ -43,21 +43,18 @@ SECTION_TITLES = {
     "evidence": "Evidence",
 }
 
-#: Where each analysis may live while the analytics/classifiers modules settle; first match wins.
+#: Where each analysis lives (``module:function``). Looked up at run time, so a report still works,
+#: minus the sections concerned, in an installation without one of them.
 ANALYSES: dict[str, tuple[str, ...]] = {
-    "term_rates": ("analytics.terms:term_rates", "analytics.term_rates:term_rates", "analytics.term_stats:term_rates"),
-    "discover_terms": ("analytics.terms:discover_terms", "analytics.term_discover:discover_terms",
-                       "analytics.term_discovery:discover_terms"),
-    "kwic": ("analytics.terms:kwic", "analytics.term_kwic:kwic"),
-    "word_shift": ("analytics.terms:word_shift", "analytics.term_shift:word_shift"),
-    "chained_word_shift": ("analytics.terms:chained_word_shift", "analytics.term_shift:chained_word_shift",
-                           "analytics.terms:word_shift_chained", "analytics.term_shift:word_shift_chained"),
-    "load_watchlist": ("analytics.term_specs:load_watchlist", "analytics.terms:load_watchlist"),
-    "awareness_prevalence": ("classifiers:awareness_prevalence", "classifiers.prevalence:awareness_prevalence",
-                             "classifiers.awareness:awareness_prevalence"),
-    "top_flagged_sentences": ("classifiers:top_flagged_sentences", "classifiers.prevalence:top_flagged_sentences",
-                              "classifiers.apply:top_flagged_sentences", "classifiers.awareness:top_flagged_sentences",
-                              "classifiers:flagged_sentences", "classifiers.apply:flagged_sentences"),
+    "term_rates": ("analytics.terms:term_rates",),
+    "discover_terms": ("analytics.terms:discover_terms",),
+    "kwic": ("analytics.terms:kwic",),
+    "word_shift": ("analytics.terms:word_shift",),
+    "chained_word_shift": ("analytics.terms:chained_word_shift",),
+    "load_watchlist": ("analytics.term_specs:load_watchlist",),
+    "awareness_prevalence": ("classifiers.prevalence:awareness_prevalence",),
+    # no such function yet: the evidence section reads the public view api.sentence_scores instead
+    "top_flagged_sentences": ("classifiers.prevalence:top_flagged_sentences",),
 }
 
 

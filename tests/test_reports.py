@@ -723,3 +723,22 @@ def test_watchlist_file_terms_and_groups_reach_the_terms_chart(store_file, tmp_p
     assert rates.select("term", "step").sort("term", "step").rows() == heat.select("term", "step").sort("term", "step").rows()
     meta = json.loads((out / "report.json").read_text())
     assert meta["spec"]["watchlist"] == {"terms": ["@odd", "grader"], "file": str(tmp_path / "mine.toml")}
+
+
+def test_missing_analysis_module_omits_its_sections(monkeypatch, store_file, tmp_path):
+    from reports import build
+    from reports.write import write_report
+
+    monkeypatch.setitem(build.ANALYSES, "term_rates", ("analytics.no_such_module:term_rates",))
+    monkeypatch.setitem(build.ANALYSES, "awareness_prevalence", ("classifiers.prevalence:no_such_function",))
+    assert build.find_analysis("term_rates") is None and build.find_analysis("awareness_prevalence") is None
+    spec = tmp_path / "spec.toml"
+    spec.write_text("[sections.overview]\n[sections.terms]\n[sections.heatmap]\n[sections.awareness]\n")
+    write_report(store_file, spec, tmp_path / "r", images=False, strict=True)
+    meta = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert [s["name"] for s in meta["sections"]] == ["overview"]
+    assert {o["name"]: o["reason"] for o in meta["omitted"]} == {
+        "terms": "analysis term_rates() is not available in this installation",
+        "heatmap": "analysis term_rates() is not available in this installation",
+        "awareness": "analysis awareness_prevalence() is not available in this installation",
+    }
