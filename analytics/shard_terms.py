@@ -24,7 +24,7 @@ from analytics.distributed import (
     chunks_by_rows,
     open_for_merge,
     pick_transcripts,
-    read_partials,
+    register_partials,
     record_job,
     remove_job_dir,
     run_job,
@@ -104,8 +104,8 @@ def _merge_counts(store: Store, job: Job, merge_rows: int) -> None:
 
     con = store.con
     for chunk in chunks_by_rows(job.parts, "terms_rows", merge_rows):
-        con.register("_p_terms", read_partials(job, "terms", chunk))
-        con.register("_p_tokens", read_partials(job, "tokens", chunk))
+        register_partials(con, "_p_terms", job, "terms", chunk)
+        register_partials(con, "_p_tokens", job, "tokens", chunk)
         try:
             doc_terms = con.sql(load_sql("shard_terms_doc_terms")).to_arrow_table()
             doc_tokens = con.sql(load_sql("shard_terms_doc_tokens")).to_arrow_table()

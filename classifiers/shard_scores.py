@@ -28,7 +28,7 @@ from analytics.distributed import (
     chunks_by_rows,
     open_for_merge,
     pick_transcripts,
-    read_partials,
+    register_partials,
     record_job,
     remove_job_dir,
     run_job,
@@ -177,7 +177,7 @@ def merge_scores_job(store, job_dir: str | os.PathLike[str], *, merge_rows: int 
         result.merged = store.rows("select count(*) from _job_todo")[0][0]
         result.skipped = result.transcripts - result.merged
         for chunk in chunks_by_rows(job.parts, "sentences_rows", merge_rows) if result.merged else []:
-            con.register("_p_sentences", read_partials(job, "sentences", chunk))
+            register_partials(con, "_p_sentences", job, "sentences", chunk)
             con.register("_p_chunk", pa.table({"part": [p["part"] for p in chunk]}))
             try:
                 sentences = con.sql(load_sql("shard_scores_sentences"), params={"classifier_id": cid}).to_arrow_table()
