@@ -48,10 +48,12 @@ _KIND_NAMES = tuple(SCOPE_OF_KIND)
 _KIND_SCOPE_CODES = np.array([_SCOPE_CODE[SCOPE_OF_KIND[k]] for k in _KIND_NAMES] + [2], np.int64)
 
 #: Text per batch (bytes). Batches hold whole transcripts; memory per worker is ~15x this.
-BATCH_BYTES = 16_000_000
+BATCH_BYTES = 8_000_000
 #: DuckDB memory limit while materializing ($COTWATCH_TERMS_MEMORY overrides): the buffer pool
 #: would otherwise cache the whole segments table it scans.
-TERMS_MEMORY = "384MB"
+TERMS_MEMORY = "256MB"
+#: Text merged per transaction while materializing (bytes).
+COMMIT_BYTES = 96_000_000
 #: Below this much pending text, counting stays in this process (no worker start-up cost).
 PARALLEL_MIN_BYTES = 48_000_000
 
@@ -253,7 +255,10 @@ def _read_batch(store: Store, lo: int, hi: int):
 
 
 def materialize(store: Store, *, workers: int | None = None, batch_bytes: int = BATCH_BYTES) -> int:
-    """Count every transcript not yet counted; returns how many were counted. One transaction.
+    """Count every transcript not yet counted; returns how many were counted.
+
+    Each batch of whole transcripts is merged in its own transaction (memory stays flat however
+    large the backlog); an interrupted run leaves whole batches counted and the rest pending.
 
     ``workers``: kernel processes (default: the number of CPUs, at most 4, and only when there
     is more than ``PARALLEL_MIN_BYTES`` of text to count; 1 = in this process). The store
@@ -272,20 +277,36 @@ def materialize(store: Store, *, workers: int | None = None, batch_bytes: int = 
 
 
 def _materialize(store: Store, workers: int | None, batch_bytes: int) -> None:
-    with store.atomic():
-        ranges = store.rows(load_sql("termcounts_pending"), {"target": batch_bytes})
-        total_bytes = sum(r[2] for r in ranges)
-        ranges = [(lo, hi) for lo, hi, _ in ranges]
-        if workers is None:
-            workers = min(os.cpu_count() or 1, 4) if total_bytes > PARALLEL_MIN_BYTES else 1
-        if workers <= 1 or len(ranges) <= 1:
-            for lo, hi in ranges:
-                doc_terms, doc_tokens = count_kernel(_read_batch(store, lo, hi))
-                _merge(store, doc_terms, doc_tokens, checked=True)
-        else:
-            for doc_terms, doc_tokens in _parallel_counts(store, ranges, workers):
-                _merge(store, doc_terms, doc_tokens, checked=True)
+    # Transactions of about COMMIT_BYTES of text: DuckDB keeps a transaction's appends in memory
+    # until commit, so one transaction for everything would grow with the backlog, while a
+    # commit per small batch pays the commit's fixed cost too often. Each batch is
+    # self-contained (its transcripts' rows and their per-cell sums), so an interrupted run
+    # leaves whole batches counted and the rest pending.
+    ranges = store.rows(load_sql("termcounts_pending"), {"target": batch_bytes})
+    total_bytes = sum(r[2] for r in ranges)
+    sizes = [r[2] for r in ranges]
+    ranges = [(lo, hi) for lo, hi, _ in ranges]
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if total_bytes > PARALLEL_MIN_BYTES else 1
+    if workers <= 1 or len(ranges) <= 1:
+        results = (_count_and_prepare(_read_batch(store, lo, hi)) for lo, hi in ranges)
+    else:
+        results = _parallel_counts(store, ranges, workers)
+    pending_bytes = 0
+    store.con.execute("begin transaction")
+    try:
+        for size, prepared in zip(sizes, results):
+            _insert_prepared(store, prepared)
+            pending_bytes += size
+            if pending_bytes >= COMMIT_BYTES:
+                store.con.execute("commit")
+                store.con.execute("begin transaction")
+                pending_bytes = 0
         _compact(store)
+    except BaseException:
+        store.con.execute("rollback")
+        raise
+    store.con.execute("commit")
 
 
 def _parallel_counts(store: Store, ranges: list[tuple[int, int]], workers: int) -> Iterator[tuple]:
@@ -298,14 +319,14 @@ def _parallel_counts(store: Store, ranges: list[tuple[int, int]], workers: int) 
         pending = []
         queue = iter(ranges)
         for lo, hi in queue:
-            pending.append(pool.submit(count_kernel, _read_batch(store, lo, hi)))
+            pending.append(pool.submit(_count_and_prepare, _read_batch(store, lo, hi)))
             if len(pending) >= workers + 1:
                 break
         while pending:
             result = pending.pop(0).result()
             nxt = next(queue, None)
             if nxt is not None:
-                pending.append(pool.submit(count_kernel, _read_batch(store, *nxt)))
+                pending.append(pool.submit(_count_and_prepare, _read_batch(store, *nxt)))
             yield result
 
 
@@ -337,20 +358,11 @@ def _scope_codes(column) -> np.ndarray:
 
 
 def _merge(store: Store, doc_terms, doc_tokens, *, checked: bool) -> int:
-    """Append one kernel result; ``checked`` = the caller knows every transcript is new.
-
-    The per-cell sums are computed here with numpy (a batch spans few cells, so per-cell term
-    sums are bincounts over cell x batch-vocabulary bins); DuckDB only receives finished rows.
-    """
+    """Append one kernel result; ``checked`` = the caller knows every transcript is new."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     con = store.con
-    # --- which transcripts of the partial go in, and their cells -----------------------------
-    tok_pk = doc_tokens.column("transcript_pk").to_numpy().astype(np.int64)
-    tok_scope = _scope_codes(doc_tokens.column("scope"))
-    tok_n = doc_tokens.column("tokens").to_numpy().astype(np.int64)
-    pks = np.unique(tok_pk)
+    pks = np.unique(doc_tokens.column("transcript_pk").to_numpy().astype(np.int64))
     con.register("_batch_pks", pa.table({"pk": pa.array(pks, pa.int64())}))
     try:
         cells = con.sql(load_sql("termcounts_batch_cells"), params={"trusted": checked}).to_arrow_table()
@@ -358,7 +370,49 @@ def _merge(store: Store, doc_terms, doc_tokens, *, checked: bool) -> int:
         con.unregister("_batch_pks")
     if cells.num_rows == 0:
         return 0
-    new_pks = cells.column("pk").to_numpy()  # sorted by pk (cell ids follow (run, step, env))
+    prepared = _prepare(doc_terms, doc_tokens, cells)
+    _insert_prepared(store, prepared)
+    return prepared["transcripts"]
+
+
+def _count_and_prepare(batch) -> dict:
+    """Worker task: the kernel, then everything of the merge that needs no store (per-transcript
+    lists with batch-local term ids, per-cell sums). ``batch`` carries run, step, environment."""
+    doc_terms, doc_tokens = count_kernel(batch)
+    return _prepare(doc_terms, doc_tokens, _batch_cells(batch))
+
+
+def _batch_cells(batch):
+    """(pk, cell, run, step, environment) of a batch's transcripts, ordered by pk."""
+    import pyarrow as pa
+
+    keys = batch.select(["transcript_pk", "run", "step", "environment"]).to_pydict()
+    first: dict[int, tuple] = {}
+    for pk, run, step, env in zip(keys["transcript_pk"], keys["run"], keys["step"], keys["environment"]):
+        first.setdefault(pk, (run, step, env))
+    pks = sorted(first)
+    cell_ids: dict[tuple, int] = {key: i for i, key in enumerate(sorted(set(first.values()), key=lambda k: (k[0], k[1], k[2] is None, k[2] or "")))}
+    return pa.table({
+        "pk": pa.array(pks, pa.int64()),
+        "cell": pa.array([cell_ids[first[pk]] for pk in pks], pa.int64()),
+        "run": pa.array([first[pk][0] for pk in pks], pa.string()),
+        "step": pa.array([first[pk][1] for pk in pks], pa.int64()),
+        "environment": pa.array([first[pk][2] for pk in pks], pa.string()),
+    })
+
+
+def _prepare(doc_terms, doc_tokens, cells) -> dict:
+    """Kernel output restricted to the transcripts in ``cells`` (pk, cell, run, step,
+    environment; ordered by pk), shaped for the store: per-transcript term lists (batch-local
+    term ids) and per-cell sums, computed with numpy (a batch spans few cells, so per-cell term
+    sums are bincounts over cell x batch-vocabulary bins). No store access: runs in workers."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    tok_pk = doc_tokens.column("transcript_pk").to_numpy().astype(np.int64)
+    tok_scope = _scope_codes(doc_tokens.column("scope"))
+    tok_n = doc_tokens.column("tokens").to_numpy().astype(np.int64)
+    new_pks = cells.column("pk").to_numpy()
     cell_of_new = cells.column("cell").to_numpy().astype(np.int64)
     n_cells = int(cell_of_new.max()) + 1
     cell_keys = _cell_keys(cells, n_cells)
@@ -376,21 +430,19 @@ def _merge(store: Store, doc_terms, doc_tokens, *, checked: bool) -> int:
     tokens_of_group = np.zeros(len(new_pks) * 3, np.int64)
     tokens_of_group[tok_group] = tok_n
     tok_cell = cell_of_new[tok_group // 3] * 3 + tok_group % 3
-    con.register("_part_tokens", pa.table({
+    part_tokens = pa.table({
         "transcript_pk": pa.array(new_pks[tok_group // 3], pa.int64()),
         "scope": pa.array(np.array(SCOPE_NAMES, object)[tok_group % 3], pa.string()),
         "tokens": pa.array(tok_n, pa.int64()),
-    }))
+    })
     bins = n_cells * 3
-    tok_cell_table = _cell_table(cell_keys, np.arange(bins), {
+    step_tokens = _cell_table(cell_keys, np.arange(bins), {
         "transcripts": np.bincount(tok_cell, minlength=bins),
         "docs": np.bincount(tok_cell, weights=tok_n > 0, minlength=bins),
         "tokens": np.bincount(tok_cell, weights=tok_n, minlength=bins),
         "sum_tokens2": np.bincount(tok_cell, weights=tok_n.astype(np.float64) ** 2, minlength=bins),
     }, present=np.bincount(tok_cell, minlength=bins) > 0)
-    con.register("_part_step_tokens", tok_cell_table)
 
-    # --- per-transcript term lists and per-cell term sums --------------------------------------
     term_col = doc_terms.column("term")
     term_col = term_col.combine_chunks() if isinstance(term_col, pa.ChunkedArray) else term_col
     if not pa.types.is_dictionary(term_col.type):
@@ -409,26 +461,45 @@ def _merge(store: Store, doc_terms, doc_tokens, *, checked: bool) -> int:
         order = np.argsort(row_group, kind="stable")
         row_group, local, n = row_group[order], local[order], n[order]
     used = np.bincount(local, minlength=len(vocab)) > 0 if len(local) else np.zeros(len(vocab), bool)
-    global_id = _global_term_ids(con, vocab, used)
-
     starts = np.flatnonzero(np.r_[True, row_group[1:] != row_group[:-1]]) if len(row_group) else np.zeros(0, np.int64)
-    offsets = pa.array(np.r_[starts, len(row_group)].astype(np.int32))
     head = row_group[starts]
-    con.register("_part_terms", pa.table({
-        "transcript_pk": pa.array(new_pks[head // 3], pa.int64()),
-        "scope": pa.array(np.array(SCOPE_NAMES, object)[head % 3], pa.string()),
-        "term_ids": pa.ListArray.from_arrays(offsets, pa.array(global_id[local], pa.int32())),
-        "counts": pa.ListArray.from_arrays(offsets, pa.array(n, pa.int32())),
-    }))
     row_cell = cell_of_new[row_group // 3] * 3 + row_group % 3
-    row_tokens = tokens_of_group[row_group]
-    con.register("_part_step_terms", _step_terms(cell_keys, row_cell, local, n, row_tokens, vocab, bins))
+    return {
+        "transcripts": len(new_pks),
+        "tokens": part_tokens,
+        "step_tokens": step_tokens,
+        "list_pk": new_pks[head // 3],
+        "list_scope": head % 3,
+        "list_offsets": np.r_[starts, len(row_group)].astype(np.int32),
+        "local_ids": local.astype(np.int32),
+        "counts": n.astype(np.int32),
+        "vocab": vocab,
+        "used": used,
+        "step_terms": _step_terms(cell_keys, row_cell, local, n, tokens_of_group[row_group], vocab, bins),
+    }
+
+
+def _insert_prepared(store: Store, prepared: dict) -> None:
+    """Map a prepared partial's batch-local term ids to global ones and append it to the store."""
+    import pyarrow as pa
+
+    con = store.con
+    global_id = _global_term_ids(con, prepared["vocab"], prepared["used"]).astype(np.int32)
+    offsets = pa.array(prepared["list_offsets"])
+    con.register("_part_terms", pa.table({
+        "transcript_pk": pa.array(prepared["list_pk"], pa.int64()),
+        "scope": pa.array(np.array(SCOPE_NAMES, object)[prepared["list_scope"]], pa.string()),
+        "term_ids": pa.ListArray.from_arrays(offsets, pa.array(global_id[prepared["local_ids"]], pa.int32())),
+        "counts": pa.ListArray.from_arrays(offsets, pa.array(prepared["counts"], pa.int32())),
+    }))
+    con.register("_part_tokens", prepared["tokens"])
+    con.register("_part_step_tokens", prepared["step_tokens"])
+    con.register("_part_step_terms", prepared["step_terms"])
     try:
         con.execute(load_sql("termcounts_merge")).fetchall()
     finally:
         for name in ("_part_tokens", "_part_step_tokens", "_part_terms", "_part_step_terms"):
             con.unregister(name)
-    return len(new_pks)
 
 
 def _cell_keys(cells, n_cells: int) -> dict:

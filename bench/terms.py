@@ -1,0 +1,322 @@
+"""Benchmark: full-vocabulary term materialization vs naive baselines, in the same run.
+
+    .venv/bin/python bench/terms.py                 # >= 300 MB of text, all methods
+    .venv/bin/python bench/terms.py --text-mb 50    # quicker
+
+A generated corpus (analytics.synth) is ingested once with --defer-terms into bench/out/; then
+each method runs in its own process over the same segments and computes occurrences and
+transcripts-with-term for every token per (run, step, environment, scope) — and per transcript:
+
+* ``cotwatch``  — ``analytics.termcounts.materialize`` (the shipped path: byte-level kernel in
+  worker processes, per-transcript lists + per-cell sums written into the store);
+* ``duckdb``    — naive DuckDB: ``regexp_extract_all`` + ``unnest`` + ``GROUP BY`` (per-transcript
+  counts, then per cell), with the Unicode-aware pattern;
+* ``sklearn``   — scikit-learn ``CountVectorizer`` with the contract's pattern, per-cell sums by
+  sparse products;
+* ``counter``   — Python ``re`` + ``collections.Counter``.
+
+Prints MB/s, peak RSS (the process and, for cotwatch, its worker processes) and ratios to the
+cotwatch run; checks that every baseline's per-cell counts equal cotwatch's exactly. Then times
+single-term series queries from the materialized counts. The machine is shared (2 cores, other
+engineers' jobs): timings are noisy; ratios within one run are the figure to quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "bench" / "out"
+PATTERN_RE2 = r"[\pL\pN]+(?:'[\pL\pN]+)*"
+SCOPE_CASE = ("case kind when 'reasoning' then 'reasoning' when 'reasoning_summary' then 'reasoning' "
+              "when 'output' then 'output' else 'other' end")
+
+
+def _peak() -> dict:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return {"peak_rss_mb": round(own.ru_maxrss / 1024), "worker_peak_rss_mb": round(kids.ru_maxrss / 1024),
+            "cpu_seconds_total": round(cpu, 1)}
+
+
+# --------------------------------------------------------------------------------------------
+# Methods (each runs in a fresh process: `bench/terms.py --method NAME --db PATH`)
+# --------------------------------------------------------------------------------------------
+def run_cotwatch(db: str, workers: int | None) -> dict:
+    from analytics import termcounts
+    from analytics.store import Store
+
+    work = OUT / "terms-work.duckdb"
+    shutil.copy(db, work)
+    with Store.open(work, read_only=False) as store:
+        start = time.perf_counter()
+        counted = termcounts.materialize(store, workers=workers)
+        seconds = time.perf_counter() - start
+        cells = store.rows("select count(*) from step_term_counts")[0][0]
+    return {"seconds": seconds, "transcripts": counted, "cell_rows": cells, **_peak()}
+
+
+def run_duckdb(db: str) -> dict:
+    import duckdb
+
+    con = duckdb.connect(db, read_only=True)
+    start = time.perf_counter()
+    con.execute(f"""
+        create temp table per_doc as
+        select transcript_pk, scope, term, count(*) as n from (
+            select s.transcript_pk, {SCOPE_CASE} as scope,
+                   unnest(regexp_extract_all(lower(replace(s.text, '\u2019', '''')), '{PATTERN_RE2.replace("'", "''")}')) as term
+            from segments s
+        ) group by all""")
+    con.execute("""
+        create temp table per_cell as
+        select t.run, t.step, t.environment, d.scope, d.term, sum(d.n) as occurrences, count(*) as docs_with_term
+        from per_doc d join transcripts t on t.pk = d.transcript_pk group by all""")
+    seconds = time.perf_counter() - start
+    con.execute(f"copy per_cell to '{OUT / 'terms-duckdb.parquet'}' (format parquet)")
+    return {"seconds": seconds, **_peak()}
+
+
+def _segments(db: str):
+    import duckdb
+
+    con = duckdb.connect(db, read_only=True)
+    return con.sql(f"select s.transcript_pk, {SCOPE_CASE} as scope, s.text, t.run, t.step, t.environment "
+                   "from segments s join transcripts t on t.pk = s.transcript_pk").fetchall()
+
+
+def run_counter(db: str) -> dict:
+    from collections import Counter
+
+    from analytics.tokens import TOKEN_RE, normalize
+
+    rows = _segments(db)
+    start = time.perf_counter()
+    per_doc: dict = {}
+    for pk, scope, text, run, step, env in rows:
+        per_doc.setdefault((pk, scope, run, step, env), Counter()).update(TOKEN_RE.findall(normalize(text)))
+    occ: Counter = Counter()
+    docs: Counter = Counter()
+    for (pk, scope, run, step, env), counter in per_doc.items():
+        for term, n in counter.items():
+            occ[(run, step, env, scope, term)] += n
+            docs[(run, step, env, scope, term)] += 1
+    seconds = time.perf_counter() - start
+    _write_cells(OUT / "terms-counter.parquet", occ, docs)
+    return {"seconds": seconds, **_peak()}
+
+
+def run_sklearn(db: str) -> dict:
+    import numpy as np
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from analytics.tokens import TOKEN_PATTERN, normalize
+
+    rows = _segments(db)
+    start = time.perf_counter()
+    keys: dict = {}
+    doc_of_row = np.empty(len(rows), np.int64)
+    for i, (pk, scope, *_rest) in enumerate(rows):
+        doc_of_row[i] = keys.setdefault((pk, scope), len(keys))
+    vec = CountVectorizer(token_pattern=TOKEN_PATTERN, preprocessor=normalize, lowercase=False)
+    by_row = vec.fit_transform(r[2] for r in rows)
+    combine = sparse.csr_matrix((np.ones(len(rows)), (doc_of_row, np.arange(len(rows)))), shape=(len(keys), len(rows)))
+    per_doc = (combine @ by_row).tocsr()
+    cell_of_key: dict = {}
+    cell_of_doc = np.empty(len(keys), np.int64)
+    meta = {}
+    for (pk, scope, text, run, step, env) in rows:
+        meta[(pk, scope)] = (run, step, env, scope)
+    for (pk, scope), d in keys.items():
+        cell_of_doc[d] = cell_of_key.setdefault(meta[(pk, scope)], len(cell_of_key))
+    to_cell = sparse.csr_matrix((np.ones(len(keys)), (cell_of_doc, np.arange(len(keys)))), shape=(len(cell_of_key), len(keys)))
+    occ = (to_cell @ per_doc).tocoo()
+    present = per_doc.copy()
+    present.data[:] = 1
+    docs = (to_cell @ present).tocoo()
+    seconds = time.perf_counter() - start
+    vocab = vec.get_feature_names_out()
+    cells = list(cell_of_key)
+    occ_d = {(*cells[r], vocab[c]): int(v) for r, c, v in zip(occ.row, occ.col, occ.data)}
+    docs_d = {(*cells[r], vocab[c]): int(v) for r, c, v in zip(docs.row, docs.col, docs.data)}
+    _write_cells(OUT / "terms-sklearn.parquet", occ_d, docs_d)
+    return {"seconds": seconds, **_peak()}
+
+
+def _write_cells(path: Path, occ: dict, docs: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    keys = list(occ)
+    pq.write_table(pa.table({
+        "run": [k[0] for k in keys], "step": [k[1] for k in keys], "environment": [k[2] for k in keys],
+        "scope": [k[3] for k in keys], "term": [k[4] for k in keys],
+        "occurrences": [occ[k] for k in keys], "docs_with_term": [docs[k] for k in keys],
+    }), path)
+
+
+def verify(name: str) -> bool:
+    """Per-cell counts of a baseline equal cotwatch's, exactly (both directions)."""
+    import duckdb
+
+    con = duckdb.connect(str(OUT / "terms-work.duckdb"), read_only=True)
+    ours = ("select run, step, environment, scope, term, occurrences, docs_with_term "
+            "from step_term_counts where occurrences > 0")
+    theirs = (f"select run, step, environment, scope, term, occurrences::bigint, docs_with_term::bigint "
+              f"from read_parquet('{OUT / f'terms-{name}.parquet'}')")
+    diff = con.execute(f"select count(*) from (({ours}) except all ({theirs})) union all "
+                       f"select count(*) from (({theirs}) except all ({ours}))").fetchall()
+    return diff[0][0] == 0 and diff[1][0] == 0
+
+
+def series_queries(db: Path | None = None) -> dict:
+    """Single-term series from the materialized counts (best of 3, store opened read-only)."""
+    from analytics.store import Store
+    from analytics.terms import term_rates
+
+    out = {}
+    with Store.open(db or OUT / "terms-work.duckdb") as store:
+        transcripts = store.rows("select count(*) from transcripts")[0][0]
+        for label, terms in (("token", ["autop"]), ("wildcard", ["disclaim*"]), ("token_by_env", ["watchers"])):
+            best = float("inf")
+            for _ in range(3):
+                start = time.perf_counter()
+                df = term_rates(store, terms, by_environment=label == "token_by_env")
+                best = min(best, time.perf_counter() - start)
+            out[label] = {"seconds": round(best, 3), "rows": df.height}
+    out["transcripts"] = transcripts
+    return out
+
+
+def million_store(n: int) -> dict:
+    """A store of ``n`` short transcripts (50 steps x 4 environments) made in SQL, counted by the
+    real ``materialize``; then the single-term series timings on it."""
+    from analytics import termcounts
+    from analytics.store import Store
+    from analytics.synth import RISING_TERMS
+
+    db = OUT / f"terms-series-{n}.duckdb"
+    db.unlink(missing_ok=True)
+    words = ["the", "so", "check", "need", "answer", "function", "wait", "maybe", "test", "value",
+             "option", "parser", "result", "because", "then", "list", "index", "error", "case", "loop"]
+    words += [f"w{i}" for i in range(3000)]
+    with Store.open(db, read_only=False) as store:
+        con = store.con
+        con.execute("insert into runs (run) values ('big')")
+        con.execute("insert into checkpoints (run, step) select 'big', s * 100 from range(50) t(s)")
+        con.execute("insert into transcripts (pk, id, run, step, environment, content_hash) "
+                    "select i, 'tx' || i, 'big', (i % 50) * 100, 'env' || (i % 4), md5(i::varchar) from range($n) t(i)",
+                    {"n": n})
+        con.execute("insert into segments (transcript_pk, ordinal, role, kind, text) "
+                    "select i, 0, 'assistant', 'reasoning', array_to_string(list_transform(range(14), "
+                    "lambda k: case when random() < (i % 50) / 2000.0 then $planted[1 + (k % len($planted))] "
+                    "else $words[1 + floor(random() * len($words))::int] end), ' ') from range($n) t(i)",
+                    {"words": words, "planted": list(RISING_TERMS)})
+        start = time.perf_counter()
+        termcounts.materialize(store)
+        build = time.perf_counter() - start
+    res = series_queries(db)
+    return {"materialize_seconds": round(build, 1), **res}
+
+
+# --------------------------------------------------------------------------------------------
+# Driver
+# --------------------------------------------------------------------------------------------
+def prepare(text_mb: float) -> tuple[Path, float]:
+    """A store with >= text_mb MB of segment text, ingested with deferred term counts (cached)."""
+    from analytics.ingest import ingest_paths
+    from analytics.store import Store
+    from analytics.synth import generate_corpus
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    db = OUT / f"terms-{int(text_mb)}.duckdb"
+    if not db.exists():
+        corpus = OUT / f"terms-{int(text_mb)}.jsonl"
+        generate_corpus(corpus, text_mb * 1.32, seed=7)  # JSON overhead: ~0.76 MB text per MB
+        tmp = db.with_suffix(".tmp.duckdb")
+        tmp.unlink(missing_ok=True)
+        with Store.open(tmp, read_only=False) as store:
+            ingest_paths(store, [corpus], count_terms=False)
+        tmp.rename(db)
+        corpus.unlink()
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    mb = con.execute("select sum(strlen(text)) / 1e6 from segments").fetchall()[0][0]
+    con.close()
+    return db, mb
+
+
+def child(method: str, db: str, workers: int | None) -> dict:
+    cmd = [sys.executable, __file__, "--method", method, "--db", db]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{method} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--text-mb", type=float, default=300, help="Segment text in the corpus (MB).")
+    ap.add_argument("--methods", default="cotwatch,duckdb,sklearn,counter")
+    ap.add_argument("--workers", type=int, default=None, help="cotwatch kernel processes (default: auto).")
+    ap.add_argument("--series-transcripts", type=int, default=0,
+                    help="Also build a store of this many short transcripts (e.g. 1000000) and time series queries on it.")
+    ap.add_argument("--method", help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.method:
+        runner = {"cotwatch": lambda: run_cotwatch(args.db, args.workers), "duckdb": lambda: run_duckdb(args.db),
+                  "sklearn": lambda: run_sklearn(args.db), "counter": lambda: run_counter(args.db)}[args.method]
+        print(json.dumps(runner()))
+        return
+    if args.text_mb <= 0:  # only the series store
+        big = million_store(args.series_transcripts)
+        print(json.dumps(big))
+        return
+    db, mb = prepare(args.text_mb)
+    print(f"corpus: {db.name}, {mb:.1f} MB of segment text; {os.cpu_count()} CPUs (shared machine: noisy timings)")
+    methods = [m for m in args.methods.split(",") if m]
+    if "cotwatch" in methods:
+        methods.remove("cotwatch")
+    methods.insert(0, "cotwatch")  # baselines are verified against its store
+    results = {}
+    for method in methods:
+        res = child(method, str(db), args.workers)
+        res["mb_per_s"] = mb / res["seconds"]
+        if method != "cotwatch":
+            res["identical"] = verify(method)
+        results[method] = res
+    base = results["cotwatch"]["mb_per_s"]
+    print(f"{'method':10s} {'seconds':>8s} {'MB/s':>7s} {'peak RSS MB':>12s} {'workers RSS':>12s} "
+          f"{'cotwatch x':>11s} {'CPU s*':>7s}  identical")
+    for method, r in results.items():
+        print(f"{method:10s} {r['seconds']:8.1f} {r['mb_per_s']:7.1f} {r['peak_rss_mb']:12d} {r['worker_peak_rss_mb']:12d} "
+              f"{base / r['mb_per_s']:11.2f} {r['cpu_seconds_total']:7.1f}  {r.get('identical', '-')}")
+    print("* CPU seconds of the whole method process (incl. set-up such as reading the segments) and its workers")
+    series = series_queries()
+    print(f"single-term series from the materialized counts ({series.pop('transcripts')} transcripts): "
+          + ", ".join(f"{k} {v['seconds']}s ({v['rows']} rows)" for k, v in series.items()))
+    big = {}
+    if args.series_transcripts:
+        big = million_store(args.series_transcripts)
+        print(f"single-term series over {big.pop('transcripts')} transcripts (materialized in "
+              f"{big.pop('materialize_seconds')}s): " + ", ".join(f"{k} {v['seconds']}s ({v['rows']} rows)" for k, v in big.items()))
+    print(json.dumps({"text_mb": round(mb, 1), "results": results, "series": series, "big": big}, default=float))
+
+
+if __name__ == "__main__":
+    main()
