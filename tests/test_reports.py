@@ -55,12 +55,13 @@ def store_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def written(store_file, tmp_path_factory) -> Path:
-    """One report written from the module's store (charts as files included)."""
+    """One report written from the module's store with the default spec (images: see
+    test_chart_images)."""
     from reports.write import write_report
 
     out = tmp_path_factory.mktemp("written") / "report"
     lines: list[str] = []
-    write_report(store_file, None, out, log=lines.append, strict=True)
+    write_report(store_file, None, out, log=lines.append, strict=True, images=False)
     (out.parent / "log.txt").write_text("\n".join(lines))
     return out
 
@@ -308,14 +309,32 @@ def test_report_files_and_metadata(written):
     assert sorted(sections + [o["name"] for o in meta["omitted"]]) == sorted(
         ["overview", "terms", "heatmap", "emergent", "word_shift", "awareness", "awareness_covert", "environments", "evidence"])
     charts = [c for s in meta["sections"] for c in s["charts"]]
-    assert "overview" in charts and "environments" in charts
+    assert charts[:3] == ["overview", "term_rates", "term_heatmap"] and "environments" in charts
     for name in charts:
-        assert (written / "charts" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert (written / "charts" / f"{name}.svg").read_text().startswith("<svg")
         assert (written / "data" / f"{name}.csv").stat().st_size > 0
+        assert meta["files"][name] == {"csv": f"data/{name}.csv"}
     log = (written.parent / "log.txt").read_text().splitlines()
     assert len(log) == 10  # one line per section of the default spec, then "wrote ..."
     assert re.fullmatch(r"overview: ok \(1 chart\(s\), 1 table\(s\)\) in \d+\.\ds", log[0]) and log[-1].startswith(f"wrote {written / 'index.html'}")
+
+
+def test_chart_images(store_file, tmp_path):
+    from reports.write import write_report
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text("[sections.overview]\n[sections.environments]\n")
+    out = write_report(store_file, spec, tmp_path / "r", strict=True)
+    meta = json.loads((out / "report.json").read_text())
+    assert meta["files"]["overview"] == {"csv": "data/overview.csv", "svg": "charts/overview.svg", "png": "charts/overview.png"}
+    assert sorted(p.name for p in (out / "charts").iterdir()) == [
+        "environments.png", "environments.svg", "overview.png", "overview.svg"]
+    for name in ("overview", "environments"):
+        assert (out / "charts" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        svg = (out / "charts" / f"{name}.svg").read_text()
+        assert svg.startswith("<svg") and "Transcripts per checkpoint" in (out / "charts" / "overview.svg").read_text()
+    env_svg = (out / "charts" / "environments.svg").read_text()
+    assert "<script" not in env_svg and "<img" not in env_svg  # the payload legend label is text (truncated)
+    assert ">grader &lt;script&gt;document.title=…</text>" in env_svg
 
 
 def test_csv_is_exactly_the_chart_data(written):
