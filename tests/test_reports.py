@@ -48,6 +48,23 @@ def write_store(path: Path, *, checkpoints: int = 3, per_checkpoint: int = 4, pa
     return path
 
 
+def write_two_run_store(path: Path) -> Path:
+    """Two small synthetic runs, one with a name that needs escaping and slugging."""
+    from analytics import synth
+    from analytics.ingest import ingest_paths
+    from analytics.store import Store
+
+    src = path.parent / f"{path.stem}.jsonl"
+    with src.open("w") as fh:
+        for run, seed in (("rl-a", 1), ("rl <b>/2", 2)):
+            for rec in synth.generate_run(run=run, checkpoints=3, transcripts_per_checkpoint=4,
+                                          environments=synth.DEFAULT_ENVIRONMENTS[:2], seed=seed):
+                fh.write(json.dumps(rec) + "\n")
+    with Store.open(path, read_only=False) as store:
+        ingest_paths(store, [src])
+    return path
+
+
 @pytest.fixture(scope="module")
 def store_file(tmp_path_factory) -> Path:
     return write_store(tmp_path_factory.mktemp("reports") / "store.duckdb")
@@ -761,3 +778,25 @@ def test_missing_analysis_module_omits_its_sections(monkeypatch, store_file, tmp
         "heatmap": "analysis term_rates() is not available in this installation",
         "awareness": "analysis awareness_prevalence() is not available in this installation",
     }
+
+
+def test_two_runs_with_awkward_names(tmp_path):
+    """Several runs: run-faceted charts, one emergent/word-shift chart per run under a file-safe
+    name, run names escaped in the page."""
+    from reports.write import write_report
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text("[sections.overview]\n[sections.heatmap]\n[sections.emergent]\nmin_docs = 1\n[sections.word_shift]\n")
+    out = write_report(write_two_run_store(tmp_path / "s.duckdb"), spec, tmp_path / "r", images=False, strict=True)
+    meta = json.loads((out / "report.json").read_text())
+    assert meta["runs"] == ["rl <b>/2", "rl-a"] and meta["transcript_counts"] == {"rl <b>/2": 24, "rl-a": 24}
+    charts = {s["name"]: s["charts"] for s in meta["sections"]}
+    assert charts["emergent"] == ["emergent_terms__rl-b-2", "emergent_terms__rl-a"]
+    assert charts["word_shift"] == ["word_shift__rl-b-2", "word_shift_chained__rl-b-2", "word_shift__rl-a",
+                                    "word_shift_chained__rl-a"]
+    page = (out / "index.html").read_text()
+    assert "runs: rl &lt;b&gt;/2, rl-a" in page and "<b>/2" not in page.rsplit("</head>", 1)[1]
+    heat = json.loads(re.search(r'id="spec-term_heatmap">(.*?)</script>', page, re.S).group(1))
+    assert heat["facet"]["row"]["field"] == "run"
+    overview = pl.read_csv(out / "data" / "overview.csv")
+    assert overview.group_by("run").agg(pl.col("transcripts").sum()).sort("run").rows() == [("rl <b>/2", 24), ("rl-a", 24)]

@@ -51,6 +51,16 @@ def full_report_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def two_run_report_dir(tmp_path_factory) -> Path:
+    """Two runs: run-faceted charts and one emergent / word-shift chart per run."""
+    from reports.write import write_report
+    from tests.test_reports import write_two_run_store
+
+    root = tmp_path_factory.mktemp("browser-two")
+    return write_report(write_two_run_store(root / "store.duckdb"), None, root / "report", images=False, strict=True)
+
+
+@pytest.fixture(scope="module")
 def browser():
     with Browser(CHROMIUM) as b:
         yield b
@@ -68,7 +78,7 @@ def test_detector_sees_console_errors_and_remote_requests(browser, tmp_path):
     assert "console.error: boom" in browser.log.console_errors
 
 
-@pytest.mark.parametrize("which", ["report_dir", "full_report_dir"])
+@pytest.mark.parametrize("which", ["report_dir", "full_report_dir", "two_run_report_dir"])
 def test_report_renders_offline_without_errors(browser, which, request):
     report_dir = request.getfixturevalue(which)
     meta = json.loads((report_dir / "report.json").read_text())
