@@ -291,7 +291,7 @@ def _section_overview(ctx: _Context) -> Section:
         pl.col("transcripts").sum().alias("transcripts"),
         pl.col("reasoning_tokens").sum().alias("reasoning_tokens"),
     ).sort("run")
-    info = ctx.run_info.select("run", pl.col("last_ingested_at").cast(pl.String).alias("last_ingested"))
+    info = ctx.run_info.select("run", pl.col("last_ingested_at").dt.strftime("%Y-%m-%d %H:%M").alias("last_ingested"))
     summary = summary.join(info, on="run", how="left")
     chart_df = _thin_steps(df.select("run", "step", "environment", "transcripts", "reasoning_tokens"), ctx.spec.max_steps)
     return Section("overview", SECTION_TITLES["overview"],

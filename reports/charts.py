@@ -115,8 +115,10 @@ def overview_chart(df):
         pl.col("environment").fill_null("(none)"),
         (pl.col("reasoning_tokens") / pl.col("transcripts").clip(lower_bound=1)).round(1).alias("tokens_per_transcript"),
     ).sort("run", "step", "environment")
+    steps = data["step"].n_unique()
+    few = steps <= 16  # room for horizontal step labels
     chart = alt.Chart(data, title=_title(alt, "Transcripts per checkpoint", "stacked by environment")).mark_bar().encode(
-        x=alt.X("step:O", title=STEP_TITLE, axis=alt.Axis(labelAngle=0)),
+        x=alt.X("step:O", title=STEP_TITLE, axis=alt.Axis(labelAngle=0 if few else -45)),
         y=alt.Y("transcripts:Q", title="transcripts (count)"),
         color=alt.Color("environment:N", title="environment"),
         tooltip=[
@@ -125,7 +127,7 @@ def overview_chart(df):
             alt.Tooltip("reasoning_tokens:Q", format=",d", title="reasoning tokens"),
             alt.Tooltip("tokens_per_transcript:Q", format=",.1f", title="reasoning tokens / transcript"),
         ],
-    ).properties(width=alt.Step(18) if data["step"].n_unique() <= 40 else 600, height=200)
+    ).properties(width=alt.Step(36) if few else min(900, 14 * steps), height=200)
     if _runs(data) > 1:
         chart = chart.facet(row=alt.Row("run:N", title="run"))
     return chart
@@ -157,7 +159,7 @@ def term_rates_chart(df, columns: int = 4):
         facet=alt.Facet("term:N", title=None, header=alt.Header(labelFontWeight="bold")), columns=columns,
     ).resolve_scale(y="independent").properties(
         title=_title(alt, "Watchlist terms over checkpoints",
-                     "rate per 1,000 reasoning tokens; band: 95% interval (bootstrap over transcripts)"))
+                     "rate per 1,000 reasoning tokens; band: 95% interval, cluster-robust (transcripts as clusters)"))
 
 
 def term_heatmap(df):
