@@ -274,3 +274,27 @@ def test_scores_from_shards_equal_classify_apply(corpus, tmp_path):
 
         assert merge_scores_job(store, tmp_path / "jobs" / result.merge.job_id).already_merged
     assert score_tables(tmp_path / "sharded.duckdb") == want
+
+
+def test_cli_apply_from_shards_and_its_errors(corpus, tmp_path, monkeypatch):
+    from cotwatch.commands import distributed
+    from tests._scale_helpers import KeywordScorer
+
+    import classifiers.shard_scores as shard_scores
+
+    real = shard_scores.apply_shards
+    monkeypatch.setattr(shard_scores, "apply_shards",
+                        lambda *a, **k: real(*a, **{**k, "scorer_factory": KeywordScorer}))
+    runner = CliRunner()
+    db = str(tmp_path / "s.duckdb")
+    res = runner.invoke(distributed.apply, ["--db", db, "--input", str(corpus["shards"]), "--shard-batch", "7",
+                                            "--partials", str(tmp_path / "jobs"), "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    header, row = res.output.splitlines()
+    assert header.startswith("job_id,classifier,engine,shards,parts,transcripts,added,scored,skipped")
+    assert ",eval_awareness,duckdb,12,12,48,48,48,0," in row
+    with pytest.raises(Exception, match="pass --input"):
+        distributed.apply_from_shards(db=db, wait=0, fmt="csv", classifier="x", engine="ray", input=None)
+    with pytest.raises(Exception, match="--run does not apply"):
+        distributed.apply_from_shards(db=db, wait=0, fmt="csv", classifier="x", engine="duckdb",
+                                      input=str(corpus["shards"]), run="demo-rl")
