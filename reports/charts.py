@@ -169,9 +169,11 @@ def term_heatmap(df):
     """
     alt = _alt()
     data = _frame(df, HEATMAP_COLUMNS, "term_heatmap").sort("run", "term", "step")
+    steps = data["step"].n_unique()
+    few = steps <= 16  # room for horizontal step labels
     chart = alt.Chart(data, title=_title(alt, "Share of transcripts using each term",
                                          "per checkpoint; darker = more transcripts")).mark_rect().encode(
-        x=alt.X("step:O", title=STEP_TITLE),
+        x=alt.X("step:O", title=STEP_TITLE, axis=alt.Axis(labelAngle=0 if few else -45)),
         y=alt.Y("term:N", title="term", sort="ascending"),
         color=alt.Color("doc_fraction:Q", title="share of transcripts", scale=alt.Scale(scheme="blues"),
                         legend=alt.Legend(format=".0%")),
@@ -181,7 +183,7 @@ def term_heatmap(df):
             alt.Tooltip("docs_with_term:Q", format=",d", title="transcripts with term"),
             alt.Tooltip("docs:Q", format=",d", title="transcripts"),
         ],
-    ).properties(width=alt.Step(22) if data["step"].n_unique() <= 40 else 700, height=alt.Step(16))
+    ).properties(width=alt.Step(34) if few else min(900, 14 * steps), height=alt.Step(16))
     if _runs(data) > 1:
         chart = chart.facet(row=alt.Row("run:N", title="run"))
     return chart
