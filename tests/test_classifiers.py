@@ -326,3 +326,15 @@ def test_heldout_label_import_joins_validation_never_training(tmp_path, monkeypa
     f.write_text(json.dumps({"text": train_text, "label": 1}) + "\n", encoding="utf-8")
     with pytest.raises(RejectedRecords):
         import_labels(f, split="heldout")
+
+
+def test_package_api_is_lazy_and_apply_stays_callable():
+    code = (
+        "import sys, classifiers\n"
+        "assert 'sklearn' not in sys.modules and 'torch' not in sys.modules\n"
+        "import classifiers.apply\n"
+        "assert callable(classifiers.apply) and callable(classifiers.score_texts)\n"
+        "print('OK', sorted(classifiers.__all__)[:3])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert "OK" in out.stdout, out.stderr[-1500:]
