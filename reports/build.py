@@ -158,9 +158,14 @@ def _accepts(fn: Callable, name: str) -> bool:
 
 
 def slug(text: str) -> str:
-    """A file-name-safe form of a run name (letters, digits, ``-``, ``_``, ``.``)."""
+    """A file-name-safe form of a run name (letters, digits, ``-``, ``_``, ``.``). A name that had
+    to change carries a short hash of the original, so ``rl a`` and ``rl-a`` never share files."""
+    import hashlib
+
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
-    return s or "run"
+    if s == text:
+        return s
+    return f"{s or 'run'}-{hashlib.sha1(text.encode()).hexdigest()[:6]}"
 
 
 # -- entry point ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import html
 import io
 import json
@@ -731,6 +732,14 @@ def test_evidence_sentences_from_real_classifier_results(monkeypatch, tmp_path):
     assert f"<td>{html.escape(H.PAYLOAD)}</td>" in body and "<img" not in body
 
 
+def test_slugs_are_file_safe_and_distinct():
+    from reports.build import slug
+
+    assert slug("rl-7.b_2") == "rl-7.b_2"
+    assert slug("rl a") != slug("rl-a") == "rl-a"
+    assert re.fullmatch(r"run-[0-9a-f]{6}", slug("../../"))
+
+
 def test_thin_steps_keeps_first_last_and_at_most_max():
     from reports.build import _thin_steps
 
@@ -791,8 +800,9 @@ def test_two_runs_with_awkward_names(tmp_path):
     meta = json.loads((out / "report.json").read_text())
     assert meta["runs"] == ["rl <b>/2", "rl-a"] and meta["transcript_counts"] == {"rl <b>/2": 24, "rl-a": 24}
     charts = {s["name"]: s["charts"] for s in meta["sections"]}
-    assert charts["emergent"] == ["emergent_terms__rl-b-2", "emergent_terms__rl-a"]
-    assert charts["word_shift"] == ["word_shift__rl-b-2", "word_shift_chained__rl-b-2", "word_shift__rl-a",
+    odd = "rl-b-2-" + hashlib.sha1(b"rl <b>/2").hexdigest()[:6]
+    assert charts["emergent"] == [f"emergent_terms__{odd}", "emergent_terms__rl-a"]
+    assert charts["word_shift"] == [f"word_shift__{odd}", f"word_shift_chained__{odd}", "word_shift__rl-a",
                                     "word_shift_chained__rl-a"]
     page = (out / "index.html").read_text()
     assert "runs: rl &lt;b&gt;/2, rl-a" in page and "<b>/2" not in page.rsplit("</head>", 1)[1]
