@@ -222,7 +222,7 @@ def million_store(n: int) -> dict:
                     "select i, 0, 'assistant', 'reasoning', array_to_string(list_transform(range(14), "
                     "lambda k: case when random() < (i % 50) / 2000.0 then $planted[1 + (k % len($planted))] "
                     "else $words[1 + floor(random() * len($words))::int] end), ' ') from range($n) t(i)",
-                    {"words": words, "planted": list(RISING_TERMS)})
+                    {"words": words, "planted": list(RISING_TERMS), "n": n})
         start = time.perf_counter()
         termcounts.materialize(store)
         build = time.perf_counter() - start
