@@ -107,15 +107,19 @@ class Encoder:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = []
-        # chunks bound memory and let the progress bar move; encode() sorts by length inside
+        # sort by length once, globally, so every batch pads to similar lengths (encode() only sorts
+        # within a call); chunks bound memory and let the progress bar move
+        order = np.argsort([len(t) for t in texts], kind="stable")
         chunk = max(self.batch_size * 16, 256)
         for i in range(0, len(texts), chunk):
-            part = list(texts[i:i + chunk])
+            part = [texts[j] for j in order[i:i + chunk]]
             out.append(np.asarray(self.st.encode(part, batch_size=self.batch_size, normalize_embeddings=True,
                                                  convert_to_numpy=True, show_progress_bar=False), dtype=np.float32))
             if progress:
                 progress(len(part))
-        return np.concatenate(out)
+        result = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
+        result[order] = np.concatenate(out)
+        return result
 
 
 class StaticEncoder:
