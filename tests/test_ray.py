@@ -49,7 +49,7 @@ def corpus(tmp_path_factory):
     return {"source": source, "counted": counted, "shards": tmp / "shards"}
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_ray_terms_equal_the_single_node_store(ray_cluster, corpus, tmp_path):
     result = materialize_shards(tmp_path / "ray.duckdb", corpus["shards"], engine="ray", batch_size=3,
                                 partials=tmp_path / "jobs")
@@ -57,7 +57,7 @@ def test_ray_terms_equal_the_single_node_store(ray_cluster, corpus, tmp_path):
     assert term_tables(tmp_path / "ray.duckdb") == term_tables(corpus["counted"])
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_ray_rerun_counts_nothing_twice(ray_cluster, corpus, tmp_path):
     db = ingest_store(tmp_path / "s.duckdb", corpus["source"], count_terms=False)
     first = materialize_shards(db, corpus["shards"], engine="ray", partials=tmp_path / "jobs", keep_partials=True)
@@ -68,7 +68,7 @@ def test_ray_rerun_counts_nothing_twice(ray_cluster, corpus, tmp_path):
     assert term_tables(db) == term_tables(corpus["counted"])
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_ray_job_failing_midway_merges_nothing(ray_cluster, corpus, tmp_path):
     shards = tmp_path / "shards"
     subprocess.run(["cp", "-r", str(corpus["shards"]), str(shards)], check=True)
@@ -87,7 +87,7 @@ def test_ray_job_failing_midway_merges_nothing(ray_cluster, corpus, tmp_path):
     assert term_tables(db) == term_tables(corpus["counted"])
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_ray_scores_equal_classify_apply(ray_cluster, corpus, tmp_path):
     from classifiers.shard_scores import apply_shards
 
