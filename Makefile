@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[test]' $(TORCH)
+	$(PY) -m pip install -q -e '.[test,ray]' $(TORCH)
 	@touch $(STAMP)
 
 # Debian's chromium for the report's real-browser test (skipped with a reason when unavailable).
