@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--per-env", type=int, default=50, help="transcripts per checkpoint per environment")
     p.add_argument("--sample", type=int, default=2000, help="sentences for the plain-encode baseline")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--classifier", default=None, help="artifact path or name (default: train a fresh one)")
+    p.add_argument("--classifier", default=None,
+                   help="artifact path, or a shipped name (default: train a fresh one from the shipped data)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", dest="json_out", default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> dict:
     from analytics.store import Store
 
     work = Path(tempfile.mkdtemp(prefix="cw-bench-"))
-    os.environ.setdefault("COTWATCH_HOME", str(work / "home"))
+    # never train into (or read from) the user's own $COTWATCH_HOME
+    os.environ["COTWATCH_HOME"] = str(work / "home")
     figures: dict = {"checkpoints": args.checkpoints, "per_env": args.per_env, "batch_size": args.batch_size,
                      "cpus": os.cpu_count()}
 
