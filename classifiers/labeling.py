@@ -37,7 +37,6 @@ def export_for_labelling(store, n: int, out: str | os.PathLike[str], *, classifi
     """Write the ``n`` most uncertain, diverse unlabelled sentences to ``out``; returns a polars frame of them."""
     import polars as pl
 
-    from classifiers.artifacts import load_artifact
     from classifiers.embeddings import StoreCache, text_hashes
     from classifiers.spec import load_spec
 
@@ -50,7 +49,9 @@ def export_for_labelling(store, n: int, out: str | os.PathLike[str], *, classifi
         raise NothingToReport(f"no {classifier} results in {store.path}; run `cotwatch classify apply` first")
     cid, threshold, _, card = rows[0]
     card = json.loads(card) if isinstance(card, str) else card
-    spec = load_spec(card["spec"].removesuffix(".toml"))
+    spec_path = Path(card.get("spec_path", ""))
+    spec = load_spec(spec_path if spec_path.suffix == ".toml" and spec_path.exists()
+                     else card["spec"].removesuffix(".toml"))
     pool = pool or max(10 * n, 200)
     cands = store.frame(load_sql("uncertain_sentences"),
                         {"classifier_id": cid, "run": run, "threshold": threshold, "limit": pool + 1000})

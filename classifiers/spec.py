@@ -58,6 +58,12 @@ class ClassifierSpec:
     recall: tuple[str, ...] = field(default_factory=tuple)
 
     def data_dir(self) -> Path:
+        """``data`` as a folder relative to the spec file (custom specs), else the shipped folder."""
+        local = Path(self.data)
+        if not local.is_absolute():
+            local = self.path.parent / local
+        if local.is_dir() and (local / "train.txt").exists():
+            return local
         return package_dir("data", self.data)
 
     def imported_labels(self, split: str = "train") -> Path:

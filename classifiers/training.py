@@ -163,6 +163,7 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
         "version": spec.version,
         "description": spec.description,
         "spec": str(spec.path.name),
+        "spec_path": str(spec.path.resolve()),
         "embedding_model": encoder.id,
         "embedding_name": embedding_name if embedding_name != "default" else "default",
         "static_model": StaticEncoder().id if spec.static_stage else None,
@@ -209,7 +210,7 @@ def evaluate(classifier: str = "eval_awareness", *, device: str = "auto", batch_
     from classifiers.scoring import Scorer
 
     art: Artifact = load_artifact(classifier)
-    spec = load_spec(art.card["spec"].removesuffix(".toml"))
+    spec = _spec_of(art)
     ho = load_split(spec, "heldout")
     y = np.asarray(ho.labels)
     scorer = Scorer(art, device=device, batch_size=batch_size)
@@ -274,3 +275,11 @@ def list_classifiers():
     return pl.DataFrame(rows, schema={"name": pl.String, "where": pl.String, "path": pl.String, "version": pl.String,
                                       "threshold": pl.Float64, "heldout_f1": pl.Float64, "heldout_auroc": pl.Float64,
                                       "note": pl.String})
+
+
+def _spec_of(art: Artifact) -> ClassifierSpec:
+    """The spec an artifact was trained from: its recorded path if still there, else the shipped one."""
+    recorded = Path(art.card.get("spec_path", ""))
+    if recorded.suffix == ".toml" and recorded.exists():
+        return load_spec(recorded)
+    return load_spec(art.card["spec"].removesuffix(".toml"))

@@ -338,3 +338,17 @@ def test_package_api_is_lazy_and_apply_stays_callable():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert "OK" in out.stdout, out.stderr[-1500:]
+
+
+def test_custom_spec_with_its_own_data_folder(tmp_path):
+    shipped = (REPO / "classifiers/specs/grader_seeking.toml").read_text(encoding="utf-8")
+    folder = tmp_path / "mydata"
+    folder.mkdir()
+    (folder / "train.txt").write_text("1 x look for the grading script\n0 x add two numbers\n", encoding="utf-8")
+    (folder / "heldout.txt").write_text("1 x find the answer key\n0 x sort the list\n", encoding="utf-8")
+    spec_file = tmp_path / "mine.toml"
+    spec_file.write_text(shipped.replace('name = "grader_seeking"', 'name = "mine"')
+                         .replace('data = "grader_seeking"', 'data = "mydata"'), encoding="utf-8")
+    spec = load_spec(spec_file)
+    assert spec.name == "mine" and spec.data_dir() == folder
+    assert load_split(spec, "train").texts == ["look for the grading script", "add two numbers"]
