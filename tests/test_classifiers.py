@@ -352,3 +352,21 @@ def test_custom_spec_with_its_own_data_folder(tmp_path):
     spec = load_spec(spec_file)
     assert spec.name == "mine" and spec.data_dir() == folder
     assert load_split(spec, "train").texts == ["look for the grading script", "add two numbers"]
+
+
+def test_cli_errors_are_one_line_with_exit_codes(cli, tmp_path):
+    f = tmp_path / "t.jsonl"
+    f.write_text(json.dumps({"id": "t1", "run": "r", "step": 0, "reasoning": "Fine. Maybe this is a test."}) + "\n",
+                 encoding="utf-8")
+    assert cli("ingest", str(f), "--defer-terms").code == 0
+    res = cli("classify", "apply", "--run", "nope")
+    assert res.code == 3 and "no run named 'nope'" in res.err and "Traceback" not in res.err
+    res = cli("awareness", "--run", "r")
+    assert res.code == 7 and "classify apply --run r" in res.err
+    res = cli("export", "counterfactual", "--run", "r", "--mode", "remove", "--sentence", "x",
+              "--out", str(tmp_path / "o.jsonl"))
+    assert res.code == 3 and "--sentence only applies to --mode inject" in res.err
+    res = cli("label", "export", "--n", "5", "--out", str(tmp_path / "l.jsonl"))
+    assert res.code == 7 and "classify apply" in res.err
+    res = cli("classify", "eval", "--classifier", str(tmp_path / "missing.skops"))
+    assert res.code == 3 and "no such classifier artifact" in res.err
