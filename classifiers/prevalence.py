@@ -239,7 +239,8 @@ def awareness_prevalence(store, *, run: str | None = None, classifier: str = "ev
         df = df.with_columns(pl.lit(None, dtype=pl.Int64).alias("step"))
         keys = ["run", "step"] + (["environment"] if by_environment else [])
     front = keys + ["n", "flagged", "raw_rate", "corrected_rate", "ci_lo", "ci_hi", "tpr_t", "fpr_t"]
-    return df.select(front + list(COVERT_COLUMNS)).sort(keys)
+    # undefined estimates (e.g. P(covert | aware) when no transcript is estimated aware) are null, not NaN
+    return df.select(front + list(COVERT_COLUMNS)).fill_nan(None).sort(keys)
 
 
 def _validation_for(store, classifier: str, sha: str, threshold: float, card: dict) -> Validation:
