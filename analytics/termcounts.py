@@ -401,7 +401,7 @@ def _batch_cells(batch):
     })
 
 
-def _prepare(doc_terms, doc_tokens, cells) -> dict:
+def _prepare(doc_terms, doc_tokens, cells) -> dict | None:
     """Kernel output restricted to the transcripts in ``cells`` (pk, cell, run, step,
     environment; ordered by pk), shaped for the store: per-transcript term lists (batch-local
     term ids) and per-cell sums, computed with numpy (a batch spans few cells, so per-cell term
@@ -409,6 +409,8 @@ def _prepare(doc_terms, doc_tokens, cells) -> dict:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if cells.num_rows == 0:
+        return None
     tok_pk = doc_tokens.column("transcript_pk").to_numpy().astype(np.int64)
     tok_scope = _scope_codes(doc_tokens.column("scope"))
     tok_n = doc_tokens.column("tokens").to_numpy().astype(np.int64)
@@ -479,10 +481,12 @@ def _prepare(doc_terms, doc_tokens, cells) -> dict:
     }
 
 
-def _insert_prepared(store: Store, prepared: dict) -> None:
+def _insert_prepared(store: Store, prepared: dict | None) -> None:
     """Map a prepared partial's batch-local term ids to global ones and append it to the store."""
     import pyarrow as pa
 
+    if prepared is None:  # no transcript to add
+        return
     con = store.con
     global_id = _global_term_ids(con, prepared["vocab"], prepared["used"]).astype(np.int32)
     offsets = pa.array(prepared["list_offsets"])
