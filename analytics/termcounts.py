@@ -139,14 +139,17 @@ def count_kernel(batch):
         n_parts.append(counts)
     groups = np.concatenate(group_parts) if group_parts else np.zeros(0, np.int64)
     counts = np.concatenate(n_parts) if n_parts else np.zeros(0, np.int32)
-    terms = pa.concat_arrays(term_parts) if term_parts else pa.array([], pa.large_string())
-    if len(group_parts) > 1:  # keep rows ordered by (transcript, scope)
+    if len(term_parts) == 1:
+        encoded = term_parts[0]  # already dictionary-encoded, rows ordered by (transcript, scope)
+    else:  # both routes (or none): one dictionary, rows ordered by (transcript, scope)
+        plain = [t.cast(pa.string()) for t in term_parts]
+        terms = pa.concat_arrays(plain) if plain else pa.array([], pa.string())
         order = np.argsort(groups, kind="stable")
-        groups, counts, terms = groups[order], counts[order], terms.take(pa.array(order))
+        groups, counts = groups[order], counts[order]
+        encoded = pc.dictionary_encode(terms.take(pa.array(order, pa.int64())))
     tokens_per_group = np.bincount(groups, weights=counts, minlength=n_groups).astype(np.int64)
 
     scope_labels = pa.array(SCOPE_NAMES, pa.string())
-    encoded = pc.dictionary_encode(terms.cast(pa.string()))
     doc_terms = pa.table({
         "transcript_pk": pa.array(doc_pks[groups // 3], pa.int64()),
         "scope": pa.DictionaryArray.from_arrays(pa.array((groups % 3).astype(np.int8)), scope_labels),
@@ -202,7 +205,7 @@ def _count_ascii(text, group_of_row: np.ndarray):
     per_row = pc.list_value_length(pieces).to_numpy(zero_copy_only=False)
     flat = pieces.flatten()
     if len(flat) == 0:
-        return np.zeros(0, np.int64), pa.array([], pa.large_string()), np.zeros(0, np.int32)
+        return np.zeros(0, np.int64), pc.dictionary_encode(pa.array([], pa.string())), np.zeros(0, np.int32)
     encoded = pc.dictionary_encode(flat)
     vocab = encoded.dictionary
     width = len(vocab)
@@ -221,12 +224,14 @@ def _count_ascii(text, group_of_row: np.ndarray):
     if empty >= 0:
         real = term_index != empty
         uniq, term_index, counts = uniq[real], term_index[real], counts[real]
-    return uniq // width, vocab.take(pa.array(term_index)), counts
+    terms = pa.DictionaryArray.from_arrays(pa.array(term_index.astype(np.int32)), vocab.cast(pa.string()))
+    return uniq // width, terms, counts
 
 
 def _count_python(texts: list[str], group_of_row: np.ndarray):
     """(group, term, n) by the contract itself: ``re`` on ``str.lower()`` text, per group."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     counters: dict[int, Counter] = {}
     for group, text in zip(group_of_row.tolist(), texts):
@@ -239,7 +244,7 @@ def _count_python(texts: list[str], group_of_row: np.ndarray):
             groups.append(group)
             terms.append(term)
             counts.append(n)
-    return np.array(groups, np.int64), pa.array(terms, pa.large_string()), np.array(counts, np.int32)
+    return np.array(groups, np.int64), pc.dictionary_encode(pa.array(terms, pa.string())), np.array(counts, np.int32)
 
 
 # --------------------------------------------------------------------------------------------
