@@ -11,7 +11,7 @@ The public API, importable from here (loaded lazily so ``import classifiers`` st
     with Store.open("runs.duckdb") as store:
         awareness_prevalence(store, run="demo-rl")           # -> polars, one row per step
 
-Also: ``split_sentences``, ``EmbeddingClassifier``, ``load_artifact``, ``export_counterfactual``,
+Also: ``top_flagged_sentences``, ``split_sentences``, ``EmbeddingClassifier``, ``load_artifact``, ``export_counterfactual``,
 ``export_for_labelling`` and ``import_labels``.
 """
 
@@ -26,6 +26,7 @@ _API = {
     "apply": "classifiers.apply",
     "awareness_prevalence": "classifiers.prevalence",
     "corrected_prevalence": "classifiers.prevalence",
+    "top_flagged_sentences": "classifiers.prevalence",
     "split_sentences": "classifiers.sentences",
     "EmbeddingClassifier": "classifiers.model",
     "load_artifact": "classifiers.artifacts",

@@ -259,3 +259,18 @@ def _validation_for(store, classifier: str, sha: str, threshold: float, card: di
             v = art.validation
             return Validation.from_scores(v["labels"], v["scores"], v["candidate"], threshold)
     raise InputError(f"the {classifier} artifact that scored this run (sha256 {sha[:12]}…) is no longer available")
+
+
+def top_flagged_sentences(store, *, run: str | None = None, classifier: str = "eval_awareness", limit: int = 20):
+    """The highest-scoring flagged sentences of a run (latest classifier version), with offsets:
+    ``transcript_id, run, step, environment, ordinal, sentence_index, start_char, end_char,
+    sentence, score``."""
+    run = store.require_run(run)
+    latest = store.rows(load_sql("latest_classifier"), {"name": classifier, "run": run})
+    if not latest:
+        raise NothingToReport(
+            f"no {classifier} results for run {run!r} in {store.path}; run `cotwatch classify apply --run {run}` first"
+        )
+    if limit < 1:
+        raise InputError("limit must be at least 1")
+    return store.frame(load_sql("flagged_sentences"), {"classifier_id": latest[0][0], "run": run, "limit": limit})

@@ -240,6 +240,21 @@ def test_demo_run_shows_rising_awareness_and_intervals_cover_truth(run_store):
     assert (df["ci_lo"] <= df["corrected_rate"]).all() and (df["corrected_rate"] <= df["ci_hi"]).all()
 
 
+def test_top_flagged_sentences_point_at_exact_text(run_store):
+    from analytics.store import Store
+    from classifiers import top_flagged_sentences
+
+    db, stats = run_store
+    with Store.open(db) as store:
+        top = top_flagged_sentences(store, limit=15)
+        texts = dict(store.rows("""select t.id || ':' || s.ordinal, s.text from segments s
+                                   join transcripts t on t.pk = s.transcript_pk"""))
+    assert top.height == min(15, stats.flagged_sentences)
+    assert top["score"].is_sorted(descending=True)
+    for r in top.iter_rows(named=True):
+        assert texts[f"{r['transcript_id']}:{r['ordinal']}"][r["start_char"]:r["end_char"]] == r["sentence"]
+
+
 def test_awareness_cli_and_nothing_to_report(run_store, cli, tmp_path):
     db, _ = run_store
     res = cli("awareness", "--db", str(db), "--format", "csv", "--bootstrap", "200")
