@@ -320,7 +320,7 @@ def _parallel_counts(store: Store, ranges: list[tuple[int, int]], workers: int) 
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("spawn")  # never fork a process that holds DuckDB threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
         pending = []
         queue = iter(ranges)
         for lo, hi in queue:
@@ -333,6 +333,14 @@ def _parallel_counts(store: Store, ranges: list[tuple[int, int]], workers: int) 
             if nxt is not None:
                 pending.append(pool.submit(_count_and_prepare, _read_batch(store, *nxt)))
             yield result
+
+
+def _worker_init() -> None:
+    """Kernel processes use one thread each: the processes are the parallelism."""
+    import pyarrow as pa
+
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
 
 
 def merge_partials(store: Store, doc_terms, doc_tokens) -> int:
