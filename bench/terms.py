@@ -273,6 +273,8 @@ def main() -> None:
     ap.add_argument("--text-mb", type=float, default=300, help="Segment text in the corpus (MB).")
     ap.add_argument("--methods", default="cotwatch,duckdb,sklearn,counter")
     ap.add_argument("--workers", type=int, default=None, help="cotwatch kernel processes (default: auto).")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="Interleaved rounds of cotwatch and naive DuckDB; the best of each is compared.")
     ap.add_argument("--series-transcripts", type=int, default=0,
                     help="Also build a store of this many short transcripts (e.g. 1000000) and time series queries on it.")
     ap.add_argument("--method", help=argparse.SUPPRESS)
@@ -293,19 +295,28 @@ def main() -> None:
     if "cotwatch" in methods:
         methods.remove("cotwatch")
     methods.insert(0, "cotwatch")  # baselines are verified against its store
-    results = {}
-    for method in methods:
-        res = child(method, str(db), args.workers)
+    results: dict = {}
+    for round_ in range(args.repeat):  # interleaved rounds; the best of each method is reported
+        for method in methods:
+            if round_ and method not in ("cotwatch", "duckdb"):
+                continue  # the slow baselines run once
+            res = child(method, str(db), args.workers)
+            if method != "cotwatch" and round_ == 0:
+                res["identical"] = verify(method)
+            runs = results.setdefault(method, {"all_seconds": []})
+            runs["all_seconds"].append(round(res["seconds"], 2))
+            if res["seconds"] < runs.get("seconds", float("inf")):
+                runs.update({k: v for k, v in res.items() if k != "identical"})
+            if "identical" in res:
+                runs["identical"] = res["identical"]
+    for res in results.values():
         res["mb_per_s"] = mb / res["seconds"]
-        if method != "cotwatch":
-            res["identical"] = verify(method)
-        results[method] = res
     base = results["cotwatch"]["mb_per_s"]
-    print(f"{'method':10s} {'seconds':>8s} {'MB/s':>7s} {'peak RSS MB':>12s} {'workers RSS':>12s} "
-          f"{'cotwatch x':>11s} {'CPU s*':>7s}  identical")
+    print(f"{'method':10s} {'best s':>7s} {'MB/s':>7s} {'peak RSS MB':>12s} {'workers RSS':>12s} "
+          f"{'cotwatch x':>11s} {'CPU s*':>7s}  identical  all runs (s)")
     for method, r in results.items():
-        print(f"{method:10s} {r['seconds']:8.1f} {r['mb_per_s']:7.1f} {r['peak_rss_mb']:12d} {r['worker_peak_rss_mb']:12d} "
-              f"{base / r['mb_per_s']:11.2f} {r['cpu_seconds_total']:7.1f}  {r.get('identical', '-')}")
+        print(f"{method:10s} {r['seconds']:7.1f} {r['mb_per_s']:7.1f} {r['peak_rss_mb']:12d} {r['worker_peak_rss_mb']:12d} "
+              f"{base / r['mb_per_s']:11.2f} {r['cpu_seconds_total']:7.1f}  {str(r.get('identical', '-')):9s}  {r['all_seconds']}")
     print("* CPU seconds of the whole method process (incl. set-up such as reading the segments) and its workers")
     series = series_queries()
     print(f"single-term series from the materialized counts ({series.pop('transcripts')} transcripts): "
