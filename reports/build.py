@@ -53,7 +53,7 @@ ANALYSES: dict[str, tuple[str, ...]] = {
     "chained_word_shift": ("analytics.terms:chained_word_shift",),
     "load_watchlist": ("analytics.term_specs:load_watchlist",),
     "awareness_prevalence": ("classifiers.prevalence:awareness_prevalence",),
-    # no such function yet: the evidence section reads the public view api.sentence_scores instead
+    # without it, the evidence section reads the public view api.sentence_scores instead
     "top_flagged_sentences": ("classifiers.prevalence:top_flagged_sentences",),
 }
 
@@ -646,21 +646,15 @@ def _normalize_kwic(df, term: str):
 
 
 def _normalize_sentences(df, run: str):
+    """``top_flagged_sentences`` rows as ``transcript_id, run, step, environment, sentence, score``
+    (the same columns the api.sentence_scores path gives)."""
     import polars as pl
 
-    tid = _first(df, ("transcript_id", "id", "transcript"))
-    text = _first(df, ("sentence", "text"))
-    score = _first(df, ("score", "probability", "prob"))
-    if text is None or score is None:
-        raise Omit(f"flagged-sentence analysis returned no sentence/score columns (has {', '.join(df.columns)})")
-    cols = {"score": pl.col(score).cast(pl.Float64), "sentence": pl.col(text)}
-    if tid:
-        cols["transcript_id"] = pl.col(tid).cast(pl.String)
-    cols["run"] = pl.col("run") if "run" in df.columns else pl.lit(run)
-    for c in ("step", "environment"):
-        if c in df.columns:
-            cols[c] = pl.col(c)
-    return df.select(**cols)
+    missing = [c for c in ("transcript_id", "step", "environment", "sentence", "score") if c not in df.columns]
+    if missing:
+        raise Omit(f"top_flagged_sentences() result lacks {', '.join(missing)} (has {', '.join(df.columns)})")
+    return df.select(pl.col("transcript_id").cast(pl.String), pl.col("run") if "run" in df.columns else pl.lit(run).alias("run"),
+                     "step", "environment", "sentence", pl.col("score").cast(pl.Float64))
 
 
 BUILDERS: dict[str, Callable[[_Context], Section]] = {

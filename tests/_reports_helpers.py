@@ -129,7 +129,8 @@ def documented_analyses(calls: list | None = None) -> dict:
     def top_flagged_sentences(store, *, run=None, classifier="eval_awareness", limit=10):
         calls.append(("top_flagged_sentences", run, classifier, limit))
         return pl.DataFrame({"transcript_id": ["hostile-1", "t-2"], "run": [run, run], "step": [200, 100],
-                             "environment": [PAYLOAD, "env_a"], "sentence": [PAYLOAD, "maybe this is a test"],
+                             "environment": [PAYLOAD, "env_a"], "ordinal": [0, 0], "sentence_index": [3, 1],
+                             "start_char": [10, 0], "end_char": [90, 20], "sentence": [PAYLOAD, "maybe this is a test"],
                              "score": [0.97, 0.91]})
 
     return {"term_rates": term_rates, "discover_terms": discover_terms, "kwic": kwic, "word_shift": word_shift,

@@ -699,9 +699,11 @@ def test_unexpected_error_omits_section_unless_strict(monkeypatch, store_file, t
     assert not (tmp_path / "r2").exists()
 
 
-def test_evidence_sentences_from_real_classifier_results(monkeypatch, tmp_path):
+@pytest.mark.parametrize("path", ["top_flagged_sentences", "api.sentence_scores"])
+def test_evidence_sentences_from_real_classifier_results(monkeypatch, tmp_path, path):
     """Scores stored by the real ``classifiers.apply`` (with a rule scorer instead of a model) reach
-    the evidence table through api.sentence_scores, escaped, with transcript id, run, step and
+    the evidence table — through classifiers.top_flagged_sentences, or the public view
+    api.sentence_scores when that function is absent — escaped, with transcript id, run, step and
     environment."""
     import warnings
 
@@ -715,7 +717,10 @@ def test_evidence_sentences_from_real_classifier_results(monkeypatch, tmp_path):
         warnings.simplefilter("ignore", UserWarning)
         apply(store, "eval_awareness", scorer=H.RuleScorer())
     real = build.find_analysis
-    monkeypatch.setattr(build, "find_analysis", lambda name: None if name == "top_flagged_sentences" else real(name))
+    if path == "api.sentence_scores":
+        monkeypatch.setattr(build, "find_analysis", lambda name: None if name == "top_flagged_sentences" else real(name))
+    else:
+        assert real("top_flagged_sentences") is not None
     spec = tmp_path / "spec.toml"
     spec.write_text("[sections.evidence]\nkwic_terms = 0\nsentences = 50\n")
     out = write_report(store_path, spec, tmp_path / "r", images=False, strict=True)
