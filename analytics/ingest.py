@@ -531,9 +531,9 @@ class _Columns:
 
 
 class _Writer:
-    """Stages Arrow batches in committed staging tables, numbering them with fresh pks.
+    """Stages Arrow batches in temp tables (``ingest_stage_create``), numbering them with fresh pks.
 
-    Committing batch by batch lets DuckDB write them to disk, so memory stays flat however large
+    DuckDB spills temp tables to disk beyond its memory limit, so memory stays flat however large
     the file; the store itself changes only in ``ingest_finish``'s single transaction.
     """
 
