@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cotwatch.commands.distributed import ENGINES, materialize_from_shards, merge_job, shard_input_options
 from cotwatch.options import (
     db_option, environment_option, format_option, output_option, run_option, scope_option, wait_option,
 )
@@ -178,18 +179,26 @@ def shift(run, from_step, to_step, chained, top, environment, scope, db, wait, f
 
 
 @terms.command()
-@click.option("--engine", type=click.Choice(["duckdb"]), default="duckdb", show_default=True,
-              help="Where the counting kernel runs (this machine; --engine ray comes with the scale-out module).")
+@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
+              help="Where the counting kernel runs: this machine (duckdb) or a Ray cluster (ray: needs "
+                   "--input shards and `pip install 'cotwatch[ray]'`).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Kernel processes (default: CPUs, up to 4, for large backlogs; 1 = in process).")
+@shard_input_options
 @db_option
 @wait_option
 @format_option
-def materialize(engine, workers, db, wait, fmt):
+def materialize(engine, workers, input, partials, keep_partials, address, shard_batch, db, wait, fmt):
     """Count the terms of every transcript not counted yet (ingest does this unless --defer-terms).
 
-    Prints one row: counted, pending, transcripts, terms, seconds.
+    With --input, count Parquet shards instead (`cotwatch export parquet` writes them; a lake can
+    write the same schema) on --engine duckdb or ray, and merge them into the store in one
+    transaction. Prints one summary row.
     """
+    if input is not None or engine == "ray":
+        return materialize_from_shards(db=db, wait=wait, fmt=fmt, engine=engine, input=input, partials=partials,
+                                       keep_partials=keep_partials, address=address, workers=workers or 1,
+                                       shard_batch=shard_batch)
     from analytics.store import Store
     from analytics.terms import materialize_counts
     from cotwatch.output import emit
@@ -197,3 +206,6 @@ def materialize(engine, workers, db, wait, fmt):
     with Store.open(db, read_only=False, wait=wait) as store:
         df = materialize_counts(store, workers=workers)
     emit(df, fmt)
+
+
+terms.add_command(merge_job)
