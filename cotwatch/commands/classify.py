@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from cotwatch.commands.distributed import ENGINES, apply_from_shards, scoring_options, shard_input_options
 from cotwatch.options import db_option, format_option, output_option, wait_option
 
 classifier_option = click.option(
@@ -102,15 +103,31 @@ def score(input_, texts, no_split, classifier, no_cascade, device, batch_size, f
 @no_cascade_option
 @device_option
 @batch_size_option
+@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
+              help="Where scoring runs: this machine (duckdb) or a Ray cluster (ray: needs --input shards "
+                   "and `pip install 'cotwatch[ray]'`).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --input and --engine duckdb: scoring processes, each over whole shard files.")
+@shard_input_options
+@scoring_options
 @db_option
 @wait_option
 @format_option
-def apply(run, classifier, rescore, no_cascade, device, batch_size, db, wait, fmt):
+def apply(run, classifier, rescore, no_cascade, device, batch_size, engine, workers, input, partials, keep_partials,
+          address, shard_batch, num_gpus, num_cpus, concurrency, db, wait, fmt):
     """Score every reasoning sentence not yet scored; store sentence scores and transcript results.
 
     Incremental: re-running only scores new transcripts. Sentence embeddings are cached in the
-    store by (model, text hash), so repeated sentences are encoded once.
+    store by (model, text hash), so repeated sentences are encoded once. With --input, score
+    Parquet shards on --engine duckdb or ray (an actor pool: --concurrency, --num-gpus) and merge
+    the results into the store in one transaction.
     """
+    if input is not None or engine == "ray":
+        return apply_from_shards(db=db, wait=wait, fmt=fmt, classifier=classifier, engine=engine, input=input,
+                                 partials=partials, keep_partials=keep_partials, address=address, workers=workers,
+                                 shard_batch=shard_batch, num_gpus=num_gpus, num_cpus=num_cpus,
+                                 concurrency=concurrency, device=device, encode_batch=batch_size,
+                                 cascade=not no_cascade, run=run)
     from analytics.store import Store
     from classifiers.apply import apply as run_apply, apply_summary
     from cotwatch.output import emit
