@@ -497,7 +497,9 @@ def normalise_metadata(text: str | None, source: str) -> str | None:
         raise InputError(f"{source}: metadata is not JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise InputError(f"{source}: metadata must be a JSON object")
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    from analytics.ingest import canonical_json
+
+    return canonical_json(value)
 
 
 def record_job(store, job: Job, result: MergeResult) -> None:

@@ -472,10 +472,19 @@ def content_hash(rec: Record, metadata_json: str | None = None) -> str:
     return h.hexdigest()
 
 
+def canonical_json(value: Any) -> str:
+    """The one canonical JSON text of a metadata object (sorted keys, compact, UTF-8): stored in
+    the store and hashed, so every path that writes transcripts must use it."""
+    import orjson
+
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    except TypeError:  # e.g. an integer beyond 64 bits: the standard library keeps it exact
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _metadata_json(metadata: dict[str, Any] | None) -> str | None:
-    if metadata is None:
-        return None
-    return json.dumps(metadata, ensure_ascii=False, sort_keys=True, default=str)
+    return None if metadata is None else canonical_json(metadata)
 
 
 class _Columns:

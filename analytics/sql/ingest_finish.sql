@@ -1,6 +1,7 @@
 -- ingest_finish: move the staged file into the store (inside one transaction), leaving out
 -- duplicates and rejected records; registers new runs and checkpoints; returns
--- (added, duplicates). Runs after ingest_conflicts.
+-- (added, duplicates). Runs after ingest_conflicts. Staging is appended in pk order and DuckDB
+-- preserves insertion order, so no ORDER BY (sorting the text would cost more than the copy).
 create or replace temp table _keep as
 select n.pk, n.run
 from _new_keys n
@@ -13,14 +14,12 @@ insert into transcripts (pk, id, run, step, environment, epoch, source_file, sou
 select pk, id, run, step, environment, epoch, source_file, source_line, source_entry,
        content_hash, covert_action, score, cast(metadata as json)
 from _ingest_stage_t
-where pk in (select pk from _keep)
-order by pk;
+where pk in (select pk from _keep);
 
 insert into segments (transcript_pk, ordinal, role, kind, text, redacted)
 select transcript_pk, ordinal, role, kind, text, redacted
 from _ingest_stage_s
-where transcript_pk in (select pk from _keep)
-order by transcript_pk, ordinal;
+where transcript_pk in (select pk from _keep);
 
 insert into runs (run)
 select distinct run from _keep
