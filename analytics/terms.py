@@ -42,17 +42,18 @@ def _check_scope(scope: str) -> tuple[str, ...]:
 
 
 def _specs(terms: Iterable[str | TermSpec], watchlist: Watchlist | str | Path | None) -> list[TermSpec]:
-    """Parse ``terms``; with none, every term of ``watchlist`` (a Watchlist or a TOML path)."""
+    """Parse ``terms``; with none, every term of ``watchlist`` (a Watchlist or a TOML path; the
+    shipped default watchlist when None)."""
     if watchlist is not None and not isinstance(watchlist, Watchlist):
         watchlist = load_watchlist(watchlist)
     specs, texts = [], []
     for t in terms or ():
         (specs if isinstance(t, TermSpec) else texts).append(t)
     specs += parse_terms(texts, watchlist)
-    if not specs and watchlist is not None:
-        specs = watchlist.all_terms()
+    if not specs:  # no terms: every term of the watchlist (the shipped default when none is given)
+        specs = (watchlist or load_watchlist()).all_terms()
     if not specs:
-        raise InputError("no terms given (name at least one TERM, or a watchlist)")
+        raise InputError("no terms given and the watchlist is empty (name at least one TERM)")
     return specs
 
 
