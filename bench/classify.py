@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
     figures["rss_after_ingest_mb"] = round(peak_rss_mb(), 1)
 
     # -- cotwatch end to end, cold then warm -----------------------------------------------------
-    from classifiers.apply import apply
+    from classifiers.applying import apply
     from classifiers.artifacts import load_artifact
     from classifiers.scoring import Scorer
 

@@ -87,7 +87,7 @@ SCORE_BASELINE = textwrap.dedent(
     sys.path.insert(0, {repo!r})
     from analytics.ingest import ingest_paths
     from analytics.store import Store
-    from classifiers.apply import apply
+    from classifiers.applying import apply
     with Store.open({db!r}, read_only=False) as store:
         ingest_paths(store, [{jsonl!r}], count_terms=False)
         t = time.perf_counter()

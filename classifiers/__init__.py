@@ -23,7 +23,7 @@ _API = {
     "train": "classifiers.training",
     "evaluate": "classifiers.training",
     "score_texts": "classifiers.scoring",
-    "apply": "classifiers.apply",
+    "apply": "classifiers.applying",
     "awareness_prevalence": "classifiers.prevalence",
     "corrected_prevalence": "classifiers.prevalence",
     "top_flagged_sentences": "classifiers.prevalence",

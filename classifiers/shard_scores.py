@@ -157,7 +157,7 @@ def merge_scores_job(store, job_dir: str | os.PathLike[str], *, merge_rows: int 
     that artifact (others are skipped). A job already merged is a no-op."""
     import pyarrow as pa
 
-    from classifiers.apply import register
+    from classifiers.applying import register
 
     job = Job.load(job_dir, KIND)
     meta = job.params.get("kernel", {}).get("meta")

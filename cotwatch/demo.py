@@ -102,7 +102,7 @@ def _terms(result: DemoResult, log: Log) -> None:
 
 def _classifiers(result: DemoResult, log: Log) -> None:
     from analytics.store import Store
-    from classifiers.apply import apply  # (the package attribute `apply` is shadowed by the submodule)
+    from classifiers.applying import apply
     from classifiers.prevalence import awareness_prevalence
 
     with Store.open(result.store, read_only=False) as store:

@@ -139,7 +139,7 @@ def documented_analyses(calls: list | None = None) -> dict:
 
 
 class RuleScorer:
-    """A deterministic scorer for ``classifiers.apply.apply(..., scorer=...)``: the report tests put
+    """A deterministic scorer for ``classifiers.applying.apply(..., scorer=...)``: the report tests put
     classifier results in a store through the real apply path without loading a model. Sentences
     that mention grading or a test score 0.9 (flagged), others 0.0."""
 

@@ -96,7 +96,7 @@ def apply_single_node(db: Path) -> Path:
     """Score ``db`` through the real ``classify apply`` with the keyword scorer."""
     import warnings
 
-    from classifiers.apply import apply
+    from classifiers.applying import apply
 
     with Store.open(db, read_only=False) as store, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

@@ -64,7 +64,7 @@ def add_classifier_results(path: Path, runs: tuple[str, str] = ("rl-a", "rl-b"))
     import warnings
 
     from analytics.store import Store
-    from classifiers.apply import apply
+    from classifiers.applying import apply
 
     with Store.open(path, read_only=False) as store, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # duckdb's note about an Arrow copy in apply

@@ -332,7 +332,7 @@ def test_package_api_is_lazy_and_apply_stays_callable():
     code = (
         "import sys, classifiers\n"
         "assert 'sklearn' not in sys.modules and 'torch' not in sys.modules\n"
-        "import classifiers.apply\n"
+        "import classifiers.applying\n"
         "assert callable(classifiers.apply) and callable(classifiers.score_texts)\n"
         "print('OK', sorted(classifiers.__all__)[:3])\n"
     )

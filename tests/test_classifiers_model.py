@@ -48,7 +48,7 @@ def run_store(home, tmp_path_factory):
     from analytics import synth
     from analytics.ingest import ingest_paths
     from analytics.store import Store
-    from classifiers.apply import apply
+    from classifiers.applying import apply
 
     folder = tmp_path_factory.mktemp("cw-run")
     synth.write_jsonl(folder / "run.jsonl", checkpoints=10, transcripts_per_checkpoint=25, seed=11)
@@ -202,7 +202,7 @@ def test_apply_stores_exact_offsets_and_consistent_transcript_results(run_store)
 
 def test_apply_is_incremental_and_cache_makes_rescoring_cheap(run_store):
     from analytics.store import Store
-    from classifiers.apply import apply
+    from classifiers.applying import apply
 
     db, first = run_store
     with Store.open(db, read_only=False) as store:

@@ -708,7 +708,7 @@ def test_evidence_sentences_from_real_classifier_results(monkeypatch, tmp_path, 
     import warnings
 
     from analytics.store import Store
-    from classifiers.apply import apply
+    from classifiers.applying import apply
     from reports import build
     from reports.write import write_report
 

@@ -129,7 +129,7 @@ def apply(run, classifier, rescore, no_cascade, device, batch_size, engine, work
                                  concurrency=concurrency, device=device, encode_batch=batch_size,
                                  cascade=not no_cascade, run=run)
     from analytics.store import Store
-    from classifiers.apply import apply as run_apply, apply_summary
+    from classifiers.applying import apply as run_apply, apply_summary
     from cotwatch.output import emit
 
     with Store.open(db, read_only=False, wait=wait) as store:

@@ -12,9 +12,7 @@ the few candidate sentences.
 from __future__ import annotations
 
 import json
-import sys
 import time
-import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -177,16 +175,3 @@ def apply_summary(stats: ApplyStats, classifier: str, run: str | None):
         "flagged_sentences": stats.flagged_sentences, "flagged_transcripts": stats.flagged_transcripts,
         "seconds": round(stats.seconds, 3), "sentences_per_s": round(rate, 1),
     }])
-
-
-class _CallableModule(types.ModuleType):
-    """``classifiers.apply`` names both this submodule and its main function: once the submodule is
-    imported, Python sets the package attribute ``classifiers.apply`` to the module, shadowing the
-    function the package API promises. Making the module callable keeps ``classifiers.apply(store,
-    ...)`` working either way (and every ``from classifiers.apply import apply`` keeps working)."""
-
-    def __call__(self, *args, **kwargs):
-        return apply(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
