@@ -17,7 +17,7 @@ Also: ``top_flagged_sentences``, ``split_sentences``, ``EmbeddingClassifier``, `
 
 from __future__ import annotations
 
-import importlib
+from analytics.lazy import lazy_exports
 
 _API = {
     "train": "classifiers.training",
@@ -39,8 +39,4 @@ _API = {
 __all__ = sorted(_API)
 
 
-def __getattr__(name: str):
-    module = _API.get(name)
-    if module is None:
-        raise AttributeError(f"module 'classifiers' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _API)

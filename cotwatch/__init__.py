@@ -9,8 +9,7 @@ Python API (everything the CLI does is a library call)::
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from analytics.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -24,13 +23,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    target = _EXPORTS.get(name)
-    if target is None:
-        raise AttributeError(f"module 'cotwatch' has no attribute {name!r}")
-    module, attr = target.split(":")
-    return getattr(import_module(module), attr)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -10,7 +10,7 @@ first use (PEP 562 ``__getattr__``), so ``cotwatch --help`` stays light.
 
 from __future__ import annotations
 
-import importlib
+from analytics.lazy import lazy_exports
 
 _EXPORTS = {
     "overview_chart": "reports.charts",
@@ -32,14 +32,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'reports' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -18,23 +18,23 @@ expand_option = click.option("--expand", is_flag=True, help="Also report each to
 by_environment_option = click.option("--by-environment", is_flag=True, help="One row per environment too.")
 
 
+def series_options(f):
+    """TERM... and the options shared by `track` and `trend`, in the order their functions take."""
+    for option in reversed([
+        click.argument("term", nargs=-1), run_option, environment_option, by_environment_option,
+        watchlist_option, expand_option, scope_option, db_option, wait_option, format_option, output_option,
+    ]):
+        f = option(f)
+    return f
+
+
 @click.group()
 def terms():
     """Term frequencies across checkpoints: track, trend, discover, kwic, shift, materialize."""
 
 
 @terms.command()
-@click.argument("term", nargs=-1)
-@run_option
-@environment_option
-@by_environment_option
-@watchlist_option
-@expand_option
-@scope_option
-@db_option
-@wait_option
-@format_option
-@output_option
+@series_options
 def track(term, run, environment, by_environment, watchlist, expand, scope, db, wait, fmt, output):
     """Rate of each TERM per checkpoint, with 95% intervals.
 
@@ -53,17 +53,7 @@ def track(term, run, environment, by_environment, watchlist, expand, scope, db, 
 
 
 @terms.command()
-@click.argument("term", nargs=-1)
-@run_option
-@environment_option
-@by_environment_option
-@watchlist_option
-@expand_option
-@scope_option
-@db_option
-@wait_option
-@format_option
-@output_option
+@series_options
 def trend(term, run, environment, by_environment, watchlist, expand, scope, db, wait, fmt, output):
     """Trend of each TERM's rate across steps: Mann–Kendall p-value and Theil–Sen slope.
 
