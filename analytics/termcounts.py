@@ -25,8 +25,8 @@ Why the kernel is fast and still exactly the token contract (``analytics.tokens`
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections import Counter
 from collections.abc import Iterator
 
 import numpy as np
@@ -65,32 +65,31 @@ SEPARATOR_PUNCTUATION = (
     "\u2260\u00b1\u00b0\u00ab\u00bb\u2212\u2248"
 )
 
-_SPACE = 32
-_APOSTROPHE = 39
-_LOWER = np.full(256, _SPACE, np.uint8)
-for _c in range(256):
-    if 48 <= _c <= 57 or 97 <= _c <= 122:
-        _LOWER[_c] = _c
-    elif 65 <= _c <= 90:
-        _LOWER[_c] = _c + 32
-_ALNUM = _LOWER != _SPACE
-_TRANSLATE = bytes(_LOWER.tolist())
-del _c
-
-
 # --------------------------------------------------------------------------------------------
 # The kernel
 # --------------------------------------------------------------------------------------------
+def _compiled():
+    try:
+        from analytics import _tokcount
+    except ImportError as exc:  # a source tree whose extension was never built
+        raise ImportError(
+            "analytics._tokcount (the compiled counting kernel, analytics/_tokcount.c) is not built: "
+            "install the package with `pip install -e .` (needs a C compiler and the Python headers)"
+        ) from exc
+    return _tokcount
+
+
 def count_kernel(batch):
     """Arrow table (transcript_pk, kind, text) → (doc_terms, doc_tokens) Arrow tables.
 
     doc_terms: (transcript_pk int64, scope string, term string, n int32), one row per token
     occurring in a (transcript, scope), ordered by transcript and scope; doc_tokens:
-    (transcript_pk int64, scope string, tokens int64) with a row for every scope of every transcript in the batch (0 when it has no such
-    text). A transcript must not span two batches; then partials from any split of a corpus sum
-    to the same result. ``scope`` and ``term`` are dictionary-encoded strings (compact to ship
-    between processes; ``to_pylist()``, Parquet and DuckDB see plain strings). ``kind`` outside the known segment kinds (or null) counts as ``other``,
-    null text as empty.
+    (transcript_pk int64, scope string, tokens int64) with a row for every scope of every
+    transcript in the batch (0 when it has no such text). A transcript must not span two
+    batches; then partials from any split of a corpus sum to the same result. ``scope`` and
+    ``term`` are dictionary-encoded strings (compact to ship between processes; ``to_pylist()``,
+    Parquet and DuckDB see plain strings). ``kind`` outside the known segment kinds (or null)
+    counts as ``other``, null text as empty.
 
     >>> import pyarrow as pa
     >>> t, d = count_kernel(pa.table({"transcript_pk": [7], "kind": ["reasoning"], "text": ["Wait, wait."]}))
@@ -98,71 +97,99 @@ def count_kernel(batch):
     [{'transcript_pk': 7, 'scope': 'reasoning', 'term': 'wait', 'n': 2}]
     """
     import pyarrow as pa
+
+    k = _count_arrays(batch, with_cells=False)
+    scope_labels = pa.array(SCOPE_NAMES, pa.string())
+    lengths = np.diff(k["list_offsets"])
+    list_groups = k["list_groups"]
+    doc_terms = pa.table({
+        "transcript_pk": pa.array(np.repeat(k["doc_pks"][list_groups // 3], lengths), pa.int64()),
+        "scope": pa.DictionaryArray.from_arrays(pa.array(np.repeat(list_groups % 3, lengths).astype(np.int8)), scope_labels),
+        "term": pa.DictionaryArray.from_arrays(pa.array(k["terms"]), k["vocab"]),
+        "n": pa.array(k["counts"], pa.int32()),
+    })
+    all_groups = np.arange(len(k["doc_pks"]) * 3)
+    doc_tokens = pa.table({
+        "transcript_pk": pa.array(k["doc_pks"][all_groups // 3], pa.int64()),
+        "scope": pa.DictionaryArray.from_arrays(pa.array((all_groups % 3).astype(np.int8)), scope_labels),
+        "tokens": pa.array(k["group_tokens"], pa.int64()),
+    })
+    return doc_terms, doc_tokens
+
+
+def _count_arrays(batch, *, with_cells: bool) -> dict:
+    """The kernel proper: a batch of rows (transcript_pk, kind, text[, run, step, environment])
+    counted by ``analytics._tokcount.count_batch`` (see analytics/_tokcount.c for the arrays).
+
+    ASCII rows (after U+2019 becomes an apostrophe and separator punctuation a space) are cut by
+    the compiled byte path of the contract; any other row is cut by the contract itself (``re``
+    on ``str.lower()`` text, :mod:`analytics.tokens`) and handed over as pre-cut tokens, so the
+    edge cases of Unicode case mapping can never diverge. ``with_cells``: documents are grouped
+    into cells by (run, step, environment) for the per-cell sums; otherwise one cell."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    batch = batch.select(["transcript_pk", "kind", "text"]).combine_chunks()
-    n_rows = batch.num_rows
+    names = ["transcript_pk", "kind", "text"] + (["run", "step", "environment"] if with_cells else [])
+    batch = batch.select(names).combine_chunks()
     pks = batch.column("transcript_pk").to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    if len(pks) > 1 and np.any(pks[1:] < pks[:-1]):  # the compiled kernel wants documents ascending
+        order = np.argsort(pks, kind="stable")
+        batch, pks = batch.take(pa.array(order)), pks[order]
+    starts = np.flatnonzero(np.r_[True, pks[1:] != pks[:-1]]) if len(pks) else np.zeros(0, np.int64)
+    doc_pks = pks[starts]
+    doc_of_row = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(pks)]))
     kind_idx = pc.index_in(batch.column("kind").cast(pa.string()), value_set=pa.array(_KIND_NAMES))
     kind_idx = pc.fill_null(kind_idx, len(_KIND_NAMES)).to_numpy(zero_copy_only=False)
-    scope_codes = _KIND_SCOPE_CODES[kind_idx]
+    groups = doc_of_row * 3 + _KIND_SCOPE_CODES[kind_idx]
 
-    # one group per (transcript, scope) that has rows; every transcript gets all three scopes
-    doc_pks, doc_inverse = np.unique(pks, return_inverse=True)
-    group_of_row = doc_inverse.astype(np.int64) * 3 + scope_codes
-    n_groups = len(doc_pks) * 3
-
-    text = batch.column("text").cast(pa.large_string()).chunk(0) if n_rows else pa.array([], pa.large_string())
+    text = batch.column("text").cast(pa.large_string()).chunk(0) if batch.num_rows else pa.array([], pa.large_string())
     text = pc.fill_null(text, "")
+    modes = np.zeros(len(text), np.uint8)
     ascii_rows = pc.string_is_ascii(text).to_numpy(zero_copy_only=False)
     if not ascii_rows.all():
         text = _replace_separator_punctuation(text, ascii_rows)
         ascii_rows = pc.string_is_ascii(text).to_numpy(zero_copy_only=False)
-    # a (transcript, scope) goes to one path whole: the byte path only if all its rows are ASCII
-    group_ascii = np.ones(n_groups, bool)
-    group_ascii[group_of_row[~ascii_rows]] = False
-    fast_rows = group_ascii[group_of_row]
+    if not ascii_rows.all():
+        other = np.flatnonzero(~ascii_rows)
+        cut = ["\n".join(TOKEN_RE.findall(normalize(t))) for t in text.take(pa.array(other)).to_pylist()]
+        text = pc.replace_with_mask(text, pa.array(~ascii_rows), pa.array(cut, pa.large_string()))
+        modes[other] = 1
+    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
+    first = int(offsets[0]) if len(offsets) else 0
+    raw = text.buffers()[2]
+    data = memoryview(raw)[first : int(offsets[-1])] if raw is not None and len(offsets) else b""
 
-    term_parts, group_parts, n_parts = [], [], []
-    if fast_rows.any():
-        fast_text = text.filter(pa.array(fast_rows)) if not fast_rows.all() else text
-        groups, terms, counts = _count_ascii(fast_text, group_of_row[fast_rows])
-        term_parts.append(terms)
-        group_parts.append(groups)
-        n_parts.append(counts)
-    if not fast_rows.all():
-        groups, terms, counts = _count_python(
-            text.filter(pa.array(~fast_rows)).to_pylist(), group_of_row[~fast_rows]
-        )
-        term_parts.append(terms)
-        group_parts.append(groups)
-        n_parts.append(counts)
-    groups = np.concatenate(group_parts) if group_parts else np.zeros(0, np.int64)
-    counts = np.concatenate(n_parts) if n_parts else np.zeros(0, np.int32)
-    if len(term_parts) == 1:
-        encoded = term_parts[0]  # already dictionary-encoded, rows ordered by (transcript, scope)
-    else:  # both routes (or none): one dictionary, rows ordered by (transcript, scope)
-        plain = [t.cast(pa.string()) for t in term_parts]
-        terms = pa.concat_arrays(plain) if plain else pa.array([], pa.string())
-        order = np.argsort(groups, kind="stable")
-        groups, counts = groups[order], counts[order]
-        encoded = pc.dictionary_encode(terms.take(pa.array(order, pa.int64())))
-    tokens_per_group = np.bincount(groups, weights=counts, minlength=n_groups).astype(np.int64)
+    if with_cells:
+        cell_of_doc, cell_keys = _cells_of_docs(batch, starts)
+    else:
+        cell_of_doc, cell_keys = np.zeros(len(doc_pks), np.int64), None
+    out = _compiled().count_batch(data, np.ascontiguousarray(offsets - first), np.ascontiguousarray(groups, np.int64),
+                                  modes, np.ascontiguousarray(cell_of_doc, np.int64))
+    (list_groups, list_offsets, terms, counts, group_tokens, step_bins, step_terms, occurrences, docs_with_term,
+     sum_n2, sum_n_tokens, vocab_offsets, vocab_data) = out
+    n_vocab = len(vocab_offsets) // 8 - 1
+    vocab = pa.LargeStringArray.from_buffers(n_vocab, pa.py_buffer(vocab_offsets), pa.py_buffer(vocab_data)).cast(pa.string())
+    i64 = lambda b: np.frombuffer(b, np.int64)  # noqa: E731
+    i32 = lambda b: np.frombuffer(b, np.int32)  # noqa: E731
+    return {
+        "doc_pks": doc_pks, "cell_of_doc": cell_of_doc, "cell_keys": cell_keys,
+        "list_groups": i64(list_groups), "list_offsets": i64(list_offsets), "terms": i32(terms), "counts": i32(counts),
+        "group_tokens": i64(group_tokens), "vocab": vocab,
+        "step_bins": i64(step_bins), "step_terms": i32(step_terms), "occurrences": i64(occurrences),
+        "docs_with_term": i64(docs_with_term), "sum_n2": i64(sum_n2), "sum_n_tokens": i64(sum_n_tokens),
+    }
 
-    scope_labels = pa.array(SCOPE_NAMES, pa.string())
-    doc_terms = pa.table({
-        "transcript_pk": pa.array(doc_pks[groups // 3], pa.int64()),
-        "scope": pa.DictionaryArray.from_arrays(pa.array((groups % 3).astype(np.int8)), scope_labels),
-        "term": encoded,
-        "n": pa.array(counts, pa.int32()),
-    })
-    all_groups = np.arange(n_groups)
-    doc_tokens = pa.table({
-        "transcript_pk": pa.array(doc_pks[all_groups // 3], pa.int64()),
-        "scope": pa.DictionaryArray.from_arrays(pa.array((all_groups % 3).astype(np.int8)), scope_labels),
-        "tokens": pa.array(tokens_per_group, pa.int64()),
-    })
-    return doc_terms, doc_tokens
+
+def _cells_of_docs(batch, starts: np.ndarray):
+    """Cell id of each document (its first row's run, step, environment) and the cells' keys."""
+    keys = batch.select(["run", "step", "environment"]).take(starts).to_pydict()
+    ids: dict[tuple, int] = {}
+    cell_of_doc = np.fromiter(
+        (ids.setdefault(key, len(ids)) for key in zip(keys["run"], keys["step"], keys["environment"])),
+        np.int64, len(starts),
+    )
+    cell_keys = {"run": [k[0] for k in ids], "step": [k[1] for k in ids], "environment": [k[2] for k in ids]}
+    return cell_of_doc, cell_keys
 
 
 def _replace_separator_punctuation(text, ascii_rows: np.ndarray):
@@ -179,74 +206,6 @@ def _replace_separator_punctuation(text, ascii_rows: np.ndarray):
     return pc.replace_with_mask(text, pa.array(~ascii_rows), sub)
 
 
-def _count_ascii(text, group_of_row: np.ndarray):
-    """(group, term, n) for ASCII rows: byte table lookup, split, per-group counts by sorting."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
-    start, end = int(offsets[0]), int(offsets[-1])
-    raw = text.buffers()[2]
-    data = np.frombuffer(raw, np.uint8)[start:end] if raw is not None else np.zeros(0, np.uint8)
-    out = bytearray(data.tobytes().translate(_TRANSLATE))  # lowercase; separators -> space
-    apostrophes = np.flatnonzero(data == _APOSTROPHE)
-    if len(apostrophes):
-        # an apostrophe joins a token only between two letters/digits of the same row
-        last = len(data) - 1
-        prev_ok = _ALNUM[data[np.maximum(apostrophes - 1, 0)]] & (apostrophes > 0)
-        next_ok = _ALNUM[data[np.minimum(apostrophes + 1, last)]] & (apostrophes < last)
-        local = offsets - start
-        row = np.searchsorted(local, apostrophes, side="right") - 1
-        inside = (apostrophes != local[row]) & (apostrophes != local[row + 1] - 1)
-        keep = apostrophes[prev_ok & next_ok & inside]
-        np.frombuffer(out, np.uint8)[keep] = _APOSTROPHE
-    cleaned = pa.LargeStringArray.from_buffers(len(text), pa.py_buffer(offsets - start), pa.py_buffer(out))
-    pieces = pc.ascii_split_whitespace(cleaned)  # may yield "" at the ends of a row: dropped below
-    per_row = pc.list_value_length(pieces).to_numpy(zero_copy_only=False)
-    flat = pieces.flatten()
-    if len(flat) == 0:
-        return np.zeros(0, np.int64), pc.dictionary_encode(pa.array([], pa.string())), np.zeros(0, np.int32)
-    encoded = pc.dictionary_encode(flat)
-    vocab = encoded.dictionary
-    width = len(vocab)
-    key = np.repeat(group_of_row, per_row)
-    key *= width
-    key += encoded.indices.to_numpy()
-    key.sort()
-    first = np.empty(len(key), bool)
-    first[0] = True
-    np.not_equal(key[1:], key[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    counts = np.diff(starts, append=len(key)).astype(np.int32)
-    uniq = key[starts]
-    term_index = uniq % width
-    empty = pc.index(vocab, "").as_py()
-    if empty >= 0:
-        real = term_index != empty
-        uniq, term_index, counts = uniq[real], term_index[real], counts[real]
-    terms = pa.DictionaryArray.from_arrays(pa.array(term_index.astype(np.int32)), vocab.cast(pa.string()))
-    return uniq // width, terms, counts
-
-
-def _count_python(texts: list[str], group_of_row: np.ndarray):
-    """(group, term, n) by the contract itself: ``re`` on ``str.lower()`` text, per group."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    counters: dict[int, Counter] = {}
-    for group, text in zip(group_of_row.tolist(), texts):
-        counter = counters.setdefault(group, Counter())
-        if text:
-            counter.update(TOKEN_RE.findall(normalize(text)))
-    groups, terms, counts = [], [], []
-    for group, counter in counters.items():
-        for term, n in counter.items():
-            groups.append(group)
-            terms.append(term)
-            counts.append(n)
-    return np.array(groups, np.int64), pc.dictionary_encode(pa.array(terms, pa.string())), np.array(counts, np.int32)
-
-
 # --------------------------------------------------------------------------------------------
 # Materializing into the store
 # --------------------------------------------------------------------------------------------
@@ -255,8 +214,10 @@ def pending_transcripts(store: Store) -> int:
     return store.rows(load_sql("termcounts_pending_count"))[0][0]
 
 
-def _read_batch(store: Store, lo: int, hi: int):
-    return store.con.sql(load_sql("termcounts_batch"), params={"lo": lo, "hi": hi}).to_arrow_table()
+def _read_batch(store: Store, lo: int, hi: int, clean: bool = False):
+    """Segments of the uncounted transcripts with lo <= pk <= hi (``clean``: all of them are)."""
+    sql = load_sql("termcounts_batch_clean" if clean else "termcounts_batch")
+    return store.con.sql(sql, params={"lo": lo, "hi": hi}).to_arrow_table()
 
 
 def materialize(store: Store, *, workers: int | None = None, batch_bytes: int = BATCH_BYTES) -> int:
@@ -289,19 +250,18 @@ def _materialize(store: Store, workers: int | None, batch_bytes: int) -> None:
     # leaves whole batches counted and the rest pending.
     ranges = store.rows(load_sql("termcounts_pending"), {"target": batch_bytes})
     total_bytes = sum(r[2] for r in ranges)
-    sizes = [r[2] for r in ranges]
-    ranges = [(lo, hi) for lo, hi, _ in ranges]
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if total_bytes > PARALLEL_MIN_BYTES else 1
     if workers <= 1 or len(ranges) <= 1:
-        results = (_count_and_prepare(_read_batch(store, lo, hi)) for lo, hi in ranges)
+        results = (_count_and_prepare(_read_batch(store, lo, hi, clean)) for lo, hi, _, clean in ranges)
     else:
         results = _parallel_counts(store, ranges, workers)
+    vocab_ids = _VocabIds(store.con)
     pending_bytes = 0
     store.con.execute("begin transaction")
     try:
-        for size, prepared in zip(sizes, results):
-            _insert_prepared(store, prepared)
+        for (_, _, size, _), prepared in zip(ranges, results):
+            _insert_prepared(store, prepared, vocab_ids)
             pending_bytes += size
             if pending_bytes >= COMMIT_BYTES:
                 store.con.execute("commit")
@@ -314,44 +274,38 @@ def _materialize(store: Store, workers: int | None, batch_bytes: int) -> None:
     store.con.execute("commit")
 
 
-#: glibc malloc settings for kernel processes: keep large buffers in the heap for reuse instead
-#: of mmap/munmap per batch (page faults were ~15% of a worker's CPU). Only where unset.
-_WORKER_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 31)}
+def _parallel_counts(store: Store, ranges: list[tuple], workers: int) -> Iterator[dict]:
+    """Prepared partials in batch order, read and counted by ``workers`` threads a few batches
+    ahead, each reading through its own cursor on the store.
 
+    Threads, not processes: DuckDB and the compiled kernel release the GIL, so a batch's text
+    never has to be copied to another process, while this thread appends and commits results.
+    The cursors see the committed store: enough, since ranges are disjoint and a range only has
+    to skip transcripts counted before this run."""
+    from concurrent.futures import ThreadPoolExecutor
 
-def _parallel_counts(store: Store, ranges: list[tuple[int, int]], workers: int) -> Iterator[dict]:
-    """Prepared partials in batch order, computed by ``workers`` processes, a few batches ahead."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    def task(lo: int, hi: int, clean: bool):
+        cursor = store.con.cursor()
+        try:
+            batch = cursor.sql(load_sql("termcounts_batch_clean" if clean else "termcounts_batch"),
+                               params={"lo": lo, "hi": hi}).to_arrow_table()
+        finally:
+            cursor.close()
+        return _count_and_prepare(batch)
 
-    ctx = multiprocessing.get_context("spawn")  # never fork a process that holds DuckDB threads
-    added = [k for k in _WORKER_MALLOC_ENV if k not in os.environ]
-    os.environ.update({k: _WORKER_MALLOC_ENV[k] for k in added})  # read by the workers at start
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
-            pending = []
-            queue = iter(ranges)
-            for lo, hi in queue:
-                pending.append(pool.submit(_count_and_prepare, _read_batch(store, lo, hi)))
-                if len(pending) >= workers + 1:
-                    break
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cotwatch-terms") as pool:
+        queue = iter(ranges)
+        pending = [pool.submit(task, lo, hi, clean) for lo, hi, _, clean in itertools.islice(queue, workers + 1)]
+        try:
             while pending:
                 result = pending.pop(0).result()
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending.append(pool.submit(_count_and_prepare, _read_batch(store, *nxt)))
+                    pending.append(pool.submit(task, nxt[0], nxt[1], nxt[3]))
                 yield result
-    finally:
-        for k in added:
-            os.environ.pop(k, None)
-
-
-def _worker_init() -> None:
-    """Kernel processes use one thread each: the processes are the parallelism."""
-    import pyarrow as pa
-
-    pa.set_cpu_count(1)
-    pa.set_io_thread_count(1)
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def merge_partials(store: Store, doc_terms, doc_tokens) -> int:
@@ -399,30 +353,59 @@ def _merge(store: Store, doc_terms, doc_tokens, *, checked: bool) -> int:
     return prepared["transcripts"]
 
 
-def _count_and_prepare(batch) -> dict:
-    """Worker task: the kernel, then everything of the merge that needs no store (per-transcript
-    lists with batch-local term ids, per-cell sums). ``batch`` carries run, step, environment."""
-    doc_terms, doc_tokens = count_kernel(batch)
-    return _prepare(doc_terms, doc_tokens, _batch_cells(batch))
-
-
-def _batch_cells(batch):
-    """(pk, cell, run, step, environment) of a batch's transcripts, ordered by pk."""
+def _count_and_prepare(batch) -> dict | None:
+    """Count one batch read by ``termcounts_batch`` (every transcript in it is new) and shape it
+    for the store: per-transcript lists with batch-local term ids and per-cell sums, all from the
+    compiled kernel. No store access: runs in the counting threads."""
     import pyarrow as pa
 
-    keys = batch.select(["transcript_pk", "run", "step", "environment"]).to_pydict()
-    first: dict[int, tuple] = {}
-    for pk, run, step, env in zip(keys["transcript_pk"], keys["run"], keys["step"], keys["environment"]):
-        first.setdefault(pk, (run, step, env))
-    pks = sorted(first)
-    cell_ids: dict[tuple, int] = {key: i for i, key in enumerate(sorted(set(first.values()), key=lambda k: (k[0], k[1], k[2] is None, k[2] or "")))}
-    return pa.table({
-        "pk": pa.array(pks, pa.int64()),
-        "cell": pa.array([cell_ids[first[pk]] for pk in pks], pa.int64()),
-        "run": pa.array([first[pk][0] for pk in pks], pa.string()),
-        "step": pa.array([first[pk][1] for pk in pks], pa.int64()),
-        "environment": pa.array([first[pk][2] for pk in pks], pa.string()),
+    if batch.num_rows == 0:
+        return None
+    k = _count_arrays(batch, with_cells=True)
+    doc_pks, cell_of_doc, cell_keys = k["doc_pks"], k["cell_of_doc"], k["cell_keys"]
+    n_docs, n_cells = len(doc_pks), len(cell_keys["run"])
+    group_tokens = k["group_tokens"]
+    all_groups = np.arange(n_docs * 3)
+    group_bin = cell_of_doc[all_groups // 3] * 3 + all_groups % 3
+    bins = n_cells * 3
+    tokens_f = group_tokens.astype(np.float64)
+    step_tokens = _cell_table(cell_keys, np.arange(bins), {
+        "transcripts": np.bincount(group_bin, minlength=bins),
+        "docs": np.bincount(group_bin, weights=group_tokens > 0, minlength=bins),
+        "tokens": np.bincount(group_bin, weights=tokens_f, minlength=bins),
+        "sum_tokens2": np.bincount(group_bin, weights=tokens_f * tokens_f, minlength=bins),
+    }, present=np.bincount(group_bin, minlength=bins) > 0)
+    list_groups = k["list_groups"]
+    step_bins = k["step_bins"]
+    step_cell = step_bins // 3
+    step_terms = pa.table({
+        "run": pa.array(cell_keys["run"], pa.string()).take(pa.array(step_cell)),
+        "step": pa.array(cell_keys["step"], pa.int64()).take(pa.array(step_cell)),
+        "environment": pa.array(cell_keys["environment"], pa.string()).take(pa.array(step_cell)),
+        "scope": pa.array(SCOPE_NAMES, pa.string()).take(pa.array(step_bins % 3)),
+        "term": k["vocab"].take(pa.array(k["step_terms"])),
+        "occurrences": pa.array(k["occurrences"]),
+        "docs_with_term": pa.array(k["docs_with_term"]),
+        "sum_n2": pa.array(k["sum_n2"]),
+        "sum_n_tokens": pa.array(k["sum_n_tokens"]),
     })
+    return {
+        "transcripts": n_docs,
+        "tokens": pa.table({
+            "transcript_pk": pa.array(doc_pks[all_groups // 3], pa.int64()),
+            "scope": pa.array(SCOPE_NAMES, pa.string()).take(pa.array(all_groups % 3)),
+            "tokens": pa.array(group_tokens, pa.int64()),
+        }),
+        "step_tokens": step_tokens,
+        "list_pk": doc_pks[list_groups // 3],
+        "list_scope": list_groups % 3,
+        "list_offsets": k["list_offsets"].astype(np.int32),
+        "local_ids": k["terms"],
+        "counts": k["counts"],
+        "vocab": k["vocab"],
+        "used": np.ones(len(k["vocab"]), bool),
+        "step_terms": step_terms,
+    }
 
 
 def _prepare(doc_terms, doc_tokens, cells) -> dict | None:
@@ -505,14 +488,15 @@ def _prepare(doc_terms, doc_tokens, cells) -> dict | None:
     }
 
 
-def _insert_prepared(store: Store, prepared: dict | None) -> None:
+def _insert_prepared(store: Store, prepared: dict | None, vocab_ids: "_VocabIds | None" = None) -> None:
     """Map a prepared partial's batch-local term ids to global ones and append it to the store."""
     import pyarrow as pa
 
     if prepared is None:  # no transcript to add
         return
     con = store.con
-    global_id = _global_term_ids(con, prepared["vocab"], prepared["used"]).astype(np.int32)
+    vocab_ids = vocab_ids or _VocabIds(con)
+    global_id = vocab_ids.ids(prepared["vocab"], prepared["used"]).astype(np.int32)
     offsets = pa.array(prepared["list_offsets"])
     con.register("_part_terms", pa.table({
         "transcript_pk": pa.array(prepared["list_pk"], pa.int64()),
@@ -528,6 +512,27 @@ def _insert_prepared(store: Store, prepared: dict | None) -> None:
     finally:
         for name in ("_part_tokens", "_part_step_tokens", "_part_terms", "_part_step_terms"):
             con.unregister(name)
+
+
+class _VocabIds:
+    """term → global term_id for one materialization: a dict in front of ``term_vocab``, so a
+    batch only goes to the store for terms no earlier batch had (new terms get new ids there)."""
+
+    def __init__(self, con) -> None:
+        self.con = con
+        self.known: dict[str, int] = {}
+
+    def ids(self, vocab, used: np.ndarray) -> np.ndarray:
+        terms = vocab.to_pylist()
+        known = self.known
+        ids = np.fromiter((known.get(t, -1) for t in terms), np.int64, len(terms))
+        missing = (ids < 0) & used
+        if missing.any():
+            looked_up = _global_term_ids(self.con, vocab, missing)
+            for i in np.flatnonzero(missing).tolist():
+                known[terms[i]] = int(looked_up[i])
+            ids[missing] = looked_up[missing]
+        return ids
 
 
 def _cell_keys(cells, n_cells: int) -> dict:

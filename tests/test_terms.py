@@ -13,7 +13,7 @@ import scipy.stats
 from analytics import term_stats, termcounts
 from analytics.errors import InputError, NothingToReport, SpecError
 from analytics.ingest import ingest_paths
-from analytics.store import Store
+from analytics.store import Store, load_sql
 from analytics.term_specs import load_watchlist, parse_term
 from analytics.terms import (
     RATE_COLUMNS, chained_word_shift, discover_terms, kwic, term_rates, term_trends, word_shift,
@@ -334,6 +334,33 @@ def test_materialize_is_incremental_batched_and_idempotent(tmp_path):
         batch = two.con.sql("select transcript_pk, kind, text from segments").to_arrow_table()
         assert termcounts.merge_partials(two, *termcounts.count_kernel(batch)) == 0
         assert two.rows(dump) == expected
+    # counted and uncounted transcripts interleaved (ranges that are not "clean"), counted by
+    # threads reading through their own cursors and by the serial path: the same store
+    for workers in (1, 2):
+        with Store.open(tmp_path / f"mixed{workers}.duckdb", read_only=False) as mixed:
+            ingest_paths(mixed, [tmp_path / "a.jsonl", tmp_path / "b.jsonl"], count_terms=False)
+            odd = mixed.con.sql("select s.transcript_pk, s.kind, s.text from segments s "
+                                "where s.transcript_pk % 2 = 1 order by s.transcript_pk desc").to_arrow_table()
+            assert termcounts.merge_partials(mixed, *termcounts.count_kernel(odd)) == 72
+            ranges = mixed.rows(load_sql("termcounts_pending"), {"target": 5_000})
+            assert sum(not clean for *_, clean in ranges) >= 10  # most ranges hold counted pks
+            assert termcounts.materialize(mixed, batch_bytes=5_000, workers=workers) == 72
+            assert mixed.rows(dump) == expected
+            assert mixed.rows("select * from doc_terms order by all") == expected_docs
+
+
+def test_compiled_kernel_rejects_malformed_buffers():
+    from analytics import _tokcount
+
+    i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
+    ok = _tokcount.count_batch(b"Wait, wait", i64(0, 10), i64(0), np.zeros(1, np.uint8), i64(0))
+    assert np.frombuffer(ok[3], np.int32).tolist() == [2]  # one token, twice
+    with pytest.raises(ValueError, match="offsets"):
+        _tokcount.count_batch(b"abc", i64(0, 10), i64(0), np.zeros(1, np.uint8), i64(0))
+    with pytest.raises(ValueError, match="group outside"):
+        _tokcount.count_batch(b"abc", i64(0, 3), i64(3), np.zeros(1, np.uint8), i64(0))
+    with pytest.raises(ValueError, match="ascending"):
+        _tokcount.count_batch(b"abcd", i64(0, 2, 4), i64(3, 0), np.zeros(2, np.uint8), i64(0, 0))
 
 
 # ---------------------------------------------------------------------------------------------
