@@ -1,6 +1,6 @@
 /* analytics._tokcount — the counting kernel of analytics.termcounts, compiled.
  *
- * count_batch(data, offsets, groups, modes, cell_of_doc) counts the tokens of a batch of rows per
+ * count_batch(data, extra, starts, ends, groups, modes, cell_of_doc) counts the tokens of a batch of rows per
  * group, where a group is (document, scope) = (group // 3, group % 3), and sums them per
  * (cell, scope, token) for the store's step tables, in one pass with one hash table of the
  * batch's tokens. Rows come in two modes:
@@ -11,13 +11,17 @@
  *      token bytes when both of its neighbours in the row are token bytes (the regex is greedy).
  *   1  tokens already cut by the contract itself (Python's re, for text with other letters),
  *      joined by '\n' (never part of a token); counted byte for byte.
+ *   2  null text: no tokens;
+ *   3  as 0, but the row's bytes are in `extra` (text rewritten before counting).
+ * Rows in mode 1 are in `extra` too.
  *
  * Arguments (buffers, read only):
- *   data         uint8  the rows' bytes, concatenated;
- *   offsets      int64  n_rows + 1 offsets into data;
+ *   data, extra  uint8  the rows' bytes: row r is buf[starts[r]:ends[r]], buf = extra for
+ *                       modes 1 and 3, data otherwise;
+ *   starts, ends int64  n_rows each;
  *   groups       int64  n_rows group ids >= 0; documents ascending (rows of a document
  *                       contiguous, its scopes may interleave);
- *   modes        uint8  n_rows, 0 or 1 as above;
+ *   modes        uint8  n_rows, 0 to 3 as above;
  *   cell_of_doc  int64  the cell (run, step, environment) id of each document; its length is
  *                       the number of documents (every group // 3 must be below it).
  * Returns a tuple of bytes objects (little-endian arrays):
@@ -284,8 +288,8 @@ static inline int count_token(State *s, int64_t doc, int scope, const unsigned c
 #define FNV_OFFSET 1469598103934665603ULL
 #define FNV_PRIME 1099511628211ULL
 
-static int count_rows(State *s, const unsigned char *data, const int64_t *offsets, const int64_t *groups,
-                      const unsigned char *modes, Py_ssize_t n_rows) {
+static int count_rows(State *s, const unsigned char *main_data, const unsigned char *extra, const int64_t *starts,
+                      const int64_t *ends, const int64_t *groups, const unsigned char *modes, Py_ssize_t n_rows) {
     int64_t cur_doc = -1;
     int rc;
     for (Py_ssize_t r = 0; r < n_rows; r++) {
@@ -296,8 +300,11 @@ static int count_rows(State *s, const unsigned char *data, const int64_t *offset
             if (cur_doc >= 0 && (rc = flush_document(s, cur_doc))) return rc;
             cur_doc = doc;
         }
-        size_t i = (size_t)offsets[r], e = (size_t)offsets[r + 1];
-        if (modes[r]) { /* pre-cut tokens joined by '\n' */
+        size_t i = (size_t)starts[r], e = (size_t)ends[r];
+        unsigned char mode = modes[r];
+        if (mode == 2) continue; /* null text */
+        const unsigned char *data = (mode == 1 || mode == 3) ? extra : main_data;
+        if (mode == 1) { /* pre-cut tokens joined by '\n' */
             while (i < e) {
                 size_t start = i;
                 uint64_t h = FNV_OFFSET;
@@ -344,21 +351,23 @@ static PyObject *bytes_of(const Buf *b) {
 }
 
 static PyObject *count_batch(PyObject *self, PyObject *args) {
-    Py_buffer data, offsets, groups, modes, cells;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*", &data, &offsets, &groups, &modes, &cells)) return NULL;
+    Py_buffer data, extra, starts, ends, groups, modes, cells;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*", &data, &extra, &starts, &ends, &groups, &modes, &cells)) return NULL;
     PyObject *result = NULL;
     State s;
     state_init(&s);
     Py_ssize_t n_rows = groups.len / (Py_ssize_t)sizeof(int64_t);
     Py_ssize_t n_docs = cells.len / (Py_ssize_t)sizeof(int64_t);
-    const int64_t *off = offsets.buf, *grp = groups.buf, *cell = cells.buf;
-    if (offsets.len != (n_rows + 1) * (Py_ssize_t)sizeof(int64_t) || modes.len != n_rows) {
-        PyErr_SetString(PyExc_ValueError, "count_batch: offsets must hold n_rows + 1 int64 values, modes n_rows bytes");
+    const int64_t *st = starts.buf, *en = ends.buf, *grp = groups.buf, *cell = cells.buf;
+    const unsigned char *md = modes.buf;
+    if (starts.len != n_rows * (Py_ssize_t)sizeof(int64_t) || ends.len != starts.len || modes.len != n_rows) {
+        PyErr_SetString(PyExc_ValueError, "count_batch: starts, ends and modes must have one value per row");
         goto done;
     }
     for (Py_ssize_t r = 0; r < n_rows; r++) {
-        if (off[r] < 0 || off[r] > off[r + 1] || off[r + 1] > data.len || grp[r] < 0 || grp[r] / 3 >= n_docs) {
-            PyErr_Format(PyExc_ValueError, "count_batch: row %zd: offsets out of range or group outside the documents", r);
+        Py_ssize_t size = (md[r] == 1 || md[r] == 3) ? extra.len : data.len;
+        if (md[r] > 3 || st[r] < 0 || st[r] > en[r] || en[r] > size || grp[r] < 0 || grp[r] / 3 >= n_docs) {
+            PyErr_Format(PyExc_ValueError, "count_batch: row %zd: bad mode, offsets out of range or group outside the documents", r);
             goto done;
         }
     }
@@ -379,7 +388,7 @@ static PyObject *count_batch(PyObject *self, PyObject *args) {
     }
     if (!rc) {
         Py_BEGIN_ALLOW_THREADS
-        rc = count_rows(&s, data.buf, off, grp, modes.buf, n_rows);
+        rc = count_rows(&s, data.buf, extra.buf, st, en, grp, md, n_rows);
         Py_END_ALLOW_THREADS
     }
     if (rc == -1) {
@@ -418,7 +427,9 @@ static PyObject *count_batch(PyObject *self, PyObject *args) {
 done:
     state_free(&s);
     PyBuffer_Release(&data);
-    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&extra);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&ends);
     PyBuffer_Release(&groups);
     PyBuffer_Release(&modes);
     PyBuffer_Release(&cells);
@@ -427,7 +438,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"count_batch", count_batch, METH_VARARGS,
-     "count_batch(data, offsets, groups, modes, cell_of_doc) -> 13 bytes objects (see analytics/_tokcount.c): "
+     "count_batch(data, extra, starts, ends, groups, modes, cell_of_doc) -> 13 bytes objects (see analytics/_tokcount.c): "
      "per-(document, scope) token counts and per-(cell, scope, token) sums under the token contract."},
     {NULL, NULL, 0, NULL},
 };

@@ -143,28 +143,38 @@ def _count_arrays(batch, *, with_cells: bool) -> dict:
     groups = doc_of_row * 3 + _KIND_SCOPE_CODES[kind_idx]
 
     text = batch.column("text").cast(pa.large_string()).chunk(0) if batch.num_rows else pa.array([], pa.large_string())
-    text = pc.fill_null(text, "")
+    # modes of analytics/_tokcount.c: 0 ASCII text, 1 pre-cut tokens, 2 null, 3 rewritten ASCII
     modes = np.zeros(len(text), np.uint8)
-    ascii_rows = pc.string_is_ascii(text).to_numpy(zero_copy_only=False)
-    if not ascii_rows.all():
-        text = _replace_separator_punctuation(text, ascii_rows)
-        ascii_rows = pc.string_is_ascii(text).to_numpy(zero_copy_only=False)
-    if not ascii_rows.all():
-        other = np.flatnonzero(~ascii_rows)
-        cut = ["\n".join(TOKEN_RE.findall(normalize(t))) for t in text.take(pa.array(other)).to_pylist()]
-        text = pc.replace_with_mask(text, pa.array(~ascii_rows), pa.array(cut, pa.large_string()))
-        modes[other] = 1
+    if text.null_count:
+        modes[text.is_null().to_numpy(zero_copy_only=False)] = 2
     offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
     first = int(offsets[0]) if len(offsets) else 0
     raw = text.buffers()[2]
     data = memoryview(raw)[first : int(offsets[-1])] if raw is not None and len(offsets) else b""
-
+    row_starts, row_ends = offsets[:-1] - first, offsets[1:] - first
+    extra = b""
+    ascii_rows = pc.fill_null(pc.string_is_ascii(text), True).to_numpy(zero_copy_only=False)
+    if not ascii_rows.all():  # rewrite these rows into `extra`; the rest stays in place
+        other = np.flatnonzero(~ascii_rows)
+        rewritten = _replace_separator_punctuation(text.take(pa.array(other)))
+        still = ~pc.string_is_ascii(rewritten).to_numpy(zero_copy_only=False)
+        rows = rewritten.to_pylist()
+        for i in np.flatnonzero(still).tolist():
+            rows[i] = "\n".join(TOKEN_RE.findall(normalize(rows[i])))
+        encoded = [row.encode() for row in rows]
+        sizes = np.fromiter(map(len, encoded), np.int64, len(encoded))
+        extra = b"".join(encoded)
+        row_starts, row_ends = row_starts.copy(), row_ends.copy()
+        row_ends[other] = np.cumsum(sizes)
+        row_starts[other] = row_ends[other] - sizes
+        modes[other] = np.where(still, 1, 3)
     if with_cells:
         cell_of_doc, cell_keys = _cells_of_docs(batch, starts)
     else:
         cell_of_doc, cell_keys = np.zeros(len(doc_pks), np.int64), None
-    out = _compiled().count_batch(data, np.ascontiguousarray(offsets - first), np.ascontiguousarray(groups, np.int64),
-                                  modes, np.ascontiguousarray(cell_of_doc, np.int64))
+    out = _compiled().count_batch(data, extra, np.ascontiguousarray(row_starts), np.ascontiguousarray(row_ends),
+                                  np.ascontiguousarray(groups, np.int64), modes,
+                                  np.ascontiguousarray(cell_of_doc, np.int64))
     (list_groups, list_offsets, terms, counts, group_tokens, step_bins, step_terms, occurrences, docs_with_term,
      sum_n2, sum_n_tokens, vocab_offsets, vocab_data) = out
     n_vocab = len(vocab_offsets) // 8 - 1
@@ -192,18 +202,14 @@ def _cells_of_docs(batch, starts: np.ndarray):
     return cell_of_doc, cell_keys
 
 
-def _replace_separator_punctuation(text, ascii_rows: np.ndarray):
-    """In the non-ASCII rows only: U+2019 becomes an apostrophe, separator punctuation a space."""
-    import pyarrow as pa
+def _replace_separator_punctuation(text):
+    """U+2019 becomes an apostrophe, separator punctuation a space (non-ASCII rows only)."""
     import pyarrow.compute as pc
 
-    rows = np.flatnonzero(~ascii_rows)
-    sub = pc.replace_substring(text.take(pa.array(rows)), "\u2019", "'")
+    text = pc.replace_substring(text, "\u2019", "'")
     for ch in SEPARATOR_PUNCTUATION:
-        sub = pc.replace_substring(sub, ch, " ")
-    if len(rows) == len(text):
-        return sub
-    return pc.replace_with_mask(text, pa.array(~ascii_rows), sub)
+        text = pc.replace_substring(text, ch, " ")
+    return text
 
 
 # --------------------------------------------------------------------------------------------

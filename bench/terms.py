@@ -58,6 +58,7 @@ def run_cotwatch(db: str, workers: int | None) -> dict:
 
     work = OUT / "terms-work.duckdb"
     shutil.copy(db, work)
+    os.sync()  # the copy's write-back is not part of the method
     with Store.open(work, read_only=False) as store:
         start = time.perf_counter()
         counted = termcounts.materialize(store, workers=workers)

@@ -353,14 +353,19 @@ def test_compiled_kernel_rejects_malformed_buffers():
     from analytics import _tokcount
 
     i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
-    ok = _tokcount.count_batch(b"Wait, wait", i64(0, 10), i64(0), np.zeros(1, np.uint8), i64(0))
-    assert np.frombuffer(ok[3], np.int32).tolist() == [2]  # one token, twice
+    u8 = lambda *v: np.array(v, np.uint8)  # noqa: E731
+    ok = _tokcount.count_batch(b"Wait, wait", b"wait\nx", i64(0, 0), i64(10, 6), i64(0, 0), u8(0, 1), i64(0))
+    assert np.frombuffer(ok[3], np.int32).tolist() == [3, 1]  # "wait" 2 + 1 (pre-cut), "x" 1
     with pytest.raises(ValueError, match="offsets"):
-        _tokcount.count_batch(b"abc", i64(0, 10), i64(0), np.zeros(1, np.uint8), i64(0))
+        _tokcount.count_batch(b"abc", b"", i64(0), i64(10), i64(0), u8(0), i64(0))
+    with pytest.raises(ValueError, match="offsets"):
+        _tokcount.count_batch(b"abc", b"", i64(0), i64(3), i64(0), u8(3), i64(0))  # mode 3 reads extra
+    with pytest.raises(ValueError, match="bad mode"):
+        _tokcount.count_batch(b"abc", b"", i64(0), i64(3), i64(0), u8(7), i64(0))
     with pytest.raises(ValueError, match="group outside"):
-        _tokcount.count_batch(b"abc", i64(0, 3), i64(3), np.zeros(1, np.uint8), i64(0))
+        _tokcount.count_batch(b"abc", b"", i64(0), i64(3), i64(3), u8(0), i64(0))
     with pytest.raises(ValueError, match="ascending"):
-        _tokcount.count_batch(b"abcd", i64(0, 2, 4), i64(3, 0), np.zeros(2, np.uint8), i64(0, 0))
+        _tokcount.count_batch(b"abcd", b"", i64(0, 2), i64(2, 4), i64(3, 0), u8(0, 0), i64(0, 0))
 
 
 # ---------------------------------------------------------------------------------------------
