@@ -506,7 +506,7 @@ def _insert_prepared(store: Store, prepared: dict | None, vocab_ids: "_VocabIds 
     offsets = pa.array(prepared["list_offsets"])
     con.register("_part_terms", pa.table({
         "transcript_pk": pa.array(prepared["list_pk"], pa.int64()),
-        "scope": pa.array(np.array(SCOPE_NAMES, object)[prepared["list_scope"]], pa.string()),
+        "scope": pa.array(SCOPE_NAMES, pa.string()).take(pa.array(prepared["list_scope"])),
         "term_ids": pa.ListArray.from_arrays(offsets, pa.array(global_id[prepared["local_ids"]], pa.int32())),
         "counts": pa.ListArray.from_arrays(offsets, pa.array(prepared["counts"], pa.int32())),
     }))
