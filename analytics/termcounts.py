@@ -254,7 +254,8 @@ def _materialize(store: Store, workers: int | None, batch_bytes: int) -> None:
     # commit per small batch pays the commit's fixed cost too often. Each batch is
     # self-contained (its transcripts' rows and their per-cell sums), so an interrupted run
     # leaves whole batches counted and the rest pending.
-    ranges = store.rows(load_sql("termcounts_pending"), {"target": batch_bytes})
+    block = store.rows(load_sql("termcounts_block"), {"target": batch_bytes})[0][0]
+    ranges = store.rows(load_sql("termcounts_pending"), {"target": batch_bytes, "block": block})
     total_bytes = sum(r[2] for r in ranges)
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if total_bytes > PARALLEL_MIN_BYTES else 1
@@ -382,6 +383,8 @@ def _count_and_prepare(batch) -> dict | None:
         "sum_tokens2": np.bincount(group_bin, weights=tokens_f * tokens_f, minlength=bins),
     }, present=np.bincount(group_bin, minlength=bins) > 0)
     list_groups = k["list_groups"]
+    _lg = np.repeat(np.arange(len(list_groups)), np.diff(k["list_offsets"]))  # TEMP until C partitions
+    _o = np.lexsort((k["counts"] == 1, _lg)); _TMP_ids, _TMP_counts = k["terms"][_o], k["counts"][_o]
     step_bins = k["step_bins"]
     step_cell = step_bins // 3
     step_terms = pa.table({
@@ -406,8 +409,8 @@ def _count_and_prepare(batch) -> dict | None:
         "list_pk": doc_pks[list_groups // 3],
         "list_scope": list_groups % 3,
         "list_offsets": k["list_offsets"].astype(np.int32),
-        "local_ids": k["terms"],
-        "counts": k["counts"],
+        "local_ids": _TMP_ids,
+        "counts": _TMP_counts,
         "vocab": k["vocab"],
         "used": np.ones(len(k["vocab"]), bool),
         "step_terms": step_terms,
@@ -472,8 +475,8 @@ def _prepare(doc_terms, doc_tokens, cells) -> dict | None:
     keep = row_group >= 0
     if not keep.all():
         row_group, local, n = row_group[keep], local[keep], n[keep]
-    if len(row_group) and np.any(np.diff(row_group) < 0):
-        order = np.argsort(row_group, kind="stable")
+    if len(row_group):  # by (transcript, scope); within each (transcript, scope), terms with n > 1 first (sparse counts)
+        order = np.lexsort((n == 1, row_group))
         row_group, local, n = row_group[order], local[order], n[order]
     used = np.bincount(local, minlength=len(vocab)) > 0 if len(local) else np.zeros(len(vocab), bool)
     starts = np.flatnonzero(np.r_[True, row_group[1:] != row_group[:-1]]) if len(row_group) else np.zeros(0, np.int64)
@@ -503,12 +506,18 @@ def _insert_prepared(store: Store, prepared: dict | None, vocab_ids: "_VocabIds 
     con = store.con
     vocab_ids = vocab_ids or _VocabIds(con)
     global_id = vocab_ids.ids(prepared["vocab"], prepared["used"]).astype(np.int32)
-    offsets = pa.array(prepared["list_offsets"])
+    offsets = prepared["list_offsets"]
+    counts = prepared["counts"]
+    # sparse counts (migration 0007): each list's terms with n > 1 come first (the producers
+    # order them so) and only their counts are stored
+    multi = counts > 1
+    per_list = np.add.reduceat(multi, offsets[:-1]) if len(counts) else np.zeros(len(offsets) - 1, np.int64)
     con.register("_part_terms", pa.table({
         "transcript_pk": pa.array(prepared["list_pk"], pa.int64()),
         "scope": pa.array(SCOPE_NAMES, pa.string()).take(pa.array(prepared["list_scope"])),
-        "term_ids": pa.ListArray.from_arrays(offsets, pa.array(global_id[prepared["local_ids"]], pa.int32())),
-        "counts": pa.ListArray.from_arrays(offsets, pa.array(prepared["counts"], pa.int32())),
+        "term_ids": pa.ListArray.from_arrays(pa.array(offsets), pa.array(global_id[prepared["local_ids"]], pa.int32())),
+        "counts": pa.ListArray.from_arrays(pa.array(np.r_[0, np.cumsum(per_list)].astype(np.int32)),
+                                           pa.array(counts[multi], pa.int32())),
     }))
     con.register("_part_tokens", prepared["tokens"])
     con.register("_part_step_tokens", prepared["step_tokens"])

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import scipy.stats
 
@@ -342,7 +343,7 @@ def test_materialize_is_incremental_batched_and_idempotent(tmp_path):
             odd = mixed.con.sql("select s.transcript_pk, s.kind, s.text from segments s "
                                 "where s.transcript_pk % 2 = 1 order by s.transcript_pk desc").to_arrow_table()
             assert termcounts.merge_partials(mixed, *termcounts.count_kernel(odd)) == 72
-            ranges = mixed.rows(load_sql("termcounts_pending"), {"target": 5_000})
+            ranges = mixed.rows(load_sql("termcounts_pending"), {"target": 5_000, "block": 1})
             assert sum(not clean for *_, clean in ranges) >= 10  # most ranges hold counted pks
             assert termcounts.materialize(mixed, batch_bytes=5_000, workers=workers) == 72
             assert mixed.rows(dump) == expected
@@ -428,3 +429,33 @@ def test_cli_terms_commands(cli, tmp_path):
     assert cli("terms", "shift").code == 2
     assert cli("terms", "track", "x", "--watchlist", tmp_path / "missing.toml").code == 6
     assert cli("terms", "discover").code == 7  # 2 steps, but no term in >= 5 transcripts
+
+
+def test_sparse_counts_migration_rewrites_old_lists(tmp_path):
+    """0007: a store counted before it (full parallel counts lists) keeps the same doc_terms and
+    rates after the migration; new lists hold counts > 1 only, their terms first."""
+    from analytics.synth import write_jsonl
+
+    write_jsonl(tmp_path / "a.jsonl", checkpoints=2, transcripts_per_checkpoint=5, seed=4)
+    with Store.open(tmp_path / "s.duckdb", read_only=False) as store:
+        ingest_paths(store, [tmp_path / "a.jsonl"])
+        expected = store.rows("select * from doc_terms order by all")
+        expected_rates = term_rates(store, ["wait", "the*"]).rows()
+        rows = store.rows("select transcript_pk, scope, term_ids, counts from doc_term_lists order by all")
+        assert all(len(c) <= len(t) for _, _, t, c in rows) and all(min(c, default=2) > 1 for *_, c in rows)
+        assert any(c for *_, c in rows)
+        # the same counts as before 0007: full counts in term_id order
+        full = store.rows("select transcript_pk, scope, list_sort(list(term_id)), "
+                          "list(n order by term_id) from (select transcript_pk, scope, unnest(term_ids) term_id, "
+                          "unnest(list_resize(counts, len(term_ids), 1)) n from doc_term_lists) group by all")
+        store.script("delete from doc_term_lists; delete from schema_migrations where name = '0007_sparse_counts'")
+        store.con.register("_old", pa.table({"pk": [r[0] for r in full], "scope": [r[1] for r in full],
+                                             "ids": [r[2] for r in full], "n": [r[3] for r in full]}))
+        store.con.execute("insert into doc_term_lists select pk, scope, ids, n from _old")
+        store.con.unregister("_old")
+        assert store.migrate() == ["0007_sparse_counts"]
+        assert store.rows("select * from doc_terms order by all") == expected
+        assert term_rates(store, ["wait", "the*"]).rows() == expected_rates
+        after = store.rows("select term_ids, counts from doc_term_lists")
+        assert all(len(c) <= len(t) and min(c, default=2) > 1 for t, c in after)
+        assert sum(len(c) for _, c in after) < sum(len(t) for t, _ in after)

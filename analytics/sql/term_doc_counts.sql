@@ -3,7 +3,8 @@
 -- a label is the sum over its tokens and the scopes, so docs_with_term counts it once.
 -- Parameters: $ids (every term_id of _labels), $scopes (list), $run, $environment (null = all).
 with hits as (
-    select d.transcript_pk, unnest(d.term_ids) as term_id, unnest(d.counts) as n
+    select d.transcript_pk, unnest(d.term_ids) as term_id,
+           unnest(list_resize(d.counts, len(d.term_ids), 1)) as n  -- counts > 1 first (0007)
     from doc_term_lists d
     where list_contains($scopes, d.scope) and list_has_any(d.term_ids, $ids)
 ), per_doc as (
