@@ -1,11 +1,12 @@
 """Materialized term counts: every transcript's token counts, computed once and kept current.
 
 ``materialize(store)`` counts the transcripts that have not been counted yet (incremental), in
-batches of whole transcripts, with one kernel (:func:`count_kernel`) that every engine uses (this
-module in one or several processes, and the Ray path of issue 7), so results are identical by
-construction. Counts land in ``doc_terms`` / ``doc_tokens`` (per transcript) and
-``step_term_counts`` / ``step_token_counts`` (per run, step, environment, scope); the schemas are
-in ``analytics/migrations/0002_terms.sql`` and ``docs/terms.md``.
+batches of whole transcripts, with one kernel that every engine uses (this module, threaded, and
+the Ray path of issue 7 through :func:`count_kernel`), so results are identical by construction.
+Counts land in ``doc_term_lists`` / ``doc_tokens`` (per transcript; ``doc_terms`` is the
+documented view) and ``step_term_counts`` / ``step_token_counts`` (per run, step, environment,
+scope); the schemas are in ``analytics/migrations/0002_terms.sql``, ``0007_sparse_counts.sql``
+and ``docs/terms.md``.
 
 Why the kernel is fast and still exactly the token contract (``analytics.tokens``):
 
@@ -13,14 +14,15 @@ Why the kernel is fast and still exactly the token contract (``analytics.tokens`
   separators in every engine: dashes, curly double quotes, ellipsis, bullets, arrows...) are
   replaced, the contract reduces to bytes: lowercase ``A-Z``, every byte other than ``a-z0-9'`` is
   a separator, and an apostrophe is part of a token exactly when both neighbours are letters or
-  digits of the same string (the regex is greedy, so ``a'b`` always joins). That is one table
-  lookup over the batch's byte buffer with numpy, a whitespace split in Arrow, a dictionary
-  encoding of the tokens and one sort of integer (document, token) keys for the per-document
-  counts — no regex engine, no Python loop per token.
-* Any other text (a transcript with letters outside ASCII: accents, Turkish dotted I, Greek
-  final sigma, combining marks...) is counted by the contract itself, ``re`` on ``str.lower()``,
-  so the edge cases of Unicode case mapping can never diverge. A transcript's scope goes to one
-  path whole, so its counts are never split between the two.
+  digits of the same string (the regex is greedy, so ``a'b`` always joins). The compiled kernel
+  (``analytics/_tokcount.c``) does that in one pass over the batch's bytes with one hash table
+  of the batch's tokens, and sums the per-transcript counts per cell on the way.
+* Any other text (letters outside ASCII: accents, Turkish dotted I, Greek final sigma, combining
+  marks...) is cut by the contract itself, ``re`` on ``str.lower()``, and handed to the same
+  kernel as pre-cut tokens, so the edge cases of Unicode case mapping can never diverge.
+
+``materialize`` reads and counts batches in threads (DuckDB and the kernel release the GIL)
+while the calling thread appends the results and commits every ``COMMIT_BYTES`` of text.
 """
 
 from __future__ import annotations
@@ -229,12 +231,13 @@ def _read_batch(store: Store, lo: int, hi: int, clean: bool = False):
 def materialize(store: Store, *, workers: int | None = None, batch_bytes: int = BATCH_BYTES) -> int:
     """Count every transcript not yet counted; returns how many were counted.
 
-    Each batch of whole transcripts is merged in its own transaction (memory stays flat however
-    large the backlog); an interrupted run leaves whole batches counted and the rest pending.
+    Batches of whole transcripts are merged in transactions of about ``COMMIT_BYTES`` of text
+    (memory stays flat however large the backlog); an interrupted run leaves whole batches
+    counted and the rest pending.
 
-    ``workers``: kernel processes (default: the number of CPUs, at most 4, and only when there
-    is more than ``PARALLEL_MIN_BYTES`` of text to count; 1 = in this process). The store
-    connection stays in this process, which merges each batch while the workers count the next.
+    ``workers``: counting threads (default: the number of CPUs, at most 4, and only when there
+    is more than ``PARALLEL_MIN_BYTES`` of text to count; 1 = in the calling thread). The
+    calling thread merges each batch while the threads read and count the next ones.
     """
     before = pending_transcripts(store)
     if not before:

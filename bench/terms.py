@@ -7,8 +7,8 @@ A generated corpus (analytics.synth) is ingested once with --defer-terms into be
 each method runs in its own process over the same segments and computes occurrences and
 transcripts-with-term for every token per (run, step, environment, scope) — and per transcript:
 
-* ``cotwatch``  — ``analytics.termcounts.materialize`` (the shipped path: byte-level kernel in
-  worker processes, per-transcript lists + per-cell sums written into the store);
+* ``cotwatch``  — ``analytics.termcounts.materialize`` (the shipped path: the compiled kernel in
+  threads, per-transcript lists + per-cell sums written into the store and committed);
 * ``duckdb``    — naive DuckDB: ``regexp_extract_all`` + ``unnest`` + ``GROUP BY`` (per-transcript
   counts, then per cell), with the Unicode-aware pattern;
 * ``sklearn``   — scikit-learn ``CountVectorizer`` with the contract's pattern, per-cell sums by
