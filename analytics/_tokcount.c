@@ -27,7 +27,8 @@
  * Returns a tuple of bytes objects (little-endian arrays):
  *   list_groups int64[L], list_offsets int64[L + 1], terms int32[E], counts int32[E]
  *       per (document, scope) with tokens, ordered by document then scope: its distinct tokens
- *       (index into the batch vocabulary, in first-occurrence order) and their counts;
+ *       (index into the batch vocabulary) and their counts, those with count > 1 first, each
+ *       part in first-occurrence order;
  *   group_tokens int64[n_docs * 3]   tokens per (document, scope), 0 when none;
  *   step_bins int64[S] (cell * 3 + scope), step_terms int32[S], occurrences int64[S],
  *   docs_with_term int64[S], sum_n2 int64[S], sum_n_tokens int64[S]
@@ -41,9 +42,19 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
-/* MAP[b]: the token byte b lowercases to (a-z, 0-9), '\'' for the apostrophe, 0 otherwise. */
-static unsigned char MAP[256];
+/* How it goes: rows are classified 64 bytes at a time into bit masks (token bytes, apostrophes;
+ * newlines in mode 1), the tokens are the runs of ones of a mask, walked with count-trailing-zeros.
+ * A token is hashed over 8-byte words of its final bytes (A-Z lowercase to a-z by setting bit 0x20,
+ * which leaves a-z, 0-9 and the apostrophe as they are), so identical token strings hash alike in
+ * every mode. All per-token state (hash, first word, counts in the current document, last step
+ * sums) sits in one record per vocabulary entry. */
+
+/* TOKB[b]: 1 when b is a token byte (0-9, A-Z, a-z). */
+static unsigned char TOKB[256];
 
 typedef struct {
     void *p;
@@ -64,22 +75,34 @@ static int buf_reserve(Buf *b, size_t extra) {
 #define AT(buf, type, i) (((type *)(buf).p)[i])
 #define PUSH(buf, type, value) (((type *)(buf).p)[(buf).len++] = (value))
 
+/* One vocabulary entry: its hash, first word (bytes 0-7, zero padded) and length, and per scope
+ * its count in the current document and its last step sum. */
 typedef struct {
-    /* vocabulary: arena of token bytes, offsets (n + 1), hashes; open addressing over indexes */
-    Buf arena, voff, hash;
+    uint64_t hash, w0;
+    uint32_t len;
+    int32_t n[3], step[3];
+} Term;
+
+/* Sums per (bin, token); key = bin << 32 | token. */
+typedef struct {
+    uint64_t key;
+    int64_t occ, docs, n2, ntok;
+} Step;
+
+typedef struct {
+    /* vocabulary: arena of token bytes, offsets (n + 1), entries; open addressing over indexes */
+    Buf arena, voff, term;
     int32_t *table;
     size_t mask;
-    /* per (scope, token): the last document that used it, and its entry's slot there */
-    int64_t *stamp[3];
-    int32_t *slot[3];
-    size_t stamp_cap;
-    /* the current document's entries per scope */
-    Buf cur_term[3], cur_n[3];
+    /* the current document's distinct tokens per scope (room for one past every vocabulary entry;
+     * their counts are in the entries) and its tokens */
+    Buf cur_term[3];
+    int64_t cur_tokens[3];
     /* per-document output */
     Buf list_groups, list_offsets, terms, counts;
     int64_t *group_tokens;
-    /* per (bin, token) sums: keys and an open-addressing table over them */
-    Buf step_key, step_occ, step_docs, step_n2, step_ntok;
+    /* per (bin, token) sums and an open-addressing table over them */
+    Buf step;
     int32_t *step_table;
     size_t step_mask;
     const int64_t *cell_of_doc;
@@ -88,27 +111,63 @@ typedef struct {
 static void state_init(State *s) {
     memset(s, 0, sizeof *s);
     s->arena.item = 1;
-    s->voff.item = s->hash.item = sizeof(int64_t);
-    for (int k = 0; k < 3; k++) s->cur_term[k].item = s->cur_n[k].item = sizeof(int32_t);
+    s->voff.item = sizeof(int64_t);
+    s->term.item = sizeof(Term);
+    for (int k = 0; k < 3; k++) s->cur_term[k].item = sizeof(int32_t);
     s->list_groups.item = s->list_offsets.item = sizeof(int64_t);
     s->terms.item = s->counts.item = sizeof(int32_t);
-    s->step_key.item = s->step_occ.item = s->step_docs.item = sizeof(int64_t);
-    s->step_n2.item = s->step_ntok.item = sizeof(int64_t);
+    s->step.item = sizeof(Step);
 }
 
 static void state_free(State *s) {
-    Buf *bufs[] = {&s->arena, &s->voff, &s->hash, &s->list_groups, &s->list_offsets, &s->terms,
-                   &s->counts, &s->step_key, &s->step_occ, &s->step_docs, &s->step_n2, &s->step_ntok};
+    Buf *bufs[] = {&s->arena, &s->voff,  &s->term,   &s->list_groups, &s->list_offsets,
+                   &s->terms, &s->counts, &s->step};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]->p);
     for (int k = 0; k < 3; k++) {
-        free(s->stamp[k]);
-        free(s->slot[k]);
         free(s->cur_term[k].p);
-        free(s->cur_n[k].p);
     }
     free(s->table);
     free(s->group_tokens);
     free(s->step_table);
+}
+
+/* ---- words and hashing -------------------------------------------------------------------- */
+
+static inline uint64_t load8(const unsigned char *p) { /* 8 bytes, byte 0 lowest */
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+/* The first k (1..8) bytes at p as a word, zero padded; never reads at or past `stop`. */
+static inline uint64_t load_part(const unsigned char *p, size_t k, const unsigned char *stop) {
+    if (stop - p >= 8) return k == 8 ? load8(p) : load8(p) & ((1ULL << (8 * k)) - 1);
+    uint64_t w = 0;
+    for (size_t i = 0; i < k; i++) w |= (uint64_t)p[i] << (8 * i);
+    return w;
+}
+
+#define LOWER 0x2020202020202020ULL /* A-Z to a-z; a no-op on a-z, 0-9 and '\'' */
+#define K1 0x9E3779B97F4A7C15ULL
+#define K2 0xff51afd7ed558ccdULL
+
+static inline uint64_t hash_mix(uint64_t h) {
+    h ^= h >> 32;
+    h *= K2;
+    return h ^ (h >> 29);
+}
+
+static inline int tail_equal(const unsigned char *a, const unsigned char *t, size_t len, uint64_t lower) {
+    /* bytes 8.. of a token of length len > 8: a is the stored copy, t the row's bytes */
+    size_t k = 8;
+    for (; k + 8 <= len; k += 8)
+        if (load8(a + k) != (load8(t + k) | lower)) return 0;
+    for (; k < len; k++)
+        if (a[k] != (unsigned char)(t[k] | (unsigned char)lower)) return 0;
+    return 1;
 }
 
 /* ---- vocabulary ---------------------------------------------------------------------------- */
@@ -117,9 +176,9 @@ static int vocab_rehash(State *s, size_t size) {
     int32_t *t = malloc(size * sizeof(int32_t));
     if (!t) return -1;
     memset(t, 0xff, size * sizeof(int32_t));
-    size_t mask = size - 1, n = s->voff.len - 1;
+    size_t mask = size - 1, n = s->term.len;
     for (size_t i = 0; i < n; i++) {
-        size_t j = AT(s->hash, uint64_t, i) & mask;
+        size_t j = AT(s->term, Term, i).hash & mask;
         while (t[j] >= 0) j = (j + 1) & mask;
         t[j] = (int32_t)i;
     }
@@ -129,61 +188,50 @@ static int vocab_rehash(State *s, size_t size) {
     return 0;
 }
 
-static int stamps_grow(State *s, size_t need) {
-    if (need <= s->stamp_cap) return 0;
-    size_t cap = s->stamp_cap ? s->stamp_cap : 4096;
-    while (cap < need) cap *= 2;
-    for (int k = 0; k < 3; k++) {
-        int64_t *st = realloc(s->stamp[k], cap * sizeof(int64_t));
-        if (!st) return -1;
-        s->stamp[k] = st;
-        for (size_t i = s->stamp_cap; i < cap; i++) st[i] = -1;
-        int32_t *sl = realloc(s->slot[k], cap * sizeof(int32_t));
-        if (!sl) return -1;
-        s->slot[k] = sl;
-    }
-    s->stamp_cap = cap;
-    return 0;
+/* Add the token t[0:len) (hash h, first word w0) to the vocabulary at table slot j (see
+ * vocab_index); its index, -1 = out of memory, -2 = too many tokens. */
+static int64_t vocab_add(State *s, const unsigned char *t, size_t len, uint64_t lower, uint64_t h, uint64_t w0,
+                         size_t j) {
+    size_t n = s->term.len;
+    if (n >= INT32_MAX - 2 || len > UINT32_MAX) return -2;
+    if (buf_reserve(&s->arena, len) || buf_reserve(&s->voff, 1) || buf_reserve(&s->term, 1)) return -1;
+    for (int k = 0; k < 3; k++) /* count_token writes one past the current entries */
+        if (buf_reserve(&s->cur_term[k], n + 2 - s->cur_term[k].len)) return -1;
+    unsigned char *dst = (unsigned char *)s->arena.p + s->arena.len;
+    for (size_t k = 0; k < len; k++) dst[k] = t[k] | (unsigned char)lower;
+    s->arena.len += len;
+    PUSH(s->voff, int64_t, (int64_t)s->arena.len);
+    Term e = {h, w0, (uint32_t)len, {0, 0, 0}, {-1, -1, -1}};
+    PUSH(s->term, Term, e);
+    s->table[j] = (int32_t)n;
+    if ((n + 1) * 2 > s->mask + 1 && vocab_rehash(s, (s->mask + 1) * 2)) return -1;
+    return (int64_t)n;
 }
 
-/* Index of the token data[start:end) in the vocabulary (added if new): the bytes mapped through
- * MAP when raw == 0, as they are when raw == 1. -1 = out of memory, -2 = too many tokens. */
-static inline int64_t vocab_index(State *s, const unsigned char *data, size_t start, size_t end, uint64_t h,
-                                  int raw) {
-    size_t len = end - start;
-    const int64_t *voff = s->voff.p;
-    const uint64_t *hashes = s->hash.p;
-    const unsigned char *arena = s->arena.p;
+/* Index of the token t[0:len) in the vocabulary (added if new): its bytes with bit 0x20 set
+ * when lower == LOWER (modes 0 and 3), as they are when lower == 0. `stop` ends the buffer.
+ * -1 = out of memory, -2 = too many tokens. */
+static inline int64_t vocab_index(State *s, const unsigned char *t, size_t len, const unsigned char *stop,
+                                  uint64_t lower) {
+    uint64_t w0 = len >= 8 ? load8(t) | lower : (load_part(t, len, stop) | lower) & ((1ULL << (8 * len)) - 1);
+    uint64_t h = w0 * K1 ^ len;
+    for (size_t k = 8; k < len; k += 8) {
+        size_t r = len - k;
+        uint64_t w = r >= 8 ? load8(t + k) | lower : (load_part(t + k, r, stop) | lower) & ((1ULL << (8 * r)) - 1);
+        h = ((h << 31 | h >> 33) ^ w) * K1;
+    }
+    h = hash_mix(h);
+    const Term *terms = s->term.p;
     size_t j = h & s->mask;
     for (;;) {
         int32_t idx = s->table[j];
-        if (idx < 0) break;
-        if (hashes[idx] == h && (size_t)(voff[idx + 1] - voff[idx]) == len) {
-            const unsigned char *a = arena + voff[idx];
-            size_t k = 0;
-            if (raw) {
-                if (memcmp(a, data + start, len) == 0) return idx;
-            } else {
-                while (k < len && a[k] == MAP[data[start + k]]) k++;
-                if (k == len) return idx;
-            }
-        }
+        if (idx < 0) return vocab_add(s, t, len, lower, h, w0, j);
+        const Term *e = &terms[idx];
+        if (e->hash == h && e->w0 == w0 && e->len == len &&
+            (len <= 8 || tail_equal((const unsigned char *)s->arena.p + AT(s->voff, int64_t, idx), t, len, lower)))
+            return idx;
         j = (j + 1) & s->mask;
     }
-    size_t n = s->voff.len - 1;
-    if (n >= INT32_MAX - 1) return -2;
-    if (buf_reserve(&s->arena, len) || buf_reserve(&s->voff, 1) || buf_reserve(&s->hash, 1)) return -1;
-    unsigned char *dst = (unsigned char *)s->arena.p + s->arena.len;
-    if (raw) memcpy(dst, data + start, len);
-    else
-        for (size_t k = 0; k < len; k++) dst[k] = MAP[data[start + k]];
-    s->arena.len += len;
-    PUSH(s->voff, int64_t, (int64_t)s->arena.len);
-    PUSH(s->hash, uint64_t, h);
-    s->table[j] = (int32_t)n;
-    if ((n + 1) * 2 > s->mask + 1 && vocab_rehash(s, (s->mask + 1) * 2)) return -1;
-    if (stamps_grow(s, n + 1)) return -1;
-    return (int64_t)n;
 }
 
 /* ---- per (bin, token) sums ---------------------------------------------------------------- */
@@ -195,8 +243,8 @@ static int step_rehash(State *s, size_t size) {
     if (!t) return -1;
     memset(t, 0xff, size * sizeof(int32_t));
     size_t mask = size - 1;
-    for (size_t i = 0; i < s->step_key.len; i++) {
-        size_t j = step_hash(AT(s->step_key, uint64_t, i)) & mask;
+    for (size_t i = 0; i < s->step.len; i++) {
+        size_t j = step_hash(AT(s->step, Step, i).key) & mask;
         while (t[j] >= 0) j = (j + 1) & mask;
         t[j] = (int32_t)i;
     }
@@ -206,33 +254,35 @@ static int step_rehash(State *s, size_t size) {
     return 0;
 }
 
-static inline int step_add(State *s, int64_t bin, int32_t term, int64_t n, int64_t tokens) {
+/* The sums of (bin, term) in scope k, from the term's last one when the bin is the same
+ * (consecutive documents mostly share a cell), else through the hash table (added if new). */
+static inline int step_add(State *s, int k, int64_t bin, int32_t term, int64_t n, int64_t tokens) {
     uint64_t key = ((uint64_t)bin << 32) | (uint32_t)term;
-    size_t j = step_hash(key) & s->step_mask;
-    int32_t idx;
-    for (;;) {
-        idx = s->step_table[j];
-        if (idx < 0 || AT(s->step_key, uint64_t, idx) == key) break;
-        j = (j + 1) & s->step_mask;
+    Term *e = &AT(s->term, Term, term);
+    int32_t idx = e->step[k];
+    if (idx < 0 || AT(s->step, Step, idx).key != key) {
+        size_t j = step_hash(key) & s->step_mask;
+        for (;;) {
+            idx = s->step_table[j];
+            if (idx < 0 || AT(s->step, Step, idx).key == key) break;
+            j = (j + 1) & s->step_mask;
+        }
+        if (idx < 0) {
+            if (s->step.len >= INT32_MAX - 1) return -2;
+            if (buf_reserve(&s->step, 1)) return -1;
+            idx = (int32_t)s->step.len;
+            Step st = {key, 0, 0, 0, 0};
+            PUSH(s->step, Step, st);
+            s->step_table[j] = idx;
+            if (s->step.len * 2 > s->step_mask + 1 && step_rehash(s, (s->step_mask + 1) * 2)) return -1;
+        }
+        e->step[k] = idx;
     }
-    if (idx < 0) {
-        if (s->step_key.len >= INT32_MAX - 1) return -2;
-        if (buf_reserve(&s->step_key, 1) || buf_reserve(&s->step_occ, 1) || buf_reserve(&s->step_docs, 1) ||
-            buf_reserve(&s->step_n2, 1) || buf_reserve(&s->step_ntok, 1))
-            return -1;
-        idx = (int32_t)s->step_key.len;
-        PUSH(s->step_key, uint64_t, key);
-        PUSH(s->step_occ, int64_t, 0);
-        PUSH(s->step_docs, int64_t, 0);
-        PUSH(s->step_n2, int64_t, 0);
-        PUSH(s->step_ntok, int64_t, 0);
-        s->step_table[j] = idx;
-        if (s->step_key.len * 2 > s->step_mask + 1 && step_rehash(s, (s->step_mask + 1) * 2)) return -1;
-    }
-    AT(s->step_occ, int64_t, idx) += n;
-    AT(s->step_docs, int64_t, idx) += 1;
-    AT(s->step_n2, int64_t, idx) += n * n;
-    AT(s->step_ntok, int64_t, idx) += n * tokens;
+    Step *st = &AT(s->step, Step, idx);
+    st->occ += n;
+    st->docs += 1;
+    st->n2 += n * n;
+    st->ntok += n * tokens;
     return 0;
 }
 
@@ -240,56 +290,151 @@ static inline int step_add(State *s, int64_t bin, int32_t term, int64_t n, int64
 
 static int flush_document(State *s, int64_t doc) {
     int64_t cell = s->cell_of_doc[doc];
+    Term *vocab = s->term.p;
     for (int k = 0; k < 3; k++) {
         size_t m = s->cur_term[k].len;
         if (!m) continue;
-        const int32_t *terms = s->cur_term[k].p, *ns = s->cur_n[k].p;
-        int64_t tokens = 0;
-        for (size_t i = 0; i < m; i++) tokens += ns[i];
+        const int32_t *terms = s->cur_term[k].p;
+        int64_t tokens = s->cur_tokens[k];
         s->group_tokens[doc * 3 + k] = tokens;
         if (buf_reserve(&s->list_groups, 1) || buf_reserve(&s->list_offsets, 1) || buf_reserve(&s->terms, m) ||
             buf_reserve(&s->counts, m))
             return -1;
         PUSH(s->list_groups, int64_t, doc * 3 + k);
-        memcpy((int32_t *)s->terms.p + s->terms.len, terms, m * sizeof(int32_t));
-        memcpy((int32_t *)s->counts.p + s->counts.len, ns, m * sizeof(int32_t));
+        /* the list: tokens occurring more than once first, then those occurring once, each in
+         * first-occurrence order (the store keeps only the leading counts: migration 0007) */
+        int32_t *out_terms = (int32_t *)s->terms.p + s->terms.len;
+        int32_t *counts = (int32_t *)s->counts.p + s->counts.len;
+        size_t multi = 0;
+        for (size_t i = 0; i < m; i++) multi += vocab[terms[i]].n[k] > 1;
+        size_t front = 0, back = multi;
         s->terms.len += m;
         s->counts.len += m;
         PUSH(s->list_offsets, int64_t, (int64_t)s->terms.len);
         int64_t bin = cell * 3 + k;
         for (size_t i = 0; i < m; i++) {
-            int rc = step_add(s, bin, terms[i], ns[i], tokens);
+            int32_t n = vocab[terms[i]].n[k];
+            vocab[terms[i]].n[k] = 0;
+            size_t at = n > 1 ? front++ : back++;
+            out_terms[at] = terms[i];
+            counts[at] = n;
+            int rc = step_add(s, k, bin, terms[i], n, tokens);
             if (rc) return rc;
         }
         s->cur_term[k].len = 0;
-        s->cur_n[k].len = 0;
+        s->cur_tokens[k] = 0;
     }
     return 0;
 }
 
-/* Count one token of the current document and scope. */
-static inline int count_token(State *s, int64_t doc, int scope, const unsigned char *data, size_t start, size_t end,
-                              uint64_t h, int raw) {
-    int64_t t = vocab_index(s, data, start, end, h, raw);
-    if (t < 0) return (int)t;
-    if (s->stamp[scope][t] == doc) {
-        AT(s->cur_n[scope], int32_t, s->slot[scope][t]) += 1;
-        return 0;
-    }
-    Buf *ct = &s->cur_term[scope], *cn = &s->cur_n[scope];
-    if (buf_reserve(ct, 1) || buf_reserve(cn, 1)) return -1;
-    s->stamp[scope][t] = doc;
-    s->slot[scope][t] = (int32_t)ct->len;
-    PUSH(*ct, int32_t, (int32_t)t);
-    PUSH(*cn, int32_t, 1);
+/* Count the token t[0:len) in the current document and scope (see vocab_index). */
+static inline int count_token(State *s, int scope, const unsigned char *t, size_t len, const unsigned char *stop,
+                              uint64_t lower) {
+    int64_t i = vocab_index(s, t, len, stop, lower);
+    if (i < 0) return (int)i;
+    Term *e = &AT(s->term, Term, i);
+    Buf *ct = &s->cur_term[scope];
+    int32_t n = e->n[scope];
+    e->n[scope] = n + 1;
+    s->cur_tokens[scope]++;
+    /* branch free: the entry is written in any case and kept when the token is new in the document */
+    ((int32_t *)ct->p)[ct->len] = (int32_t)i;
+    ct->len += n == 0;
     return 0;
 }
 
-#define FNV_OFFSET 1469598103934665603ULL
-#define FNV_PRIME 1099511628211ULL
+/* ---- scanning ------------------------------------------------------------------------------- */
 
-static int count_rows(State *s, const unsigned char *main_data, const unsigned char *extra, const int64_t *starts,
-                      const int64_t *ends, const int64_t *groups, const unsigned char *modes, Py_ssize_t n_rows) {
+static inline uint64_t ctz64(uint64_t x) { /* x != 0 */
+#if defined(__GNUC__)
+    return (uint64_t)__builtin_ctzll(x);
+#else
+    uint64_t n = 0;
+    while (!(x & 1)) x >>= 1, n++;
+    return n;
+#endif
+}
+
+/* Bit masks of the 64 bytes at p: token bytes (*tok), apostrophes (*apo), newlines (*nl). */
+static inline void classify64(const unsigned char *p, uint64_t *tok, uint64_t *apo, uint64_t *nl) {
+#if defined(__SSE2__)
+    uint64_t t = 0, a = 0, l = 0;
+    for (int c = 0; c < 4; c++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * c));
+        /* unsigned range checks as signed ones: x + (0x80 - lo) < -128 + width */
+        __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(0x50)), _mm_set1_epi8(-118));
+        __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20));
+        __m128i letter = _mm_cmplt_epi8(_mm_add_epi8(low, _mm_set1_epi8(0x1f)), _mm_set1_epi8(-102));
+        t |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_or_si128(digit, letter)) << (16 * c);
+        a |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\''))) << (16 * c);
+        l |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))) << (16 * c);
+    }
+    *tok = t, *apo = a, *nl = l;
+#else
+    uint64_t t = 0, a = 0, l = 0;
+    for (int i = 0; i < 64; i++) {
+        t |= (uint64_t)TOKB[p[i]] << i;
+        a |= (uint64_t)(p[i] == '\'') << i;
+        l |= (uint64_t)(p[i] == '\n') << i;
+    }
+    *tok = t, *apo = a, *nl = l;
+#endif
+}
+
+/* Count the tokens of row buf[i:e) (buf has n bytes): runs of token bytes joined by apostrophes
+ * with token bytes on both sides (raw == 0), or the runs between newlines (raw == 1). */
+static inline int scan_row(State *s, int scope, const unsigned char *buf, size_t n, size_t i,
+                           size_t e, int raw) {
+    const unsigned char *stop = buf + n;
+    uint64_t lower = raw ? 0 : LOWER;
+    uint64_t prev = 0;           /* token bit of the byte before the block */
+    size_t pend = (size_t)-1;    /* start of a token running on from the previous block */
+    int rc;
+    for (size_t p = i; p < e; p += 64) {
+        uint64_t tok, apo, nl, w;
+        const unsigned char *q = buf + p;
+        unsigned char pad[64];
+        if (n - p < 64) { /* the buffer's last bytes: classify a zero-padded copy */
+            memset(pad, 0, 64);
+            for (size_t k = 0; k < n - p; k++) pad[k] = q[k];
+            q = pad;
+        }
+        classify64(q, &tok, &apo, &nl);
+        size_t left = e - p;
+        uint64_t live = left >= 64 ? ~0ULL : (1ULL << left) - 1;
+        if (raw) {
+            w = ~nl & live;
+        } else {
+            tok &= live;
+            uint64_t next = left > 64 ? TOKB[buf[p + 64]] : 0;
+            w = tok | (apo & ((tok << 1) | prev) & ((tok >> 1) | (next << 63)));
+            prev = tok >> 63;
+        }
+        if (pend != (size_t)-1) { /* the run from the previous block ends at the first zero */
+            if (!~w) continue;
+            uint64_t t = ctz64(~w);
+            if ((rc = count_token(s, scope, buf + pend, p + t - pend, stop, lower))) return rc;
+            pend = (size_t)-1;
+            w &= ~0ULL << t;
+        }
+        while (w) {
+            uint64_t a = ctz64(w), r = ~(w >> a); /* r: zero bits of the run from a */
+            if (!r || a + ctz64(r) >= 64) {
+                pend = p + a;
+                break;
+            }
+            uint64_t b = a + ctz64(r);
+            if ((rc = count_token(s, scope, buf + p + a, b - a, stop, lower))) return rc;
+            w &= ~0ULL << b;
+        }
+    }
+    if (pend != (size_t)-1) return count_token(s, scope, buf + pend, e - pend, stop, lower);
+    return 0;
+}
+
+static int count_rows(State *s, const unsigned char *main_data, size_t main_len, const unsigned char *extra,
+                      size_t extra_len, const int64_t *starts, const int64_t *ends, const int64_t *groups,
+                      const unsigned char *modes, Py_ssize_t n_rows) {
     int64_t cur_doc = -1;
     int rc;
     for (Py_ssize_t r = 0; r < n_rows; r++) {
@@ -303,42 +448,10 @@ static int count_rows(State *s, const unsigned char *main_data, const unsigned c
         size_t i = (size_t)starts[r], e = (size_t)ends[r];
         unsigned char mode = modes[r];
         if (mode == 2) continue; /* null text */
-        const unsigned char *data = (mode == 1 || mode == 3) ? extra : main_data;
-        if (mode == 1) { /* pre-cut tokens joined by '\n' */
-            while (i < e) {
-                size_t start = i;
-                uint64_t h = FNV_OFFSET;
-                while (i < e && data[i] != '\n') h = (h ^ data[i++]) * FNV_PRIME;
-                if (i > start && (rc = count_token(s, doc, scope, data, start, i, h, 1))) return rc;
-                i++;
-            }
-            continue;
-        }
-        while (i < e) {
-            unsigned char m = MAP[data[i]];
-            if (!m || m == '\'') {
-                i++;
-                continue;
-            }
-            size_t start = i;
-            uint64_t h = FNV_OFFSET;
-            for (;;) {
-                while (i < e && (m = MAP[data[i]]) != 0 && m != '\'') {
-                    h = (h ^ m) * FNV_PRIME;
-                    i++;
-                }
-                if (i + 1 < e && data[i] == '\'') {
-                    unsigned char nx = MAP[data[i + 1]];
-                    if (nx && nx != '\'') {
-                        h = (h ^ '\'') * FNV_PRIME;
-                        i++;
-                        continue;
-                    }
-                }
-                break;
-            }
-            if ((rc = count_token(s, doc, scope, data, start, i, h, 0))) return rc;
-        }
+        if (mode == 1) rc = scan_row(s, scope, extra, extra_len, i, e, 1);
+        else if (mode == 3) rc = scan_row(s, scope, extra, extra_len, i, e, 0);
+        else rc = scan_row(s, scope, main_data, main_len, i, e, 0);
+        if (rc) return rc;
     }
     if (cur_doc >= 0 && (rc = flush_document(s, cur_doc))) return rc;
     return 0;
@@ -356,6 +469,8 @@ static PyObject *count_batch(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     State s;
     state_init(&s);
+    Buf cols[6];
+    memset(cols, 0, sizeof cols);
     Py_ssize_t n_rows = groups.len / (Py_ssize_t)sizeof(int64_t);
     Py_ssize_t n_docs = cells.len / (Py_ssize_t)sizeof(int64_t);
     const int64_t *st = starts.buf, *en = ends.buf, *grp = groups.buf, *cell = cells.buf;
@@ -382,13 +497,13 @@ static PyObject *count_batch(PyObject *self, PyObject *args) {
     s.group_tokens = calloc((size_t)(n_docs * 3 + 1), sizeof(int64_t));
     if (!s.group_tokens || buf_reserve(&s.voff, 1) || buf_reserve(&s.list_offsets, 1)) rc = -1;
     if (!rc) {
-        PUSH(s.voff, int64_t, 0); /* an empty vocabulary: n = voff.len - 1 */
+        PUSH(s.voff, int64_t, 0); /* an empty vocabulary */
         PUSH(s.list_offsets, int64_t, 0);
-        if (vocab_rehash(&s, 1 << 14) || stamps_grow(&s, 1 << 12) || step_rehash(&s, 1 << 14)) rc = -1;
+        if (vocab_rehash(&s, 1 << 14) || step_rehash(&s, 1 << 14)) rc = -1;
     }
     if (!rc) {
         Py_BEGIN_ALLOW_THREADS
-        rc = count_rows(&s, data.buf, extra.buf, st, en, grp, md, n_rows);
+        rc = count_rows(&s, data.buf, (size_t)data.len, extra.buf, (size_t)extra.len, st, en, grp, md, n_rows);
         Py_END_ALLOW_THREADS
     }
     if (rc == -1) {
@@ -403,28 +518,31 @@ static PyObject *count_batch(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "count_batch: documents must be ascending (rows of one document contiguous)");
         goto done;
     }
-    /* split the step keys into bins and tokens */
-    Buf bins = {NULL, 0, 0, sizeof(int64_t)}, sterms = {NULL, 0, 0, sizeof(int32_t)};
-    size_t S = s.step_key.len;
-    if (buf_reserve(&bins, S + 1) || buf_reserve(&sterms, S + 1)) {
-        free(bins.p);
-        free(sterms.p);
-        PyErr_NoMemory();
-        goto done;
+    /* split the step sums into columns: bins, tokens, occurrences, documents, n * n, n * tokens */
+    size_t S = s.step.len;
+    for (int c = 0; c < 6; c++) {
+        cols[c].item = c == 1 ? sizeof(int32_t) : sizeof(int64_t);
+        if (buf_reserve(&cols[c], S + 1)) {
+            PyErr_NoMemory();
+            goto done;
+        }
     }
     for (size_t i = 0; i < S; i++) {
-        uint64_t key = AT(s.step_key, uint64_t, i);
-        PUSH(bins, int64_t, (int64_t)(key >> 32));
-        PUSH(sterms, int32_t, (int32_t)(key & 0xffffffffu));
+        const Step *p = &AT(s.step, Step, i);
+        PUSH(cols[0], int64_t, (int64_t)(p->key >> 32));
+        PUSH(cols[1], int32_t, (int32_t)(p->key & 0xffffffffu));
+        PUSH(cols[2], int64_t, p->occ);
+        PUSH(cols[3], int64_t, p->docs);
+        PUSH(cols[4], int64_t, p->n2);
+        PUSH(cols[5], int64_t, p->ntok);
     }
     Buf gt = {s.group_tokens, (size_t)(n_docs * 3), 0, sizeof(int64_t)};
     result = Py_BuildValue("(NNNNNNNNNNNNN)", bytes_of(&s.list_groups), bytes_of(&s.list_offsets), bytes_of(&s.terms),
-                           bytes_of(&s.counts), bytes_of(&gt), bytes_of(&bins), bytes_of(&sterms),
-                           bytes_of(&s.step_occ), bytes_of(&s.step_docs), bytes_of(&s.step_n2),
-                           bytes_of(&s.step_ntok), bytes_of(&s.voff), bytes_of(&s.arena));
-    free(bins.p);
-    free(sterms.p);
+                           bytes_of(&s.counts), bytes_of(&gt), bytes_of(&cols[0]), bytes_of(&cols[1]),
+                           bytes_of(&cols[2]), bytes_of(&cols[3]), bytes_of(&cols[4]), bytes_of(&cols[5]),
+                           bytes_of(&s.voff), bytes_of(&s.arena));
 done:
+    for (int c = 0; c < 6; c++) free(cols[c].p);
     state_free(&s);
     PyBuffer_Release(&data);
     PyBuffer_Release(&extra);
@@ -446,11 +564,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_tokcount", NULL, -1, methods};
 
 PyMODINIT_FUNC PyInit__tokcount(void) {
-    for (int c = 0; c < 256; c++) {
-        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')) MAP[c] = (unsigned char)c;
-        else if (c >= 'A' && c <= 'Z') MAP[c] = (unsigned char)(c + 32);
-        else if (c == '\'') MAP[c] = '\'';
-        else MAP[c] = 0;
-    }
+    for (int c = 0; c < 256; c++)
+        TOKB[c] = (unsigned char)((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
     return PyModule_Create(&module);
 }

@@ -386,8 +386,6 @@ def _count_and_prepare(batch) -> dict | None:
         "sum_tokens2": np.bincount(group_bin, weights=tokens_f * tokens_f, minlength=bins),
     }, present=np.bincount(group_bin, minlength=bins) > 0)
     list_groups = k["list_groups"]
-    _lg = np.repeat(np.arange(len(list_groups)), np.diff(k["list_offsets"]))  # TEMP until C partitions
-    _o = np.lexsort((k["counts"] == 1, _lg)); _TMP_ids, _TMP_counts = k["terms"][_o], k["counts"][_o]
     step_bins = k["step_bins"]
     step_cell = step_bins // 3
     step_terms = pa.table({
@@ -412,8 +410,8 @@ def _count_and_prepare(batch) -> dict | None:
         "list_pk": doc_pks[list_groups // 3],
         "list_scope": list_groups % 3,
         "list_offsets": k["list_offsets"].astype(np.int32),
-        "local_ids": _TMP_ids,
-        "counts": _TMP_counts,
+        "local_ids": k["terms"],  # per list: terms with n > 1 first (the kernel orders them so)
+        "counts": k["counts"],
         "vocab": k["vocab"],
         "used": np.ones(len(k["vocab"]), bool),
         "step_terms": step_terms,

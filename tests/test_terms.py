@@ -459,3 +459,37 @@ def test_sparse_counts_migration_rewrites_old_lists(tmp_path):
         after = store.rows("select term_ids, counts from doc_term_lists")
         assert all(len(c) <= len(t) and min(c, default=2) > 1 for t, c in after)
         assert sum(len(c) for _, c in after) < sum(len(t) for t, _ in after)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_materialized_store_equals_the_contract_per_transcript(tmp_path, workers):
+    """Threaded and serial materialization against the contract itself, transcript by
+    transcript: doc_terms (sparse counts decoded), doc_tokens and the step sums."""
+    from collections import Counter
+
+    from analytics.synth import write_jsonl
+    from analytics.tokens import tokenize
+
+    write_jsonl(tmp_path / "a.jsonl", checkpoints=3, transcripts_per_checkpoint=8, seed=7)
+    extra = tmp_path / "b.jsonl"  # a token seen once before tokens seen twice and thrice
+    extra.write_text(json.dumps({"id": "order", "run": "synth-rl", "step": 0,
+                                 "reasoning": "x wait Wait gamma gamma GAMMA’s gamma y"}) + "\n", encoding="utf-8")
+    with Store.open(tmp_path / "s.duckdb", read_only=False) as store:
+        ingest_paths(store, [tmp_path / "a.jsonl", extra], count_terms=False)
+        assert termcounts.materialize(store, workers=workers, batch_bytes=6_000) == 3 * 8 * 4 + 1
+        texts = store.rows("select transcript_pk, kind, text from segments order by transcript_pk, ordinal")
+        expected: dict = {}
+        for pk, kind, text in texts:
+            expected.setdefault((pk, termcounts.SCOPE_OF_KIND.get(kind, "other")), Counter()).update(tokenize(text))
+        got: dict = {}
+        for pk, scope, term, n in store.rows("select transcript_pk, scope, term, n from doc_terms"):
+            got.setdefault((pk, scope), Counter())[term] = n
+        assert got == {k: v for k, v in expected.items() if v}
+        tokens = {(pk, scope): t for pk, scope, t in store.rows("select * from doc_tokens")}
+        assert all(tokens[k] == sum(v.values()) for k, v in expected.items())
+        step = store.rows("select sum(occurrences), sum(docs_with_term), sum(sum_n2) from step_term_counts")[0]
+        flat = [n for c in expected.values() for n in c.values()]
+        assert step == (sum(flat), len(flat), sum(n * n for n in flat))
+        [(ids, counts)] = store.rows("select l.term_ids, l.counts from doc_term_lists l join transcripts t "
+                                     "on t.pk = l.transcript_pk where t.id = 'order'")
+        assert len(ids) == 5 and counts == [2, 3]  # wait, gamma first; then x, gamma's, y once each
