@@ -554,7 +554,321 @@ done:
     return result;
 }
 
+
+/* ---- Sums: per-key sums across batches (the calling thread's per-commit accumulator) ------- */
+/* sums_new() -> capsule; sums_add(capsule, keys, a, b, c, d) adds int64 rows (keys int64 >= 0,
+ * four int64 value columns) into a hash table; sums_drain(capsule) -> (keys, a, b, c, d) as bytes
+ * (one row per distinct key, in first-seen order) and empties it. analytics.termcounts keys it by
+ * (cell * 3 + scope) << 32 | term_id to fold the per-batch step sums of a commit. */
+
+typedef struct {
+    Buf key, val; /* int64 keys; 4 int64 values per key */
+    int32_t *table;
+    size_t mask;
+} Sums;
+
+static int sums_rehash(Sums *a, size_t size) {
+    int32_t *t = malloc(size * sizeof(int32_t));
+    if (!t) return -1;
+    memset(t, 0xff, size * sizeof(int32_t));
+    size_t mask = size - 1;
+    for (size_t i = 0; i < a->key.len; i++) {
+        size_t j = step_hash(AT(a->key, uint64_t, i)) & mask;
+        while (t[j] >= 0) j = (j + 1) & mask;
+        t[j] = (int32_t)i;
+    }
+    free(a->table);
+    a->table = t;
+    a->mask = mask;
+    return 0;
+}
+
+static void sums_destroy(PyObject *capsule) {
+    Sums *a = PyCapsule_GetPointer(capsule, "cotwatch.sums");
+    if (!a) return;
+    free(a->key.p);
+    free(a->val.p);
+    free(a->table);
+    free(a);
+}
+
+static Sums *sums_of(PyObject *capsule) { return PyCapsule_GetPointer(capsule, "cotwatch.sums"); }
+
+static PyObject *sums_new(PyObject *self, PyObject *args) {
+    Sums *a = calloc(1, sizeof(Sums));
+    if (!a) return PyErr_NoMemory();
+    a->key.item = sizeof(int64_t);
+    a->val.item = 4 * sizeof(int64_t);
+    if (sums_rehash(a, 1 << 16)) {
+        free(a);
+        return PyErr_NoMemory();
+    }
+    PyObject *capsule = PyCapsule_New(a, "cotwatch.sums", sums_destroy);
+    if (!capsule) {
+        free(a->table);
+        free(a);
+    }
+    return capsule;
+}
+
+static int sums_add_rows(Sums *a, const int64_t *keys, const int64_t *const cols[4], Py_ssize_t n) {
+    for (Py_ssize_t r = 0; r < n; r++) {
+        uint64_t key = (uint64_t)keys[r];
+        size_t j = step_hash(key) & a->mask;
+        int32_t idx;
+        for (;;) {
+            idx = a->table[j];
+            if (idx < 0 || AT(a->key, uint64_t, idx) == key) break;
+            j = (j + 1) & a->mask;
+        }
+        if (idx < 0) {
+            if (a->key.len >= INT32_MAX - 1) return -2;
+            if (buf_reserve(&a->key, 1) || buf_reserve(&a->val, 1)) return -1;
+            idx = (int32_t)a->key.len;
+            PUSH(a->key, uint64_t, key);
+            memset((int64_t *)a->val.p + 4 * (size_t)idx, 0, 4 * sizeof(int64_t));
+            a->val.len++;
+            a->table[j] = idx;
+            if (a->key.len * 2 > a->mask + 1 && sums_rehash(a, (a->mask + 1) * 2)) return -1;
+        }
+        int64_t *v = (int64_t *)a->val.p + 4 * (size_t)idx;
+        for (int c = 0; c < 4; c++) v[c] += cols[c][r];
+    }
+    return 0;
+}
+
+static PyObject *sums_add(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    Py_buffer keys, c0, c1, c2, c3;
+    if (!PyArg_ParseTuple(args, "Oy*y*y*y*y*", &capsule, &keys, &c0, &c1, &c2, &c3)) return NULL;
+    Sums *a = sums_of(capsule);
+    PyObject *result = NULL;
+    Py_ssize_t n = keys.len / (Py_ssize_t)sizeof(int64_t);
+    if (!a) goto done;
+    if (c0.len != keys.len || c1.len != keys.len || c2.len != keys.len || c3.len != keys.len) {
+        PyErr_SetString(PyExc_ValueError, "sums_add: keys and the four value columns must be int64 of one length");
+        goto done;
+    }
+    for (Py_ssize_t r = 0; r < n; r++) {
+        if (((const int64_t *)keys.buf)[r] < 0) {
+            PyErr_SetString(PyExc_ValueError, "sums_add: negative key");
+            goto done;
+        }
+    }
+    const int64_t *const cols[4] = {c0.buf, c1.buf, c2.buf, c3.buf};
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sums_add_rows(a, keys.buf, cols, n);
+    Py_END_ALLOW_THREADS
+    if (rc == -1) PyErr_NoMemory();
+    else if (rc == -2) PyErr_SetString(PyExc_OverflowError, "sums_add: more than 2**31 distinct keys");
+    else result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&keys);
+    PyBuffer_Release(&c0);
+    PyBuffer_Release(&c1);
+    PyBuffer_Release(&c2);
+    PyBuffer_Release(&c3);
+    return result;
+}
+
+static PyObject *sums_drain(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    if (!PyArg_ParseTuple(args, "O", &capsule)) return NULL;
+    Sums *a = sums_of(capsule);
+    if (!a) return NULL;
+    size_t n = a->key.len;
+    PyObject *cols[4] = {NULL, NULL, NULL, NULL};
+    for (int c = 0; c < 4; c++) {
+        cols[c] = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * sizeof(int64_t)));
+        if (!cols[c]) {
+            for (int k = 0; k < c; k++) Py_DECREF(cols[k]);
+            return NULL;
+        }
+        int64_t *out = (int64_t *)PyBytes_AS_STRING(cols[c]);
+        const int64_t *v = a->val.p;
+        for (size_t i = 0; i < n; i++) out[i] = v[4 * i + c];
+    }
+    PyObject *result = Py_BuildValue("(NNNNN)", bytes_of(&a->key), cols[0], cols[1], cols[2], cols[3]);
+    a->key.len = 0;
+    a->val.len = 0;
+    memset(a->table, 0xff, (a->mask + 1) * sizeof(int32_t));
+    return result;
+}
+
+
+/* ---- Ids: term bytes -> int64 id (the calling thread's map of term_vocab) ------------------- */
+/* ids_new() -> capsule; ids_get(capsule, offsets, data) -> int64 bytes, the id of each string
+ * (int32 Arrow offsets, n + 1 of them, into data) or -1; ids_put(capsule, offsets, data, ids)
+ * adds strings with their ids (a string already present keeps its id). */
+
+typedef struct {
+    Buf arena, off, hash, id; /* bytes; int64 offsets (n + 1); uint64 hashes; int64 ids */
+    int32_t *table;
+    size_t mask;
+} Ids;
+
+static inline uint64_t bytes_hash(const unsigned char *p, size_t len) {
+    uint64_t h = 1469598103934665603ULL ^ len;
+    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static int ids_rehash(Ids *m, size_t size) {
+    int32_t *t = malloc(size * sizeof(int32_t));
+    if (!t) return -1;
+    memset(t, 0xff, size * sizeof(int32_t));
+    size_t mask = size - 1;
+    for (size_t i = 0; i < m->hash.len; i++) {
+        size_t j = AT(m->hash, uint64_t, i) & mask;
+        while (t[j] >= 0) j = (j + 1) & mask;
+        t[j] = (int32_t)i;
+    }
+    free(m->table);
+    m->table = t;
+    m->mask = mask;
+    return 0;
+}
+
+static void ids_destroy(PyObject *capsule) {
+    Ids *m = PyCapsule_GetPointer(capsule, "cotwatch.ids");
+    if (!m) return;
+    free(m->arena.p);
+    free(m->off.p);
+    free(m->hash.p);
+    free(m->id.p);
+    free(m->table);
+    free(m);
+}
+
+static PyObject *ids_new(PyObject *self, PyObject *args) {
+    Ids *m = calloc(1, sizeof(Ids));
+    if (!m) return PyErr_NoMemory();
+    m->arena.item = 1;
+    m->off.item = m->hash.item = m->id.item = sizeof(int64_t);
+    if (buf_reserve(&m->off, 1) || ids_rehash(m, 1 << 16)) {
+        free(m->off.p);
+        free(m);
+        return PyErr_NoMemory();
+    }
+    PUSH(m->off, int64_t, 0);
+    PyObject *capsule = PyCapsule_New(m, "cotwatch.ids", ids_destroy);
+    if (!capsule) {
+        free(m->off.p);
+        free(m->table);
+        free(m);
+    }
+    return capsule;
+}
+
+/* slot of the string p[0:len) in the table: its index there is >= 0 when present */
+static inline size_t ids_slot(const Ids *m, const unsigned char *p, size_t len, uint64_t h) {
+    size_t j = h & m->mask;
+    for (;;) {
+        int32_t idx = m->table[j];
+        if (idx < 0) return j;
+        const int64_t *off = m->off.p;
+        if (AT(m->hash, uint64_t, idx) == h && (size_t)(off[idx + 1] - off[idx]) == len &&
+            memcmp((const unsigned char *)m->arena.p + off[idx], p, len) == 0)
+            return j;
+        j = (j + 1) & m->mask;
+    }
+}
+
+static int ids_check(Py_buffer *offsets, Py_buffer *data, Py_ssize_t *n) {
+    *n = offsets->len / (Py_ssize_t)sizeof(int32_t) - 1;
+    const int32_t *o = offsets->buf;
+    if (*n < 0) goto bad;
+    for (Py_ssize_t i = 0; i < *n; i++)
+        if (o[i] < 0 || o[i] > o[i + 1] || o[i + 1] > data->len) goto bad;
+    return 0;
+bad:
+    PyErr_SetString(PyExc_ValueError, "ids: offsets must be n + 1 ascending int32 values within data");
+    return -1;
+}
+
+static PyObject *ids_get(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    Py_buffer offsets, data;
+    if (!PyArg_ParseTuple(args, "Oy*y*", &capsule, &offsets, &data)) return NULL;
+    PyObject *result = NULL;
+    Ids *m = PyCapsule_GetPointer(capsule, "cotwatch.ids");
+    Py_ssize_t n;
+    if (m && !ids_check(&offsets, &data, &n)) {
+        result = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+        if (result) {
+            int64_t *out = (int64_t *)PyBytes_AS_STRING(result);
+            const int32_t *o = offsets.buf;
+            const unsigned char *d = data.buf;
+            Py_BEGIN_ALLOW_THREADS
+            for (Py_ssize_t i = 0; i < n; i++) {
+                size_t len = (size_t)(o[i + 1] - o[i]);
+                int32_t idx = m->table[ids_slot(m, d + o[i], len, bytes_hash(d + o[i], len))];
+                out[i] = idx < 0 ? -1 : AT(m->id, int64_t, idx);
+            }
+            Py_END_ALLOW_THREADS
+        }
+    }
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+static PyObject *ids_put(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    Py_buffer offsets, data, ids;
+    if (!PyArg_ParseTuple(args, "Oy*y*y*", &capsule, &offsets, &data, &ids)) return NULL;
+    PyObject *result = NULL;
+    Ids *m = PyCapsule_GetPointer(capsule, "cotwatch.ids");
+    Py_ssize_t n;
+    if (!m || ids_check(&offsets, &data, &n)) goto done;
+    if (ids.len != n * (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "ids_put: one int64 id per string");
+        goto done;
+    }
+    const int32_t *o = offsets.buf;
+    const unsigned char *d = data.buf;
+    const int64_t *id = ids.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        size_t len = (size_t)(o[i + 1] - o[i]);
+        uint64_t h = bytes_hash(d + o[i], len);
+        size_t j = ids_slot(m, d + o[i], len, h);
+        if (m->table[j] >= 0) continue;
+        if (m->hash.len >= INT32_MAX - 1) {
+            PyErr_SetString(PyExc_OverflowError, "ids_put: more than 2**31 strings");
+            goto done;
+        }
+        if (buf_reserve(&m->arena, len) || buf_reserve(&m->off, 1) || buf_reserve(&m->hash, 1) ||
+            buf_reserve(&m->id, 1)) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        memcpy((unsigned char *)m->arena.p + m->arena.len, d + o[i], len);
+        m->arena.len += len;
+        PUSH(m->off, int64_t, (int64_t)m->arena.len);
+        m->table[j] = (int32_t)m->hash.len;
+        PUSH(m->hash, uint64_t, h);
+        PUSH(m->id, int64_t, id[i]);
+        if (m->hash.len * 2 > m->mask + 1 && ids_rehash(m, (m->mask + 1) * 2)) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&ids);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"ids_new", ids_new, METH_NOARGS, "ids_new() -> an empty string -> id map (a capsule)."},
+    {"ids_get", ids_get, METH_VARARGS, "ids_get(map, offsets, data) -> int64 bytes: each string's id or -1."},
+    {"ids_put", ids_put, METH_VARARGS, "ids_put(map, offsets, data, ids): add strings with their ids."},
+    {"sums_new", sums_new, METH_NOARGS, "sums_new() -> an empty per-key sum table (a capsule)."},
+    {"sums_add", sums_add, METH_VARARGS, "sums_add(table, keys, a, b, c, d): add int64 rows (keys >= 0)."},
+    {"sums_drain", sums_drain, METH_VARARGS, "sums_drain(table) -> (keys, a, b, c, d) bytes, one row per key; empties it."},
     {"count_batch", count_batch, METH_VARARGS,
      "count_batch(data, extra, starts, ends, groups, modes, cell_of_doc) -> 13 bytes objects (see analytics/_tokcount.c): "
      "per-(document, scope) token counts and per-(cell, scope, token) sums under the token contract."},

@@ -266,17 +266,24 @@ def _materialize(store: Store, workers: int | None, batch_bytes: int) -> None:
         results = (_count_and_prepare(_read_batch(store, lo, hi, clean)) for lo, hi, _, clean in ranges)
     else:
         results = _parallel_counts(store, ranges, workers)
-    vocab_ids = _VocabIds(store.con)
+    vocab_rows = store.rows(load_sql("termcounts_vocab_size"))[0][0]
+    vocab_ids = _VocabIds(store.con, complete=vocab_rows * 64 < total_bytes)
+    step_sums = _StepSums()
     pending_bytes = 0
     store.con.execute("begin transaction")
     try:
         for (_, _, size, _), prepared in zip(ranges, results):
-            _insert_prepared(store, prepared, vocab_ids)
+            if prepared is not None:
+                global_id = vocab_ids.ids(prepared["vocab"], prepared["used"])
+                _insert_docs(store, prepared, global_id)
+                step_sums.add(prepared, global_id)
             pending_bytes += size
             if pending_bytes >= COMMIT_BYTES:
+                step_sums.flush(store)
                 store.con.execute("commit")
                 store.con.execute("begin transaction")
                 pending_bytes = 0
+        step_sums.flush(store)
         _compact(store)
     except BaseException:
         store.con.execute("rollback")
@@ -365,40 +372,20 @@ def _merge(store: Store, doc_terms, doc_tokens, *, checked: bool) -> int:
 
 def _count_and_prepare(batch) -> dict | None:
     """Count one batch read by ``termcounts_batch`` (every transcript in it is new) and shape it
-    for the store: per-transcript lists with batch-local term ids and per-cell sums, all from the
+    for the store: per-transcript lists with batch-local term ids, and per-cell sums with
+    batch-local cell and term ids (folded per commit by :class:`_StepSums`), all from the
     compiled kernel. No store access: runs in the counting threads."""
     import pyarrow as pa
 
     if batch.num_rows == 0:
         return None
     k = _count_arrays(batch, with_cells=True)
-    doc_pks, cell_of_doc, cell_keys = k["doc_pks"], k["cell_of_doc"], k["cell_keys"]
-    n_docs, n_cells = len(doc_pks), len(cell_keys["run"])
+    doc_pks, cell_of_doc = k["doc_pks"], k["cell_of_doc"]
+    n_docs, bins = len(doc_pks), len(k["cell_keys"]["run"]) * 3
     group_tokens = k["group_tokens"]
     all_groups = np.arange(n_docs * 3)
     group_bin = cell_of_doc[all_groups // 3] * 3 + all_groups % 3
-    bins = n_cells * 3
-    tokens_f = group_tokens.astype(np.float64)
-    step_tokens = _cell_table(cell_keys, np.arange(bins), {
-        "transcripts": np.bincount(group_bin, minlength=bins),
-        "docs": np.bincount(group_bin, weights=group_tokens > 0, minlength=bins),
-        "tokens": np.bincount(group_bin, weights=tokens_f, minlength=bins),
-        "sum_tokens2": np.bincount(group_bin, weights=tokens_f * tokens_f, minlength=bins),
-    }, present=np.bincount(group_bin, minlength=bins) > 0)
     list_groups = k["list_groups"]
-    step_bins = k["step_bins"]
-    step_cell = step_bins // 3
-    step_terms = pa.table({
-        "run": pa.array(cell_keys["run"], pa.string()).take(pa.array(step_cell)),
-        "step": pa.array(cell_keys["step"], pa.int64()).take(pa.array(step_cell)),
-        "environment": pa.array(cell_keys["environment"], pa.string()).take(pa.array(step_cell)),
-        "scope": pa.array(SCOPE_NAMES, pa.string()).take(pa.array(step_bins % 3)),
-        "term": k["vocab"].take(pa.array(k["step_terms"])),
-        "occurrences": pa.array(k["occurrences"]),
-        "docs_with_term": pa.array(k["docs_with_term"]),
-        "sum_n2": pa.array(k["sum_n2"]),
-        "sum_n_tokens": pa.array(k["sum_n_tokens"]),
-    })
     return {
         "transcripts": n_docs,
         "tokens": pa.table({
@@ -406,7 +393,6 @@ def _count_and_prepare(batch) -> dict | None:
             "scope": pa.array(SCOPE_NAMES, pa.string()).take(pa.array(all_groups % 3)),
             "tokens": pa.array(group_tokens, pa.int64()),
         }),
-        "step_tokens": step_tokens,
         "list_pk": doc_pks[list_groups // 3],
         "list_scope": list_groups % 3,
         "list_offsets": k["list_offsets"].astype(np.int32),
@@ -414,8 +400,77 @@ def _count_and_prepare(batch) -> dict | None:
         "counts": k["counts"],
         "vocab": k["vocab"],
         "used": np.ones(len(k["vocab"]), bool),
-        "step_terms": step_terms,
+        "cell_keys": k["cell_keys"],
+        "step_bins": k["step_bins"],
+        "step_terms": k["step_terms"],
+        "step_sums": (k["occurrences"], k["docs_with_term"], k["sum_n2"], k["sum_n_tokens"]),
+        "token_sums": np.stack([  # per bin (cell * 3 + scope): transcripts, docs, tokens, sum_tokens2
+            np.bincount(group_bin, minlength=bins),
+            np.bincount(group_bin, weights=group_tokens > 0, minlength=bins),
+            np.bincount(group_bin, weights=group_tokens, minlength=bins),
+            np.bincount(group_bin, weights=group_tokens.astype(np.float64) ** 2, minlength=bins),
+        ]).round().astype(np.int64),
     }
+
+
+class _StepSums:
+    """The step-table sums of the batches of one commit, folded to one row per key before they
+    are appended (per batch, they would be one partial row per batch and key: tens of millions of
+    rows on a large vocabulary, all folded again at the end). Cells are numbered here, across
+    batches; term ids are the global ``term_vocab`` ids."""
+
+    def __init__(self) -> None:
+        self.terms = _compiled().sums_new()
+        self.cells: dict[tuple, int] = {}
+        self.tokens: dict[int, np.ndarray] = {}
+
+    def add(self, prepared: dict, global_id: np.ndarray) -> None:
+        keys = prepared["cell_keys"]
+        cell = np.array([self.cells.setdefault(key, len(self.cells))
+                         for key in zip(keys["run"], keys["step"], keys["environment"])], np.int64)
+        bins = prepared["step_bins"]
+        key = ((cell[bins // 3] * 3 + bins % 3) << 32) | global_id[prepared["step_terms"]]
+        _compiled().sums_add(self.terms, np.ascontiguousarray(key), *prepared["step_sums"])
+        token_sums = prepared["token_sums"]
+        for local in np.flatnonzero(token_sums[0]).tolist():
+            global_bin = int(cell[local // 3]) * 3 + local % 3
+            self.tokens[global_bin] = self.tokens.get(global_bin, 0) + token_sums[:, local]
+
+    def flush(self, store: Store) -> None:
+        """Append the folded sums (in the caller's transaction) and start over."""
+        import pyarrow as pa
+
+        if not self.tokens:
+            return
+        key, occurrences, docs, n2, n_tokens = (np.frombuffer(b, np.int64) for b in _compiled().sums_drain(self.terms))
+        scopes = pa.array(SCOPE_NAMES, pa.string())
+        cells = list(self.cells)
+        token_bins = np.array(list(self.tokens), np.int64)
+        token_sums = np.stack(list(self.tokens.values()), axis=1)
+        con = store.con
+        con.register("_part_cells", pa.table({
+            "cell": pa.array(np.arange(len(cells)), pa.int64()),
+            "run": pa.array([c[0] for c in cells], pa.string()),
+            "step": pa.array([c[1] for c in cells], pa.int64()),
+            "environment": pa.array([c[2] for c in cells], pa.string()),
+        }))
+        bins = key >> 32
+        con.register("_part_step_terms", pa.table({
+            "cell": pa.array(bins // 3), "scope": scopes.take(pa.array(bins % 3)),
+            "term_id": pa.array((key & 0xFFFFFFFF).astype(np.int32)),
+            "occurrences": pa.array(occurrences), "docs_with_term": pa.array(docs),
+            "sum_n2": pa.array(n2), "sum_n_tokens": pa.array(n_tokens),
+        }))
+        con.register("_part_step_tokens", pa.table({
+            "cell": pa.array(token_bins // 3), "scope": scopes.take(pa.array(token_bins % 3)),
+            **{name: pa.array(token_sums[i]) for i, name in enumerate(("transcripts", "docs", "tokens", "sum_tokens2"))},
+        }))
+        try:
+            con.execute(load_sql("termcounts_merge_step_ids")).fetchall()
+        finally:
+            for name in ("_part_cells", "_part_step_terms", "_part_step_tokens"):
+                con.unregister(name)
+        self.tokens = {}
 
 
 def _prepare(doc_terms, doc_tokens, cells) -> dict | None:
@@ -498,57 +553,97 @@ def _prepare(doc_terms, doc_tokens, cells) -> dict | None:
     }
 
 
-def _insert_prepared(store: Store, prepared: dict | None, vocab_ids: "_VocabIds | None" = None) -> None:
-    """Map a prepared partial's batch-local term ids to global ones and append it to the store."""
-    import pyarrow as pa
-
+def _insert_prepared(store: Store, prepared: dict | None) -> None:
+    """Append a partial prepared by :func:`_prepare` (per-cell sums with names) to the store."""
     if prepared is None:  # no transcript to add
         return
+    _insert_docs(store, prepared, _VocabIds(store.con).ids(prepared["vocab"], prepared["used"]))
     con = store.con
-    vocab_ids = vocab_ids or _VocabIds(con)
-    global_id = vocab_ids.ids(prepared["vocab"], prepared["used"]).astype(np.int32)
+    con.register("_part_step_tokens", prepared["step_tokens"])
+    con.register("_part_step_terms", prepared["step_terms"])
+    try:
+        con.execute(load_sql("termcounts_merge_steps")).fetchall()
+    finally:
+        for name in ("_part_step_tokens", "_part_step_terms"):
+            con.unregister(name)
+
+
+def _insert_docs(store: Store, prepared: dict, global_id: np.ndarray) -> None:
+    """Append a prepared partial's per-transcript rows: term lists with global term ids (sparse
+    counts: each list's terms with n > 1 come first — the producers order them so — and only
+    their counts are stored, migration 0007) and tokens per transcript and scope."""
+    import pyarrow as pa
+
+    con = store.con
     offsets = prepared["list_offsets"]
     counts = prepared["counts"]
-    # sparse counts (migration 0007): each list's terms with n > 1 come first (the producers
-    # order them so) and only their counts are stored
     multi = counts > 1
     per_list = np.add.reduceat(multi, offsets[:-1]) if len(counts) else np.zeros(len(offsets) - 1, np.int64)
     con.register("_part_terms", pa.table({
         "transcript_pk": pa.array(prepared["list_pk"], pa.int64()),
         "scope": pa.array(SCOPE_NAMES, pa.string()).take(pa.array(prepared["list_scope"])),
-        "term_ids": pa.ListArray.from_arrays(pa.array(offsets), pa.array(global_id[prepared["local_ids"]], pa.int32())),
+        "term_ids": pa.ListArray.from_arrays(pa.array(offsets),
+                                             pa.array(global_id[prepared["local_ids"]].astype(np.int32), pa.int32())),
         "counts": pa.ListArray.from_arrays(pa.array(np.r_[0, np.cumsum(per_list)].astype(np.int32)),
                                            pa.array(counts[multi], pa.int32())),
     }))
     con.register("_part_tokens", prepared["tokens"])
-    con.register("_part_step_tokens", prepared["step_tokens"])
-    con.register("_part_step_terms", prepared["step_terms"])
     try:
-        con.execute(load_sql("termcounts_merge")).fetchall()
+        con.execute(load_sql("termcounts_merge_docs")).fetchall()
     finally:
-        for name in ("_part_tokens", "_part_step_tokens", "_part_terms", "_part_step_terms"):
+        for name in ("_part_terms", "_part_tokens"):
             con.unregister(name)
 
 
 class _VocabIds:
-    """term → global term_id for one materialization: a dict in front of ``term_vocab``, so a
-    batch only goes to the store for terms no earlier batch had (new terms get new ids there)."""
+    """term → global term_id: a compiled map (``analytics._tokcount.ids_*``) in front of
+    ``term_vocab``. ``complete``: the whole table is loaded first (worth it for a large backlog),
+    so new terms are numbered here and appended without a lookup; otherwise a term not seen yet
+    in this run is looked up, or added, in the store (``termcounts_vocab``)."""
 
-    def __init__(self, con) -> None:
+    def __init__(self, con, *, complete: bool = False) -> None:
+        import pyarrow as pa
+
         self.con = con
-        self.known: dict[str, int] = {}
+        self.map = _compiled().ids_new()
+        self.complete = complete
+        if complete:
+            known = con.sql(load_sql("termcounts_vocab_all")).to_arrow_table()
+            terms = known.column("term").combine_chunks().cast(pa.string())
+            if len(terms):
+                _compiled().ids_put(self.map, *_string_buffers(terms),
+                                    known.column("term_id").to_numpy().astype(np.int64))
+            self.next_id = con.execute(load_sql("termcounts_vocab_size")).fetchall()[0][1]
 
     def ids(self, vocab, used: np.ndarray) -> np.ndarray:
-        terms = vocab.to_pylist()
-        known = self.known
-        ids = np.fromiter((known.get(t, -1) for t in terms), np.int64, len(terms))
-        missing = (ids < 0) & used
-        if missing.any():
-            looked_up = _global_term_ids(self.con, vocab, missing)
-            for i in np.flatnonzero(missing).tolist():
-                known[terms[i]] = int(looked_up[i])
-            ids[missing] = looked_up[missing]
+        import pyarrow as pa
+
+        ids = np.frombuffer(_compiled().ids_get(self.map, *_string_buffers(vocab)), np.int64).copy()
+        missing = np.flatnonzero((ids < 0) & used)
+        if len(missing):
+            terms = vocab.take(pa.array(missing))
+            if self.complete:
+                new = np.arange(self.next_id, self.next_id + len(missing), dtype=np.int64)
+                self.next_id += len(missing)
+                self.con.register("_new_terms", pa.table({"term_id": pa.array(new, pa.int32()), "term": terms}))
+                try:
+                    self.con.execute(load_sql("termcounts_vocab_append")).fetchall()
+                finally:
+                    self.con.unregister("_new_terms")
+            else:
+                mask = np.zeros(len(vocab), bool)
+                mask[missing] = True
+                new = _global_term_ids(self.con, vocab, mask)[missing]
+            ids[missing] = new
+            _compiled().ids_put(self.map, *_string_buffers(terms), np.ascontiguousarray(new, np.int64))
         return ids
+
+
+def _string_buffers(strings) -> tuple[np.ndarray, memoryview | bytes]:
+    """(int32 offsets, data) of an Arrow string array without nulls, as ``ids_*`` take them."""
+    offsets = np.frombuffer(strings.buffers()[1], np.int32)[strings.offset : strings.offset + len(strings) + 1]
+    data = strings.buffers()[2]
+    return np.ascontiguousarray(offsets), (memoryview(data) if data is not None else b"")
 
 
 def _cell_keys(cells, n_cells: int) -> dict:

@@ -493,3 +493,20 @@ def test_materialized_store_equals_the_contract_per_transcript(tmp_path, workers
         [(ids, counts)] = store.rows("select l.term_ids, l.counts from doc_term_lists l join transcripts t "
                                      "on t.pk = l.transcript_pk where t.id = 'order'")
         assert len(ids) == 5 and counts == [2, 3]  # wait, gamma first; then x, gamma's, y once each
+
+
+@pytest.mark.parametrize("complete", [False, True])
+def test_vocabulary_ids_known_new_and_repeated(tmp_path, complete):
+    """Both ways of numbering terms (whole vocabulary loaded, or looked up in the store) keep
+    known ids, give new terms new ids once, and leave term_vocab consistent."""
+    with Store.open(tmp_path / "v.duckdb", read_only=False) as store:
+        store.con.execute("insert into term_vocab values (1, 'wait'), (2, 'autop'), (7, 'café')")
+        ids = termcounts._VocabIds(store.con, complete=complete)
+        vocab = pa.array(["autop", "new", "café", "wait", "other’s", ""])
+        got = ids.ids(vocab.slice(1), np.ones(5, bool))  # an array with an offset
+        assert got[[1, 2]].tolist() == [7, 1] and got[0] > 7 and got[3] > 7 and got[0] != got[3]
+        again = ids.ids(pa.array(["new", "wait", "zebra"]), np.array([True, True, False]))
+        assert again[:2].tolist() == [got[0], 1] and again[2] == -1  # unused terms are not added
+        rows = dict(store.rows("select term, term_id from term_vocab"))
+        assert rows == {"wait": 1, "autop": 2, "café": 7, "new": got[0], "other’s": got[3], "": got[4]}
+        assert len(set(rows.values())) == len(rows)
