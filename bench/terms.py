@@ -41,11 +41,24 @@ SCOPE_CASE = ("case kind when 'reasoning' then 'reasoning' when 'reasoning_summa
               "when 'output' then 'output' else 'other' end")
 
 
+def _own_peak_mb() -> float:
+    """This process's peak RSS. On Linux VmHWM of its own address space: ru_maxrss of a child
+    started by subprocess (vfork + exec) also counts the parent's peak before the exec."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _peak() -> dict:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-    return {"peak_rss_mb": round(own.ru_maxrss / 1024), "worker_peak_rss_mb": round(kids.ru_maxrss / 1024),
+    return {"peak_rss_mb": round(_own_peak_mb()), "worker_peak_rss_mb": round(kids.ru_maxrss / 1024),
             "cpu_seconds_total": round(cpu, 1)}
 
 
