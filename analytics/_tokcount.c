@@ -236,7 +236,16 @@ static inline int64_t vocab_index(State *s, const unsigned char *t, size_t len, 
 
 /* ---- per (bin, token) sums ---------------------------------------------------------------- */
 
-static inline size_t step_hash(uint64_t key) { return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20); }
+/* Every bit of the key reaches the low bits the tables index by: with a plain multiplicative
+ * hash, key bits above the table's index bits (the bin of bin << 32 | token) were dropped, so
+ * keys of one token over many bins piled into a few probe runs (quadratic inserts). */
+static inline size_t step_hash(uint64_t key) {
+    key ^= key >> 33;
+    key *= K2;
+    key ^= key >> 33;
+    key *= 0xc4ceb9fe1a85ec53ULL;
+    return (size_t)(key ^ (key >> 33));
+}
 
 static int step_rehash(State *s, size_t size) {
     int32_t *t = malloc(size * sizeof(int32_t));
@@ -475,6 +484,10 @@ static PyObject *count_batch(PyObject *self, PyObject *args) {
     Py_ssize_t n_docs = cells.len / (Py_ssize_t)sizeof(int64_t);
     const int64_t *st = starts.buf, *en = ends.buf, *grp = groups.buf, *cell = cells.buf;
     const unsigned char *md = modes.buf;
+    if (groups.len % (Py_ssize_t)sizeof(int64_t) || cells.len % (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "count_batch: groups and cell_of_doc must be int64 arrays");
+        goto done;
+    }
     if (starts.len != n_rows * (Py_ssize_t)sizeof(int64_t) || ends.len != starts.len || modes.len != n_rows) {
         PyErr_SetString(PyExc_ValueError, "count_batch: starts, ends and modes must have one value per row");
         goto done;
@@ -632,7 +645,8 @@ static int sums_add_rows(Sums *a, const int64_t *keys, const int64_t *const cols
             if (a->key.len * 2 > a->mask + 1 && sums_rehash(a, (a->mask + 1) * 2)) return -1;
         }
         int64_t *v = (int64_t *)a->val.p + 4 * (size_t)idx;
-        for (int c = 0; c < 4; c++) v[c] += cols[c][r];
+        /* wrapping (two's complement) sums: signed overflow would be undefined behaviour */
+        for (int c = 0; c < 4; c++) v[c] = (int64_t)((uint64_t)v[c] + (uint64_t)cols[c][r]);
     }
     return 0;
 }
@@ -645,7 +659,8 @@ static PyObject *sums_add(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     Py_ssize_t n = keys.len / (Py_ssize_t)sizeof(int64_t);
     if (!a) goto done;
-    if (c0.len != keys.len || c1.len != keys.len || c2.len != keys.len || c3.len != keys.len) {
+    if (keys.len % (Py_ssize_t)sizeof(int64_t) || c0.len != keys.len || c1.len != keys.len || c2.len != keys.len ||
+        c3.len != keys.len) {
         PyErr_SetString(PyExc_ValueError, "sums_add: keys and the four value columns must be int64 of one length");
         goto done;
     }
@@ -746,8 +761,11 @@ static PyObject *ids_new(PyObject *self, PyObject *args) {
     if (!m) return PyErr_NoMemory();
     m->arena.item = 1;
     m->off.item = m->hash.item = m->id.item = sizeof(int64_t);
-    if (buf_reserve(&m->off, 1) || ids_rehash(m, 1 << 16)) {
+    /* the arena is never NULL: an empty string at offset 0 of an empty arena would pass NULL
+     * to memcpy / memcmp (undefined even for 0 bytes) */
+    if (buf_reserve(&m->off, 1) || buf_reserve(&m->arena, 1) || ids_rehash(m, 1 << 16)) {
         free(m->off.p);
+        free(m->arena.p);
         free(m);
         return PyErr_NoMemory();
     }
@@ -755,6 +773,7 @@ static PyObject *ids_new(PyObject *self, PyObject *args) {
     PyObject *capsule = PyCapsule_New(m, "cotwatch.ids", ids_destroy);
     if (!capsule) {
         free(m->off.p);
+        free(m->arena.p);
         free(m->table);
         free(m);
     }
@@ -778,7 +797,7 @@ static inline size_t ids_slot(const Ids *m, const unsigned char *p, size_t len, 
 static int ids_check(Py_buffer *offsets, Py_buffer *data, Py_ssize_t *n) {
     *n = offsets->len / (Py_ssize_t)sizeof(int32_t) - 1;
     const int32_t *o = offsets->buf;
-    if (*n < 0) goto bad;
+    if (*n < 0 || offsets->len % (Py_ssize_t)sizeof(int32_t)) goto bad;
     for (Py_ssize_t i = 0; i < *n; i++)
         if (o[i] < 0 || o[i] > o[i + 1] || o[i + 1] > data->len) goto bad;
     return 0;
