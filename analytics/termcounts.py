@@ -288,6 +288,9 @@ def _materialize(store: Store, workers: int | None, batch_bytes: int) -> None:
     except BaseException:
         store.con.execute("rollback")
         raise
+    finally:
+        if hasattr(results, "close"):  # stop the counting threads now, not when collected
+            results.close()
     store.con.execute("commit")
 
 

@@ -510,3 +510,39 @@ def test_vocabulary_ids_known_new_and_repeated(tmp_path, complete):
         rows = dict(store.rows("select term, term_id from term_vocab"))
         assert rows == {"wait": 1, "autop": 2, "café": 7, "new": got[0], "other’s": got[3], "": got[4]}
         assert len(set(rows.values())) == len(rows)
+
+
+def test_interrupted_materialize_keeps_whole_commits_and_resumes(tmp_path, monkeypatch):
+    """Ctrl-C in the middle of a threaded materialization: what was committed is whole batches
+    with their step sums, the rest is pending, and a second run ends where a clean run ends."""
+    from analytics.synth import write_jsonl
+
+    write_jsonl(tmp_path / "a.jsonl", checkpoints=4, transcripts_per_checkpoint=8, seed=9)
+    dump = ("select run, step, environment, scope, term, occurrences, docs_with_term, sum_n2, sum_n_tokens "
+            "from step_term_counts order by all")
+    with Store.open(tmp_path / "clean.duckdb", read_only=False) as clean:
+        ingest_paths(clean, [tmp_path / "a.jsonl"])
+        expected, expected_docs = clean.rows(dump), clean.rows("select * from doc_terms order by all")
+    monkeypatch.setattr(termcounts, "COMMIT_BYTES", 12_000)
+    calls = {"n": 0}
+    real = termcounts._insert_docs
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 9:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with Store.open(tmp_path / "s.duckdb", read_only=False) as store:
+        ingest_paths(store, [tmp_path / "a.jsonl"], count_terms=False)
+        monkeypatch.setattr(termcounts, "_insert_docs", flaky)
+        with pytest.raises(KeyboardInterrupt):
+            termcounts.materialize(store, workers=2, batch_bytes=4_000)
+        counted = store.rows("select count(distinct transcript_pk) from doc_tokens")[0][0]
+        assert 0 < counted < 128 and termcounts.pending_transcripts(store) == 128 - counted
+        # the committed part is self-consistent: step token sums cover exactly the counted transcripts
+        assert store.rows("select sum(transcripts) from step_token_counts where scope = 'reasoning'")[0][0] == counted
+        monkeypatch.setattr(termcounts, "_insert_docs", real)
+        assert termcounts.materialize(store, workers=2, batch_bytes=4_000) == 128 - counted
+        assert store.rows(dump) == expected
+        assert store.rows("select * from doc_terms order by all") == expected_docs
