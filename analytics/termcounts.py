@@ -56,8 +56,8 @@ BATCH_BYTES = 8_000_000
 TERMS_MEMORY = "256MB"
 #: Text merged per transaction while materializing (bytes).
 COMMIT_BYTES = 96_000_000
-#: Below this much pending text, counting stays in this process (no worker start-up cost).
-PARALLEL_MIN_BYTES = 48_000_000
+#: Below this much pending text, counting stays in the calling thread (threads gain little there).
+PARALLEL_MIN_BYTES = 16_000_000
 
 #: Non-ASCII characters that are separators under the contract in every engine (not letters or
 #: digits, lowercase to themselves): replaced by a space before the byte path. U+2019 is not
