@@ -173,7 +173,8 @@ def shift(run, from_step, to_step, chained, top, environment, scope, db, wait, f
               help="Where the counting kernel runs: this machine (duckdb) or a Ray cluster (ray: needs "
                    "--input shards and `pip install 'cotwatch[ray]'`).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Counting threads (default: CPUs, up to 4, for large backlogs; 1 = in the calling thread).")
+              help="Counting threads (default: CPUs, up to 4, for large backlogs; 1 = in the calling thread); "
+                   "with --input, worker processes of the duckdb engine (default 1).")
 @shard_input_options
 @db_option
 @wait_option
