@@ -39,6 +39,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,20 +173,41 @@ static inline int tail_equal(const unsigned char *a, const unsigned char *t, siz
 
 /* ---- vocabulary ---------------------------------------------------------------------------- */
 
-static int vocab_rehash(State *s, size_t size) {
+/* Every bit of the key reaches the low bits the tables index by: with a plain multiplicative
+ * hash, key bits above the table's index bits (the bin of bin << 32 | token) were dropped, so
+ * keys of one token over many bins piled into a few probe runs (quadratic inserts). */
+static inline size_t step_hash(uint64_t key) {
+    key ^= key >> 33;
+    key *= K2;
+    key ^= key >> 33;
+    key *= 0xc4ceb9fe1a85ec53ULL;
+    return (size_t)(key ^ (key >> 33));
+}
+
+/* (Re)build an open-addressing index of `size` slots (a power of two) over n items: item i's
+ * 64-bit hash is the uint64 at items + i * stride, passed through step_hash when `mix` (the
+ * item holds a raw key). Every table of this file (vocabulary, step sums, Sums, Ids) uses it. */
+static int table_rebuild(int32_t **table, size_t *mask, size_t size, size_t n, const void *items, size_t stride,
+                         int mix) {
     int32_t *t = malloc(size * sizeof(int32_t));
     if (!t) return -1;
     memset(t, 0xff, size * sizeof(int32_t));
-    size_t mask = size - 1, n = s->term.len;
     for (size_t i = 0; i < n; i++) {
-        size_t j = AT(s->term, Term, i).hash & mask;
-        while (t[j] >= 0) j = (j + 1) & mask;
+        uint64_t h;
+        memcpy(&h, (const unsigned char *)items + i * stride, sizeof h);
+        size_t j = (mix ? step_hash(h) : (size_t)h) & (size - 1);
+        while (t[j] >= 0) j = (j + 1) & (size - 1);
         t[j] = (int32_t)i;
     }
-    free(s->table);
-    s->table = t;
-    s->mask = mask;
+    free(*table);
+    *table = t;
+    *mask = size - 1;
     return 0;
+}
+
+static int vocab_rehash(State *s, size_t size) {
+    return table_rebuild(&s->table, &s->mask, size, s->term.len, (const unsigned char *)s->term.p + offsetof(Term, hash),
+                         sizeof(Term), 0);
 }
 
 /* Add the token t[0:len) (hash h, first word w0) to the vocabulary at table slot j (see
@@ -236,31 +258,10 @@ static inline int64_t vocab_index(State *s, const unsigned char *t, size_t len, 
 
 /* ---- per (bin, token) sums ---------------------------------------------------------------- */
 
-/* Every bit of the key reaches the low bits the tables index by: with a plain multiplicative
- * hash, key bits above the table's index bits (the bin of bin << 32 | token) were dropped, so
- * keys of one token over many bins piled into a few probe runs (quadratic inserts). */
-static inline size_t step_hash(uint64_t key) {
-    key ^= key >> 33;
-    key *= K2;
-    key ^= key >> 33;
-    key *= 0xc4ceb9fe1a85ec53ULL;
-    return (size_t)(key ^ (key >> 33));
-}
 
 static int step_rehash(State *s, size_t size) {
-    int32_t *t = malloc(size * sizeof(int32_t));
-    if (!t) return -1;
-    memset(t, 0xff, size * sizeof(int32_t));
-    size_t mask = size - 1;
-    for (size_t i = 0; i < s->step.len; i++) {
-        size_t j = step_hash(AT(s->step, Step, i).key) & mask;
-        while (t[j] >= 0) j = (j + 1) & mask;
-        t[j] = (int32_t)i;
-    }
-    free(s->step_table);
-    s->step_table = t;
-    s->step_mask = mask;
-    return 0;
+    return table_rebuild(&s->step_table, &s->step_mask, size, s->step.len,
+                         (const unsigned char *)s->step.p + offsetof(Step, key), sizeof(Step), 1);
 }
 
 /* The sums of (bin, term) in scope k, from the term's last one when the bin is the same
@@ -581,19 +582,7 @@ typedef struct {
 } Sums;
 
 static int sums_rehash(Sums *a, size_t size) {
-    int32_t *t = malloc(size * sizeof(int32_t));
-    if (!t) return -1;
-    memset(t, 0xff, size * sizeof(int32_t));
-    size_t mask = size - 1;
-    for (size_t i = 0; i < a->key.len; i++) {
-        size_t j = step_hash(AT(a->key, uint64_t, i)) & mask;
-        while (t[j] >= 0) j = (j + 1) & mask;
-        t[j] = (int32_t)i;
-    }
-    free(a->table);
-    a->table = t;
-    a->mask = mask;
-    return 0;
+    return table_rebuild(&a->table, &a->mask, size, a->key.len, a->key.p, sizeof(uint64_t), 1);
 }
 
 static void sums_destroy(PyObject *capsule) {
@@ -730,19 +719,7 @@ static inline uint64_t bytes_hash(const unsigned char *p, size_t len) {
 }
 
 static int ids_rehash(Ids *m, size_t size) {
-    int32_t *t = malloc(size * sizeof(int32_t));
-    if (!t) return -1;
-    memset(t, 0xff, size * sizeof(int32_t));
-    size_t mask = size - 1;
-    for (size_t i = 0; i < m->hash.len; i++) {
-        size_t j = AT(m->hash, uint64_t, i) & mask;
-        while (t[j] >= 0) j = (j + 1) & mask;
-        t[j] = (int32_t)i;
-    }
-    free(m->table);
-    m->table = t;
-    m->mask = mask;
-    return 0;
+    return table_rebuild(&m->table, &m->mask, size, m->hash.len, m->hash.p, sizeof(uint64_t), 0);
 }
 
 static void ids_destroy(PyObject *capsule) {

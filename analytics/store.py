@@ -220,3 +220,16 @@ class Store:
 def open_store(path: str | os.PathLike[str] | None = None, *, read_only: bool = True, wait: float = 0.0) -> Store:
     """Open a cotwatch store (read-only by default). Same as ``Store.open``."""
     return Store.open(path, read_only=read_only, wait=wait)
+
+
+@contextlib.contextmanager
+def registered(con: duckdb.DuckDBPyConnection, **tables: Any) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Arrow tables (or anything DuckDB scans) visible to ``con`` under the given names for the
+    block, unregistered afterwards whatever happens."""
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        yield con
+    finally:
+        for name in tables:
+            con.unregister(name)

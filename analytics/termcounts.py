@@ -33,7 +33,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from analytics.store import Store, load_sql
+from analytics.store import Store, load_sql, registered
 from analytics.tokens import TOKEN_RE, normalize
 
 SCOPE_OF_KIND = {
@@ -361,11 +361,8 @@ def _merge(store: Store, doc_terms, doc_tokens, *, checked: bool) -> int:
 
     con = store.con
     pks = np.unique(doc_tokens.column("transcript_pk").to_numpy().astype(np.int64))
-    con.register("_batch_pks", pa.table({"pk": pa.array(pks, pa.int64())}))
-    try:
+    with registered(con, _batch_pks=pa.table({"pk": pa.array(pks, pa.int64())})):
         cells = con.sql(load_sql("termcounts_batch_cells"), params={"trusted": checked}).to_arrow_table()
-    finally:
-        con.unregister("_batch_pks")
     if cells.num_rows == 0:
         return 0
     prepared = _prepare(doc_terms, doc_tokens, cells)
@@ -450,29 +447,27 @@ class _StepSums:
         cells = list(self.cells)
         token_bins = np.array(list(self.tokens), np.int64)
         token_sums = np.stack(list(self.tokens.values()), axis=1)
-        con = store.con
-        con.register("_part_cells", pa.table({
-            "cell": pa.array(np.arange(len(cells)), pa.int64()),
-            "run": pa.array([c[0] for c in cells], pa.string()),
-            "step": pa.array([c[1] for c in cells], pa.int64()),
-            "environment": pa.array([c[2] for c in cells], pa.string()),
-        }))
         bins = key >> 32
-        con.register("_part_step_terms", pa.table({
-            "cell": pa.array(bins // 3), "scope": scopes.take(pa.array(bins % 3)),
-            "term_id": pa.array((key & 0xFFFFFFFF).astype(np.int32)),
-            "occurrences": pa.array(occurrences), "docs_with_term": pa.array(docs),
-            "sum_n2": pa.array(n2), "sum_n_tokens": pa.array(n_tokens),
-        }))
-        con.register("_part_step_tokens", pa.table({
-            "cell": pa.array(token_bins // 3), "scope": scopes.take(pa.array(token_bins % 3)),
-            **{name: pa.array(token_sums[i]) for i, name in enumerate(("transcripts", "docs", "tokens", "sum_tokens2"))},
-        }))
-        try:
+        with registered(
+            store.con,
+            _part_cells=pa.table({
+                "cell": pa.array(np.arange(len(cells)), pa.int64()),
+                "run": pa.array([c[0] for c in cells], pa.string()),
+                "step": pa.array([c[1] for c in cells], pa.int64()),
+                "environment": pa.array([c[2] for c in cells], pa.string()),
+            }),
+            _part_step_terms=pa.table({
+                "cell": pa.array(bins // 3), "scope": scopes.take(pa.array(bins % 3)),
+                "term_id": pa.array((key & 0xFFFFFFFF).astype(np.int32)),
+                "occurrences": pa.array(occurrences), "docs_with_term": pa.array(docs),
+                "sum_n2": pa.array(n2), "sum_n_tokens": pa.array(n_tokens),
+            }),
+            _part_step_tokens=pa.table({
+                "cell": pa.array(token_bins // 3), "scope": scopes.take(pa.array(token_bins % 3)),
+                **{name: pa.array(token_sums[i]) for i, name in enumerate(("transcripts", "docs", "tokens", "sum_tokens2"))},
+            }),
+        ) as con:
             con.execute(load_sql("termcounts_merge_step_ids")).fetchall()
-        finally:
-            for name in ("_part_cells", "_part_step_terms", "_part_step_tokens"):
-                con.unregister(name)
         self.tokens = {}
 
 
@@ -561,14 +556,8 @@ def _insert_prepared(store: Store, prepared: dict | None) -> None:
     if prepared is None:  # no transcript to add
         return
     _insert_docs(store, prepared, _VocabIds(store.con).ids(prepared["vocab"], prepared["used"]))
-    con = store.con
-    con.register("_part_step_tokens", prepared["step_tokens"])
-    con.register("_part_step_terms", prepared["step_terms"])
-    try:
+    with registered(store.con, _part_step_tokens=prepared["step_tokens"], _part_step_terms=prepared["step_terms"]) as con:
         con.execute(load_sql("termcounts_merge_steps")).fetchall()
-    finally:
-        for name in ("_part_step_tokens", "_part_step_terms"):
-            con.unregister(name)
 
 
 def _insert_docs(store: Store, prepared: dict, global_id: np.ndarray) -> None:
@@ -577,25 +566,20 @@ def _insert_docs(store: Store, prepared: dict, global_id: np.ndarray) -> None:
     their counts are stored, migration 0007) and tokens per transcript and scope."""
     import pyarrow as pa
 
-    con = store.con
     offsets = prepared["list_offsets"]
     counts = prepared["counts"]
     multi = counts > 1
     per_list = np.add.reduceat(multi, offsets[:-1]) if len(counts) else np.zeros(len(offsets) - 1, np.int64)
-    con.register("_part_terms", pa.table({
+    lists = pa.table({
         "transcript_pk": pa.array(prepared["list_pk"], pa.int64()),
         "scope": pa.array(SCOPE_NAMES, pa.string()).take(pa.array(prepared["list_scope"])),
         "term_ids": pa.ListArray.from_arrays(pa.array(offsets),
                                              pa.array(global_id[prepared["local_ids"]].astype(np.int32), pa.int32())),
         "counts": pa.ListArray.from_arrays(pa.array(np.r_[0, np.cumsum(per_list)].astype(np.int32)),
                                            pa.array(counts[multi], pa.int32())),
-    }))
-    con.register("_part_tokens", prepared["tokens"])
-    try:
+    })
+    with registered(store.con, _part_terms=lists, _part_tokens=prepared["tokens"]) as con:
         con.execute(load_sql("termcounts_merge_docs")).fetchall()
-    finally:
-        for name in ("_part_terms", "_part_tokens"):
-            con.unregister(name)
 
 
 class _VocabIds:
@@ -613,10 +597,10 @@ class _VocabIds:
         if complete:
             known = con.sql(load_sql("termcounts_vocab_all")).to_arrow_table()
             terms = known.column("term").combine_chunks().cast(pa.string())
+            known_ids = known.column("term_id").to_numpy().astype(np.int64)
             if len(terms):
-                _compiled().ids_put(self.map, *_string_buffers(terms),
-                                    known.column("term_id").to_numpy().astype(np.int64))
-            self.next_id = con.execute(load_sql("termcounts_vocab_size")).fetchall()[0][1]
+                _compiled().ids_put(self.map, *_string_buffers(terms), known_ids)
+            self.next_id = int(known_ids.max()) + 1 if len(known_ids) else 1  # as termcounts_vocab numbers
 
     def ids(self, vocab, used: np.ndarray) -> np.ndarray:
         import pyarrow as pa
@@ -628,11 +612,8 @@ class _VocabIds:
             if self.complete:
                 new = np.arange(self.next_id, self.next_id + len(missing), dtype=np.int64)
                 self.next_id += len(missing)
-                self.con.register("_new_terms", pa.table({"term_id": pa.array(new, pa.int32()), "term": terms}))
-                try:
+                with registered(self.con, _new_terms=pa.table({"term_id": pa.array(new, pa.int32()), "term": terms})):
                     self.con.execute(load_sql("termcounts_vocab_append")).fetchall()
-                finally:
-                    self.con.unregister("_new_terms")
             else:
                 mask = np.zeros(len(vocab), bool)
                 mask[missing] = True
@@ -723,11 +704,8 @@ def _global_term_ids(con, vocab, used: np.ndarray) -> np.ndarray:
     import pyarrow as pa
 
     idx = np.flatnonzero(used)
-    con.register("_batch_vocab", pa.table({"idx": pa.array(idx, pa.int64()), "term": vocab.take(pa.array(idx))}))
-    try:
+    with registered(con, _batch_vocab=pa.table({"idx": pa.array(idx, pa.int64()), "term": vocab.take(pa.array(idx))})):
         rows = con.sql(load_sql("termcounts_vocab")).to_arrow_table()
-    finally:
-        con.unregister("_batch_vocab")
     ids = np.full(len(vocab), -1, np.int64)
     ids[rows.column("idx").to_numpy()] = rows.column("term_id").to_numpy()
     return ids
