@@ -15,10 +15,10 @@ export TOKENIZERS_PARALLELISM := false
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py analytics/_tokcount.c
+$(STAMP): pyproject.toml setup.py analytics/terms/_tokcount.c
 	@command -v cc >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc >/dev/null; \
-	  else echo "error: no C compiler (cc) to build analytics/_tokcount.c; install gcc" >&2; exit 1; fi; }
+	  else echo "error: no C compiler (cc) to build analytics/terms/_tokcount.c; install gcc" >&2; exit 1; fi; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)

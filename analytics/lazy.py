@@ -1,6 +1,6 @@
 """Lazy package exports (PEP 562), so importing a package never imports its heavy modules.
 
->>> __getattr__, __dir__ = lazy_exports(__name__, globals(), {"train": "classifiers.training"})
+>>> __getattr__, __dir__ = lazy_exports(__name__, globals(), {"train": "cotwatch.classifiers.training"})
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """SQL against the store: read-only connections, safe ad hoc SQL and the named queries.
 
-The public contract is the views in the ``api`` schema (``analytics/migrations/0004_views.sql``,
+The public contract is the views in the ``api`` schema (``analytics/store/migrations/0004_views.sql``,
 documented in ``docs/sql.md``). :func:`open_sql` opens the store read-only with
 ``search_path = 'api,main'``, so ``select * from transcripts`` means the public view;
 :func:`run_sql` runs one read statement with a row cap (``truncated`` says when rows were left
 out) and a time limit that interrupts the query; :func:`run_query` runs a named query from
 ``queries/*.sql`` with bound parameters.
 
->>> from analytics.sqlapi import open_sql, run_sql, run_query
+>>> from cotwatch.analytics.sqlapi import open_sql, run_sql, run_query
 >>> with open_sql("runs.duckdb") as store:
 ...     df, truncated = run_sql(store, "select run, count(*) as n from transcripts group by run")
 ...     rates, _ = run_query(store, "term_rate_by_step", {"term": "grader"})
@@ -29,8 +29,8 @@ from typing import Any, NamedTuple
 
 import duckdb
 
-from analytics.errors import InputError, QueryTimeout
-from analytics.store import Store
+from cotwatch.analytics.errors import InputError, QueryTimeout
+from cotwatch.analytics.store.database import Store
 
 SEARCH_PATH = "api,main"
 DEFAULT_MAX_ROWS = 10_000
@@ -93,7 +93,7 @@ def open_sql(path: str | os.PathLike[str] | None = None, *, wait: float = 0.0) -
     """Open the store read-only for SQL: ``search_path = 'api,main'`` puts the public views first.
 
     Waits up to ``wait`` seconds while another process holds the write lock, then raises
-    :class:`~analytics.errors.StoreLocked` saying why.
+    :class:`~cotwatch.analytics.errors.StoreLocked` saying why.
     """
     store = Store.open(path, read_only=True, wait=wait)
     try:
@@ -392,7 +392,7 @@ def parse_query(name: str, text: str, con: duckdb.DuckDBPyConnection | None = No
 
 
 def _query_files() -> dict[str, Any]:
-    folder = resources.files("queries")
+    folder = resources.files("cotwatch.queries")
     return {e.name.removesuffix(".sql"): e for e in folder.iterdir() if e.name.endswith(".sql")}
 
 

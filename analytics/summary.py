@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from analytics.errors import InputError
-from analytics.store import Store, load_sql
+from cotwatch.analytics.errors import InputError
+from cotwatch.analytics.store.database import Store
+from cotwatch.analytics.store.sqlfiles import load_sql
 
 
 def runs_summary(store: Store):
     """One row per run: ``run, steps, environments, transcripts, reasoning_tokens``.
 
-    Tokens follow the token contract (``analytics.tokens``) and come from the materialized counts.
+    Tokens follow the token contract (``cotwatch.analytics.terms.tokens``) and come from the materialized counts.
     """
     return store.frame(load_sql("runs_summary"))
 

@@ -1,6 +1,6 @@
 """Benchmark: eval-awareness classification throughput, plain encode vs cotwatch end to end.
 
-Prints, in one run, on a generated RL run (analytics.synth) ingested into a fresh store:
+Prints, in one run, on a generated RL run (cotwatch.analytics.synth.generator) ingested into a fresh store:
 
 1. plain ``SentenceTransformer.encode`` sentences/s on a sample of the same reasoning sentences;
 2. ``classify apply`` reasoning sentences/s end to end, **cold** (fresh store, empty embedding
@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--json", dest="json_out", default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)
 
-    from analytics import synth
-    from analytics.ingest import ingest_paths
-    from analytics.store import Store
+    from cotwatch.analytics.synth import generator as synth
+    from cotwatch.analytics.ingest.loading import ingest_paths
+    from cotwatch.analytics.store.database import Store
 
     work = Path(tempfile.mkdtemp(prefix="cw-bench-"))
     # never train into (or read from) the user's own $COTWATCH_HOME
@@ -63,13 +63,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     classifier = args.classifier
     if classifier is None:
-        from classifiers.training import train
+        from cotwatch.classifiers.training import train
 
         t = time.perf_counter()
         classifier = str(train("eval_awareness", device="cpu", batch_size=args.batch_size).path)
         figures["train_seconds"] = round(time.perf_counter() - t, 1)
         # a fresh process would not have the transformer loaded: drop it so "cold" really is cold
-        from classifiers import embeddings
+        from cotwatch.classifiers import embeddings
 
         embeddings._load_sentence_transformer.cache_clear()
         embeddings._load_static.cache_clear()
@@ -86,9 +86,9 @@ def main(argv: list[str] | None = None) -> dict:
     figures["rss_after_ingest_mb"] = round(peak_rss_mb(), 1)
 
     # -- cotwatch end to end, cold then warm -----------------------------------------------------
-    from classifiers.applying import apply
-    from classifiers.artifacts import load_artifact
-    from classifiers.scoring import Scorer
+    from cotwatch.classifiers.applying import apply
+    from cotwatch.classifiers.artifacts import load_artifact
+    from cotwatch.classifiers.scoring import Scorer
 
     with Store.open(db, read_only=False) as store:
         t = time.perf_counter()
@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> dict:
     })
 
     # -- plain SentenceTransformer.encode on a sample of the same sentences ------------------------
-    from classifiers.embeddings import _load_sentence_transformer
-    from classifiers.sentences import split_many
+    from cotwatch.classifiers.embeddings import _load_sentence_transformer
+    from cotwatch.classifiers.sentences import split_many
 
     _, _, _, sentences = split_many(texts)
     rnd = random.Random(args.seed)

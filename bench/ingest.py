@@ -1,6 +1,6 @@
 """JSONL ingest throughput against DuckDB's own ``read_json`` of the same file, in one run.
 
-For each corpus size (synthetic RL runs from ``analytics.synth``), each variant runs in a fresh
+For each corpus size (synthetic RL runs from ``cotwatch.analytics.synth.generator``), each variant runs in a fresh
 process on a fresh store; we report MB/s, transcripts/s and peak RSS, and the ratio of cotwatch's
 rate to the baseline's:
 
@@ -34,8 +34,8 @@ con.close()
 """
 
 COTWATCH = """
-from analytics.store import Store
-from analytics.ingest import ingest_paths
+from cotwatch.analytics.store.database import Store
+from cotwatch.analytics.ingest.loading import ingest_paths
 with Store.open({db!r}, read_only=False) as store:
     [res] = ingest_paths(store, [{path!r}], count_terms={count_terms})
 extra["records"] = res.added
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="25,50,100", help="corpus sizes in MB (comma-separated)")
     parser.add_argument("--no-terms", action="store_true", help="skip the ingest + terms variant")
     args = parser.parse_args()
-    from analytics.synth import generate_corpus
+    from cotwatch.analytics.synth.generator import generate_corpus
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="cotwatch-bench-") as tmp:

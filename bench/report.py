@@ -42,7 +42,7 @@ def synthetic_store(root: Path, per_checkpoint: int) -> Path:
 
 def sql_store(root: Path, transcripts: int) -> Path:
     """A store with ``transcripts`` transcripts (12 steps x 4 environments) written with SQL."""
-    from analytics.store import Store
+    from cotwatch.analytics.store.database import Store
 
     path = root / f"sql-{transcripts}.duckdb"
     with Store.open(path, read_only=False) as store, store.atomic() as con:
@@ -64,7 +64,7 @@ def naive_page(store_path: Path, out: Path) -> int:
     """Baseline: per-transcript rows into an Altair chart, aggregated by Vega-Lite in the browser."""
     import altair as alt
 
-    from analytics.store import Store
+    from cotwatch.analytics.store.database import Store
 
     with Store.open(store_path) as store:
         df = store.frame("select run, step, environment, covert_action::int as covert, score from api.transcripts")
@@ -78,7 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only (no 1M store)")
     args = parser.parse_args()
-    from reports.write import write_report
+    from cotwatch.reports.write import write_report
 
     root = Path(tempfile.mkdtemp(prefix="bench-report-"))
     try:

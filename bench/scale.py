@@ -1,7 +1,7 @@
 """Term counting over Parquet shards: single-node engine (1 and 2 processes) vs Ray local, by size.
 
-For each corpus size (synthetic RL runs from ``analytics.synth``, written straight to shards with
-``analytics.shards.write_shards``) and each engine configuration, one fresh process runs
+For each corpus size (synthetic RL runs from ``cotwatch.analytics.synth.generator``, written straight to shards with
+``cotwatch.analytics.scale.shards.write_shards``) and each engine configuration, one fresh process runs
 ``materialize_shards`` into a fresh store; the parent samples the RSS of that process *and all its
 descendants* (Ray's raylet and workers included) every 0.1 s. Reported per run:
 
@@ -53,8 +53,8 @@ CHILD = textwrap.dedent(
     """
     import json, logging, sys, time
     sys.path.insert(0, {repo!r})
-    from analytics.shard_terms import materialize_shards, merge_terms_job
-    from analytics.store import Store
+    from cotwatch.analytics.scale.terms_job import materialize_shards, merge_terms_job
+    from cotwatch.analytics.store.database import Store
     out = {{}}
     if {engine!r} == "ray":
         import ray
@@ -85,9 +85,9 @@ SCORE_BASELINE = textwrap.dedent(
     """
     import json, sys, time, warnings
     sys.path.insert(0, {repo!r})
-    from analytics.ingest import ingest_paths
-    from analytics.store import Store
-    from classifiers.applying import apply
+    from cotwatch.analytics.ingest.loading import ingest_paths
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.applying import apply
     with Store.open({db!r}, read_only=False) as store:
         ingest_paths(store, [{jsonl!r}], count_terms=False)
         t = time.perf_counter()
@@ -105,8 +105,8 @@ SCORE_SHARDS = textwrap.dedent(
     """
     import json, logging, sys, time
     sys.path.insert(0, {repo!r})
-    from analytics.store import Store
-    from classifiers.shard_scores import apply_shards
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.shard_scores import apply_shards
     out = {{}}
     if {engine!r} == "ray":
         import ray
@@ -126,8 +126,8 @@ SCORE_SHARDS = textwrap.dedent(
 
 def bench_scores(tmp: Path, artifact: str, transcripts: int) -> list[dict]:
     """Sentence scoring: classify apply (store) vs the shard job on duckdb x1 and Ray (2 actors)."""
-    from analytics.shards import write_shards
-    from analytics.synth import generate_run, write_jsonl
+    from cotwatch.analytics.scale.shards import write_shards
+    from cotwatch.analytics.synth.generator import generate_run, write_jsonl
 
     per = max(1, transcripts // 48)  # 12 checkpoints x 4 environments
     jsonl = tmp / "scores.jsonl"
@@ -200,8 +200,8 @@ def run_child(code: str) -> dict:
 
 def make_shards(tmp: Path, size: float) -> tuple[Path, float, float]:
     """A synthetic run of ``size`` MB of JSONL as shards; (folder, text MB, Parquet MB)."""
-    from analytics.shards import write_shards
-    from analytics.synth import generate_corpus
+    from cotwatch.analytics.scale.shards import write_shards
+    from cotwatch.analytics.synth.generator import generate_corpus
 
     jsonl = tmp / f"corpus-{size:g}.jsonl"
     info = generate_corpus(jsonl, size, seed=7)

@@ -1,6 +1,6 @@
 """SQL surface benchmark: what the public views, the checks, the row cap and the time limit cost.
 
-Builds a synthetic store (analytics.synth) and, in one process, compares against named baselines:
+Builds a synthetic store (cotwatch.analytics.synth.generator) and, in one process, compares against named baselines:
 
 * views vs internal tables — named queries through the `api` views vs the same aggregate written
   directly against the internal tables (`step_term_counts`, `step_token_counts`); results must match;
@@ -80,11 +80,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    from analytics import synth
-    from analytics.errors import QueryTimeout
-    from analytics.ingest import ingest_paths
-    from analytics.sqlapi import get_query, list_queries, open_sql, run_query, run_sql
-    from analytics.store import Store
+    from cotwatch.analytics.synth import generator as synth
+    from cotwatch.analytics.errors import QueryTimeout
+    from cotwatch.analytics.ingest.loading import ingest_paths
+    from cotwatch.analytics.sqlapi import get_query, list_queries, open_sql, run_query, run_sql
+    from cotwatch.analytics.store.database import Store
 
     folder = Path(tempfile.mkdtemp(prefix="cotwatch-bench-sql-"))
     jsonl = folder / "run.jsonl"

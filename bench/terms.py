@@ -3,11 +3,11 @@
     .venv/bin/python bench/terms.py                 # >= 300 MB of text, all methods
     .venv/bin/python bench/terms.py --text-mb 50    # quicker
 
-A generated corpus (analytics.synth) is ingested once with --defer-terms into bench/out/; then
+A generated corpus (cotwatch.analytics.synth.generator) is ingested once with --defer-terms into bench/out/; then
 each method runs in its own process over the same segments and computes occurrences and
 transcripts-with-term for every token per (run, step, environment, scope) — and per transcript:
 
-* ``cotwatch``  — ``analytics.termcounts.materialize`` (the shipped path: the compiled kernel in
+* ``cotwatch``  — ``cotwatch.analytics.terms.materialize.materialize`` (the shipped path: the compiled kernel in
   threads, per-transcript lists + per-cell sums written into the store and committed);
 * ``duckdb``    — naive DuckDB: ``regexp_extract_all`` + ``unnest`` + ``GROUP BY`` (per-transcript
   counts, then per cell), with the Unicode-aware pattern;
@@ -66,8 +66,8 @@ def _peak() -> dict:
 # Methods (each runs in a fresh process: `bench/terms.py --method NAME --db PATH`)
 # --------------------------------------------------------------------------------------------
 def run_cotwatch(db: str, workers: int | None) -> dict:
-    from analytics import termcounts
-    from analytics.store import Store
+    from cotwatch.analytics.terms import materialize as termcounts
+    from cotwatch.analytics.store.database import Store
 
     work = OUT / "terms-work.duckdb"
     shutil.copy(db, work)
@@ -112,7 +112,7 @@ def _segments(db: str):
 def run_counter(db: str) -> dict:
     from collections import Counter
 
-    from analytics.tokens import TOKEN_RE, normalize
+    from cotwatch.analytics.terms.tokens import TOKEN_RE, normalize
 
     rows = _segments(db)
     start = time.perf_counter()
@@ -135,7 +135,7 @@ def run_sklearn(db: str) -> dict:
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
 
-    from analytics.tokens import TOKEN_PATTERN, normalize
+    from cotwatch.analytics.terms.tokens import TOKEN_PATTERN, normalize
 
     rows = _segments(db)
     start = time.perf_counter()
@@ -196,9 +196,8 @@ def verify(name: str) -> bool:
 
 def series_queries(db: Path | None = None) -> dict:
     """Single-term series from the materialized counts (best of 3, store opened read-only)."""
-    from analytics.store import Store
-    from analytics.terms import term_rates
-
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.terms.rates import term_rates
     out = {}
     with Store.open(db or OUT / "terms-work.duckdb") as store:
         transcripts = store.rows("select count(*) from transcripts")[0][0]
@@ -216,9 +215,9 @@ def series_queries(db: Path | None = None) -> dict:
 def million_store(n: int) -> dict:
     """A store of ``n`` short transcripts (50 steps x 4 environments) made in SQL, counted by the
     real ``materialize``; then the single-term series timings on it."""
-    from analytics import termcounts
-    from analytics.store import Store
-    from analytics.synth import RISING_TERMS
+    from cotwatch.analytics.terms import materialize as termcounts
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.synth.generator import RISING_TERMS
 
     db = OUT / f"terms-series-{n}.duckdb"
     db.unlink(missing_ok=True)
@@ -249,9 +248,9 @@ def million_store(n: int) -> dict:
 # --------------------------------------------------------------------------------------------
 def prepare(text_mb: float) -> tuple[Path, float]:
     """A store with >= text_mb MB of segment text, ingested with deferred term counts (cached)."""
-    from analytics.ingest import ingest_paths
-    from analytics.store import Store
-    from analytics.synth import generate_corpus
+    from cotwatch.analytics.ingest.loading import ingest_paths
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.synth.generator import generate_corpus
 
     OUT.mkdir(parents=True, exist_ok=True)
     db = OUT / f"terms-{int(text_mb)}.duckdb"

@@ -1,9 +1,9 @@
 """Eval-awareness (and other) sentence classifiers: local embeddings, honest validation and
 prevalence corrected for the classifier's own errors.
 
-The public API, importable from here (loaded lazily so ``import classifiers`` stays light)::
+The public API, importable from here (loaded lazily so ``import cotwatch.classifiers`` stays light)::
 
-    from classifiers import train, evaluate, score_texts, apply, awareness_prevalence
+    from cotwatch.classifiers import train, evaluate, score_texts, apply, awareness_prevalence
     result = train("eval_awareness")                         # -> TrainResult(path, card)
     score_texts(["maybe this is an alignment test"])         # -> polars: id, score, label, stage
     with Store.open("runs.duckdb", read_only=False) as store:
@@ -17,23 +17,23 @@ Also: ``top_flagged_sentences``, ``split_sentences``, ``EmbeddingClassifier``, `
 
 from __future__ import annotations
 
-from analytics.lazy import lazy_exports
+from cotwatch.analytics.lazy import lazy_exports
 
 _API = {
-    "train": "classifiers.training",
-    "evaluate": "classifiers.training",
-    "score_texts": "classifiers.scoring",
-    "apply": "classifiers.applying",
-    "awareness_prevalence": "classifiers.prevalence",
-    "corrected_prevalence": "classifiers.prevalence",
-    "top_flagged_sentences": "classifiers.prevalence",
-    "split_sentences": "classifiers.sentences",
-    "EmbeddingClassifier": "classifiers.model",
-    "load_artifact": "classifiers.artifacts",
-    "load_spec": "classifiers.spec",
-    "export_counterfactual": "classifiers.counterfactual",
-    "export_for_labelling": "classifiers.labeling",
-    "import_labels": "classifiers.labeling",
+    "train": "cotwatch.classifiers.training",
+    "evaluate": "cotwatch.classifiers.training",
+    "score_texts": "cotwatch.classifiers.scoring",
+    "apply": "cotwatch.classifiers.applying",
+    "awareness_prevalence": "cotwatch.classifiers.prevalence",
+    "corrected_prevalence": "cotwatch.classifiers.prevalence",
+    "top_flagged_sentences": "cotwatch.classifiers.prevalence",
+    "split_sentences": "cotwatch.classifiers.sentences",
+    "EmbeddingClassifier": "cotwatch.classifiers.model",
+    "load_artifact": "cotwatch.classifiers.artifacts",
+    "load_spec": "cotwatch.classifiers.spec",
+    "export_counterfactual": "cotwatch.classifiers.counterfactual",
+    "export_for_labelling": "cotwatch.classifiers.labeling",
+    "import_labels": "cotwatch.classifiers.labeling",
 }
 
 __all__ = sorted(_API)

@@ -5,7 +5,7 @@ written in one transaction, so an interrupted run keeps every finished chunk and
 up exactly where it stopped. Within a chunk, sentences are de-duplicated by text hash before
 anything is scored, and the transformer's embeddings are cached in the store by
 ``(model, text hash)``: repeated sentences, re-runs and retrained heads on the same embedding
-model cost no encoding. The cascade (see :mod:`classifiers.scoring`) keeps the transformer for
+model cost no encoding. The cascade (see :mod:`cotwatch.classifiers.scoring`) keeps the transformer for
 the few candidate sentences.
 """
 
@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analytics.errors import InputError
-from classifiers.artifacts import Artifact, load_artifact
-from classifiers.embeddings import StoreCache, progress_bar, text_hashes
-from classifiers.scoring import Scorer
-from classifiers.sentences import split_many
-from classifiers.sqlfiles import load_sql
+from cotwatch.analytics.errors import InputError
+from cotwatch.classifiers.artifacts import Artifact, load_artifact
+from cotwatch.classifiers.embeddings import StoreCache, progress_bar, text_hashes
+from cotwatch.classifiers.scoring import Scorer
+from cotwatch.classifiers.sentences import split_many
+from cotwatch.analytics.store.sqlfiles import load_sql
 
 
 class CountingCache(StoreCache):
@@ -57,11 +57,11 @@ class ApplyStats:
 def register(store, art: Artifact) -> int:
     """The registry id of ``art`` in ``store`` (registering it on first use)."""
     params = {"name": art.name, "sha256": art.sha256}
-    store.con.execute(load_sql("register_classifier"), {
+    store.con.execute(load_sql("register_classifier", __package__), {
         **params, "version": art.version, "embedding_model": art.embedding_model,
         "threshold": art.threshold, "card": json.dumps(art.card, sort_keys=True),
     })
-    return int(store.rows(load_sql("classifier_id"), params)[0][0])
+    return int(store.rows(load_sql("classifier_id", __package__), params)[0][0])
 
 
 def apply(store, classifier: str = "eval_awareness", *, run: str | None = None, device: str = "auto",
@@ -85,9 +85,9 @@ def apply(store, classifier: str = "eval_awareness", *, run: str | None = None, 
         cid = register(store, art)
     if rescore:
         with store.atomic():
-            store.con.execute(load_sql("delete_sentences"), {"classifier_id": cid, "run": run})
-            store.con.execute(load_sql("delete_transcripts"), {"classifier_id": cid, "run": run})
-    pending = np.array([r[0] for r in store.rows(load_sql("pending_transcripts"),
+            store.con.execute(load_sql("delete_sentences", __package__), {"classifier_id": cid, "run": run})
+            store.con.execute(load_sql("delete_transcripts", __package__), {"classifier_id": cid, "run": run})
+    pending = np.array([r[0] for r in store.rows(load_sql("pending_transcripts", __package__),
                                                  {"run": run, "classifier_id": cid})], dtype=np.int64)
     stats = ApplyStats()
     cache = CountingCache(store)
@@ -98,7 +98,7 @@ def apply(store, classifier: str = "eval_awareness", *, run: str | None = None, 
             t0 = time.perf_counter()
             store.con.register("cw_chunk", pa.table({"pk": pa.array(chunk, pa.int64())}))
             try:
-                segs = store.con.sql(load_sql("chunk_segments")).to_arrow_table()
+                segs = store.con.sql(load_sql("chunk_segments", __package__)).to_arrow_table()
                 seg_pk = segs.column("transcript_pk").to_numpy()
                 seg_ord = segs.column("ordinal").to_numpy()
                 seg_text = segs.column("text").to_pylist()
@@ -127,8 +127,8 @@ def apply(store, classifier: str = "eval_awareness", *, run: str | None = None, 
                 })
                 store.con.register("cw_sentences", table)
                 with store.atomic():
-                    store.con.execute(load_sql("insert_sentences"))
-                    store.con.execute(load_sql("insert_transcripts"), {"classifier_id": cid})
+                    store.con.execute(load_sql("insert_sentences", __package__))
+                    store.con.execute(load_sql("insert_transcripts", __package__), {"classifier_id": cid})
                 t4 = time.perf_counter()
             finally:
                 for name in ("cw_chunk", "cw_sentences"):

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from analytics.errors import InputError, SpecError
-from classifiers.spec import Pattern, cotwatch_home, package_dir
+from cotwatch.analytics.errors import InputError, SpecError
+from cotwatch.classifiers.spec import Pattern, cotwatch_home, package_dir
 
 FORMAT = "cotwatch-classifier/1"
 ALLOWED_TYPES = frozenset({

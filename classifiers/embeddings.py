@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analytics.errors import InputError
+from cotwatch.analytics.errors import InputError
 
 DEFAULT_MODEL = "default"
 STATIC_MODEL_ID = "tokenlearn-static-model"
@@ -187,14 +187,14 @@ class StoreCache:
     def get(self, model: str, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         import pyarrow as pa
 
-        from classifiers.sqlfiles import load_sql
+        from cotwatch.analytics.store.sqlfiles import load_sql
 
         if len(hashes) == 0:
             return np.zeros(0, dtype=bool), None
         con = self.store.con
         con.register("cw_hashes", pa.table({"text_hash": pa.array(hashes, pa.int64())}))
         try:
-            table = con.sql(load_sql("embedding_lookup"), params={"model": model}).to_arrow_table()
+            table = con.sql(load_sql("embedding_lookup", __package__), params={"model": model}).to_arrow_table()
         finally:
             con.unregister("cw_hashes")
         if table.num_rows == 0:
@@ -211,7 +211,7 @@ class StoreCache:
     def put(self, model: str, hashes: np.ndarray, vectors: np.ndarray) -> None:
         import pyarrow as pa
 
-        from classifiers.sqlfiles import load_sql
+        from cotwatch.analytics.store.sqlfiles import load_sql
 
         if len(hashes) == 0:
             return
@@ -226,7 +226,7 @@ class StoreCache:
         con = self.store.con
         con.register("cw_new_embeddings", table)
         try:
-            con.execute(load_sql("embedding_insert"), {"model": model})
+            con.execute(load_sql("embedding_insert", __package__), {"model": model})
         finally:
             con.unregister("cw_new_embeddings")
 

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from analytics.errors import InputError, NothingToReport
-from classifiers.sqlfiles import load_sql
+from cotwatch.analytics.errors import InputError, NothingToReport
+from cotwatch.analytics.store.sqlfiles import load_sql
 
 
 def _labelled_texts(spec) -> set[str]:
-    from classifiers.spec import heldout_files, read_labelled, training_files
+    from cotwatch.classifiers.spec import heldout_files, read_labelled, training_files
 
     return {t for f in training_files(spec) + heldout_files(spec) for t in read_labelled(f).texts}
 
@@ -37,14 +37,14 @@ def export_for_labelling(store, n: int, out: str | os.PathLike[str], *, classifi
     """Write the ``n`` most uncertain, diverse unlabelled sentences to ``out``; returns a polars frame of them."""
     import polars as pl
 
-    from classifiers.embeddings import StoreCache, text_hashes
-    from classifiers.spec import load_spec
+    from cotwatch.classifiers.embeddings import StoreCache, text_hashes
+    from cotwatch.classifiers.spec import load_spec
 
     if n < 1:
         raise InputError("--n must be at least 1")
     if run is not None:
         store.require_run(run)
-    rows = store.rows(load_sql("latest_classifier"), {"name": classifier, "run": run})
+    rows = store.rows(load_sql("latest_classifier", __package__), {"name": classifier, "run": run})
     if not rows:
         raise NothingToReport(f"no {classifier} results in {store.path}; run `cotwatch classify apply` first")
     cid, threshold, _, card = rows[0]
@@ -53,7 +53,7 @@ def export_for_labelling(store, n: int, out: str | os.PathLike[str], *, classifi
     spec = load_spec(spec_path if spec_path.suffix == ".toml" and spec_path.exists()
                      else card["spec"].removesuffix(".toml"))
     pool = pool or max(10 * n, 200)
-    cands = store.frame(load_sql("uncertain_sentences"),
+    cands = store.frame(load_sql("uncertain_sentences", __package__),
                         {"classifier_id": cid, "run": run, "threshold": threshold, "limit": pool + 1000})
     known = _labelled_texts(spec)
     cands = cands.filter(~pl.col("text").is_in(list(known))).head(pool)
@@ -80,13 +80,13 @@ def export_for_labelling(store, n: int, out: str | os.PathLike[str], *, classifi
 def _diverse(texts: list[str], vecs: np.ndarray | None, k: int) -> list[int]:
     """Greedy farthest-point selection, starting from the most uncertain (index 0)."""
     if vecs is None:
-        from classifiers.embeddings import StaticEncoder
+        from cotwatch.classifiers.embeddings import StaticEncoder
 
         vecs = StaticEncoder().encode(texts)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         vecs = vecs / np.where(norms == 0, 1, norms)
     else:
-        from classifiers.embeddings import text_hashes
+        from cotwatch.classifiers.embeddings import text_hashes
 
         # vecs is ordered by unique hash; map back to text order
         uniq = np.unique(text_hashes(texts))
@@ -112,7 +112,7 @@ def import_labels(path: str | os.PathLike[str], *, classifier: str = "eval_aware
     """
     import polars as pl
 
-    from classifiers.spec import heldout_files, load_spec, read_labelled, training_files
+    from cotwatch.classifiers.spec import heldout_files, load_spec, read_labelled, training_files
 
     if split not in ("train", "heldout"):
         raise InputError(f"split must be train or heldout, got {split!r}")
@@ -169,7 +169,7 @@ def import_labels(path: str | os.PathLike[str], *, classifier: str = "eval_aware
             continue
         new.append((label, text))
     if problems:
-        from analytics.errors import RejectedRecords
+        from cotwatch.analytics.errors import RejectedRecords
 
         raise RejectedRecords(f"{path}: {len(problems)} bad label line(s); nothing imported", problems)
     if new:

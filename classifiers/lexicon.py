@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from classifiers.spec import ClassifierSpec, Pattern
+from cotwatch.classifiers.spec import ClassifierSpec, Pattern
 
 
 class Lexicon:

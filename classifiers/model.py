@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from classifiers.embeddings import DEFAULT_MODEL, Encoder, embed
+from cotwatch.classifiers.embeddings import DEFAULT_MODEL, Encoder, embed
 
 
 def make_head(C: float = 1.0, calibration: str = "sigmoid", cv: int = 5, seed: int = 0):

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.errors import InputError, NothingToReport
-from classifiers.sqlfiles import load_sql
+from cotwatch.analytics.errors import InputError, NothingToReport
+from cotwatch.analytics.store.sqlfiles import load_sql
 
 B_DEFAULT = 1000
 
@@ -213,14 +213,14 @@ def awareness_prevalence(store, *, run: str | None = None, classifier: str = "ev
     import polars as pl
 
     run = store.require_run(run)
-    latest = store.rows(load_sql("latest_classifier"), {"name": classifier, "run": run})
+    latest = store.rows(load_sql("latest_classifier", __package__), {"name": classifier, "run": run})
     if not latest:
         raise NothingToReport(
             f"no {classifier} results for run {run!r} in {store.path}; run `cotwatch classify apply --run {run}` first"
         )
     cid, threshold, sha, card = latest[0]
     validation = _validation_for(store, classifier, sha, threshold, json.loads(card) if isinstance(card, str) else card)
-    cells = store.frame(load_sql("awareness_cells"), {"classifier_id": cid, "run": run})
+    cells = store.frame(load_sql("awareness_cells", __package__), {"classifier_id": cid, "run": run})
     keys = ["run"] + ([] if pooled else ["step"]) + (["environment"] if by_environment else [])
     rows = []
     for i, (key, group) in enumerate(cells.group_by(keys, maintain_order=True)):
@@ -246,7 +246,7 @@ def awareness_prevalence(store, *, run: str | None = None, classifier: str = "ev
 def _validation_for(store, classifier: str, sha: str, threshold: float, card: dict) -> Validation:
     """Validation counts of the artifact that produced the stored results: from its model card as
     registered in the store, else from the artifact file (matched by sha256)."""
-    from classifiers.artifacts import available, load_artifact
+    from cotwatch.classifiers.artifacts import available, load_artifact
 
     counts = (card or {}).get("validation_counts")
     if counts:
@@ -266,11 +266,11 @@ def top_flagged_sentences(store, *, run: str | None = None, classifier: str = "e
     ``transcript_id, run, step, environment, ordinal, sentence_index, start_char, end_char,
     sentence, score``."""
     run = store.require_run(run)
-    latest = store.rows(load_sql("latest_classifier"), {"name": classifier, "run": run})
+    latest = store.rows(load_sql("latest_classifier", __package__), {"name": classifier, "run": run})
     if not latest:
         raise NothingToReport(
             f"no {classifier} results for run {run!r} in {store.path}; run `cotwatch classify apply --run {run}` first"
         )
     if limit < 1:
         raise InputError("limit must be at least 1")
-    return store.frame(load_sql("flagged_sentences"), {"classifier_id": latest[0][0], "run": run, "limit": limit})
+    return store.frame(load_sql("flagged_sentences", __package__), {"classifier_id": latest[0][0], "run": run, "limit": limit})

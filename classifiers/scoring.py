@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from classifiers.artifacts import Artifact, load_artifact
-from classifiers.embeddings import Encoder, StaticEncoder, embed, text_hashes
-from classifiers.lexicon import Lexicon
+from cotwatch.classifiers.artifacts import Artifact, load_artifact
+from cotwatch.classifiers.embeddings import Encoder, StaticEncoder, embed, text_hashes
+from cotwatch.classifiers.lexicon import Lexicon
 
 
 class Scorer:
@@ -25,7 +25,7 @@ class Scorer:
         self.lexicon = Lexicon(self.artifact.baseline, self.artifact.recall)
         self.encoder = Encoder(self.artifact.embedding_name, device=device, batch_size=batch_size)
         if self.encoder.id != self.artifact.embedding_model:
-            from analytics.errors import InputError
+            from cotwatch.analytics.errors import InputError
 
             raise InputError(
                 f"{self.artifact.path}: trained with embedding model {self.artifact.embedding_model!r} "
@@ -75,7 +75,7 @@ def read_texts_jsonl(source) -> tuple[list[str], list[str]]:
     import sys
     from pathlib import Path
 
-    from analytics.errors import InputError
+    from cotwatch.analytics.errors import InputError
 
     if source == "-" or source is None:
         fh, name = sys.stdin, "<stdin>"
@@ -128,12 +128,12 @@ def score_texts(texts: Sequence[str], ids: Sequence[str] | None = None, *, class
     """
     import polars as pl
 
-    from classifiers.sentences import split_many
+    from cotwatch.classifiers.sentences import split_many
 
     texts = list(texts)
     ids = [str(i) for i in (ids if ids is not None else range(1, len(texts) + 1))]
     if len(ids) != len(texts):
-        from analytics.errors import InputError
+        from cotwatch.analytics.errors import InputError
 
         raise InputError(f"{len(ids)} ids for {len(texts)} texts")
     scorer = scorer or Scorer(classifier, device=device, batch_size=batch_size)

@@ -4,8 +4,8 @@ The scoring kernel is a callable class: it loads the classifier artifact and its
 worker (a Ray actor, or a process of the single-node engine) and then, per batch of whole
 transcripts, does what ``classify apply`` does per chunk — split the reasoning segments
 (reasoning + reasoning_summary, not redacted) into sentences with
-:func:`classifiers.sentences.split_many`, score each distinct sentence once through the cascade
-(:meth:`classifiers.scoring.Scorer.score`), flag at the artifact's threshold. The merge registers
+:func:`cotwatch.classifiers.sentences.split_many`, score each distinct sentence once through the cascade
+(:meth:`cotwatch.classifiers.scoring.Scorer.score`), flag at the artifact's threshold. The merge registers
 the artifact and writes ``classifier_sentences`` / ``classifier_transcripts`` with the apply's own
 SQL, for transcripts that have no results for that artifact yet.
 
@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from analytics.distributed import (
+from cotwatch.analytics.kinds import REASONING_KINDS
+from cotwatch.analytics.scale.jobs import (
     Job,
     KernelSpec,
     MergeResult,
@@ -34,12 +35,11 @@ from analytics.distributed import (
     run_job,
     stage_missing,
 )
-from analytics.errors import InputError
-from analytics.shard_terms import default_partials
-from classifiers.sqlfiles import load_sql
+from cotwatch.analytics.errors import InputError
+from cotwatch.analytics.scale.terms_job import default_partials
+from cotwatch.analytics.store.sqlfiles import load_sql
 
 KIND = "scores"
-REASONING_KINDS = ("reasoning", "reasoning_summary")
 #: Sentence rows handed to one insert.
 MERGE_ROWS = 2_000_000
 
@@ -56,7 +56,7 @@ class ScorePartials:
     ``classifier``: artifact name or path, as ``classify apply`` takes it; ``sha256``: the
     artifact the driver saw (a worker that loads a different file refuses). ``scorer_factory``: a
     picklable zero-argument callable returning an object with ``artifact`` and ``score(texts, *,
-    cascade, cache, hashes)`` (default: :class:`classifiers.scoring.Scorer`).
+    cascade, cache, hashes)`` (default: :class:`cotwatch.classifiers.scoring.Scorer`).
 
     Partials: ``rows`` (run, transcript_id, content_hash, source) and ``sentences`` (run,
     transcript_id, ordinal, sentence, start_char, end_char, stage, score, flagged).
@@ -64,12 +64,12 @@ class ScorePartials:
 
     def __init__(self, classifier: str = "eval_awareness", *, sha256: str | None = None, device: str = "auto",
                  encode_batch: int = 64, cascade: bool = True, scorer_factory=None, meta: dict | None = None):
-        from classifiers.embeddings import MemoryCache
+        from cotwatch.classifiers.embeddings import MemoryCache
 
         if scorer_factory is not None:
             self.scorer = scorer_factory()
         else:
-            from classifiers.scoring import Scorer
+            from cotwatch.classifiers.scoring import Scorer
 
             self.scorer = Scorer(classifier, device=device, batch_size=encode_batch)
         found = self.scorer.artifact.sha256
@@ -83,9 +83,9 @@ class ScorePartials:
         import numpy as np
         import pyarrow as pa
 
-        from analytics.shards import content_hashes
-        from classifiers.embeddings import text_hashes
-        from classifiers.sentences import split_many
+        from cotwatch.analytics.scale.shards import content_hashes
+        from cotwatch.classifiers.embeddings import text_hashes
+        from cotwatch.classifiers.sentences import split_many
 
         runs = table.column("run").to_pylist()
         tids = table.column("transcript_id").to_pylist()
@@ -143,7 +143,7 @@ def scores_spec(classifier: str = "eval_awareness", *, device: str = "auto", enc
     if scorer_factory is not None:
         art = scorer_factory().artifact
     else:
-        from classifiers.artifacts import load_artifact
+        from cotwatch.classifiers.artifacts import load_artifact
 
         art = load_artifact(classifier)
     kwargs = {"classifier": classifier, "sha256": art.sha256, "device": device, "encode_batch": encode_batch,
@@ -157,7 +157,7 @@ def merge_scores_job(store, job_dir: str | os.PathLike[str], *, merge_rows: int 
     that artifact (others are skipped). A job already merged is a no-op."""
     import pyarrow as pa
 
-    from classifiers.applying import register
+    from cotwatch.classifiers.applying import register
 
     job = Job.load(job_dir, KIND)
     meta = job.params.get("kernel", {}).get("meta")
@@ -173,23 +173,23 @@ def merge_scores_job(store, job_dir: str | os.PathLike[str], *, merge_rows: int 
         result.transcripts = store.rows("select count(*) from _job_pick")[0][0]
         result.added = stage_missing(store, job)
         cid = register(store, SimpleNamespace(**meta))
-        store.script(load_sql("shard_scores_todo"), {"classifier_id": cid})
+        store.script(load_sql("shard_scores_todo", __package__), {"classifier_id": cid})
         result.merged = store.rows("select count(*) from _job_todo")[0][0]
         result.skipped = result.transcripts - result.merged
         for chunk in chunks_by_rows(job.parts, "sentences_rows", merge_rows) if result.merged else []:
             register_partials(con, "_p_sentences", job, "sentences", chunk)
             con.register("_p_chunk", pa.table({"part": [p["part"] for p in chunk]}))
             try:
-                sentences = con.sql(load_sql("shard_scores_sentences"), params={"classifier_id": cid}).to_arrow_table()
-                pks = con.sql(load_sql("shard_scores_chunk")).to_arrow_table()
+                sentences = con.sql(load_sql("shard_scores_sentences", __package__), params={"classifier_id": cid}).to_arrow_table()
+                pks = con.sql(load_sql("shard_scores_chunk", __package__)).to_arrow_table()
             finally:
                 con.unregister("_p_sentences")
                 con.unregister("_p_chunk")
             con.register("cw_sentences", sentences)
             con.register("cw_chunk", pks)
             try:
-                con.execute(load_sql("insert_sentences"))
-                con.execute(load_sql("insert_transcripts"), {"classifier_id": cid})
+                con.execute(load_sql("insert_sentences", __package__))
+                con.execute(load_sql("insert_transcripts", __package__), {"classifier_id": cid})
             finally:
                 con.unregister("cw_sentences")
                 con.unregister("cw_chunk")
@@ -255,7 +255,7 @@ def apply_shards(db, input: str | os.PathLike[str], classifier: str = "eval_awar
 def merge_any_job(store, job_dir: str | os.PathLike[str]) -> MergeResult:
     """Merge a finished job of either kind (terms or scores), as its manifest says. Lives here,
     not in ``analytics``, because scores belong to this layer."""
-    from analytics.shard_terms import merge_terms_job
+    from cotwatch.analytics.scale.terms_job import merge_terms_job
 
     kind = Job.load(job_dir).kind
     if kind == KIND:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from analytics.errors import InputError, SpecError
+from cotwatch.analytics.errors import InputError, SpecError
 
 ENV_HOME = "COTWATCH_HOME"
 
@@ -27,7 +27,7 @@ def cotwatch_home() -> Path:
 
 
 def package_dir(*parts: str) -> Path:
-    return Path(str(resources.files("classifiers").joinpath(*parts)))
+    return Path(str(resources.files(__package__).joinpath(*parts)))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ Honest validation in three layers:
    F1, AUROC and confusion matrix — for the full model, the cascade and the lexicon baseline — plus
    the cascade's first-stage recall and its AUROC loss against scoring everything.
 3. The held-out cascade scores are stored in the artifact as the validation sample that
-   :mod:`classifiers.prevalence` bootstraps.
+   :mod:`cotwatch.classifiers.prevalence` bootstraps.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from classifiers.artifacts import Artifact, load_artifact, save_artifact, user_dir
-from classifiers.embeddings import Encoder, StaticEncoder, embed, progress_bar
-from classifiers.lexicon import Lexicon
-from classifiers.metrics import best_f1_threshold, binary_metrics, max_fpr_threshold
-from classifiers.model import make_head, make_static_head
-from classifiers.prevalence import Validation
-from classifiers.spec import ClassifierSpec, data_hash, heldout_files, load_spec, load_split, training_files
+from cotwatch.classifiers.artifacts import Artifact, load_artifact, save_artifact, user_dir
+from cotwatch.classifiers.embeddings import Encoder, StaticEncoder, embed, progress_bar
+from cotwatch.classifiers.lexicon import Lexicon
+from cotwatch.classifiers.metrics import best_f1_threshold, binary_metrics, max_fpr_threshold
+from cotwatch.classifiers.model import make_head, make_static_head
+from cotwatch.classifiers.prevalence import Validation
+from cotwatch.classifiers.spec import ClassifierSpec, data_hash, heldout_files, load_spec, load_split, training_files
 
 
 @dataclass
@@ -207,7 +207,7 @@ def evaluate(classifier: str = "eval_awareness", *, device: str = "auto", batch_
     """
     import polars as pl
 
-    from classifiers.scoring import Scorer
+    from cotwatch.classifiers.scoring import Scorer
 
     art: Artifact = load_artifact(classifier)
     spec = _spec_of(art)
@@ -253,8 +253,8 @@ def list_classifiers():
     """Artifacts (name, where, version, threshold, heldout F1/AUROC, path) plus untrained specs."""
     import polars as pl
 
-    from classifiers.artifacts import available
-    from classifiers.spec import shipped_specs
+    from cotwatch.classifiers.artifacts import available
+    from cotwatch.classifiers.spec import shipped_specs
 
     rows = []
     for entry in available():

@@ -9,17 +9,17 @@ Python API (everything the CLI does is a library call)::
 
 from __future__ import annotations
 
-from analytics.lazy import lazy_exports
+from cotwatch.analytics.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 #: public name → "module:attribute" (imported on first use, so `import cotwatch` stays light)
 _EXPORTS = {
-    "open_store": "analytics.store:open_store",
-    "Store": "analytics.store:Store",
-    "ingest": "analytics.ingest:ingest_paths",
-    "runs": "analytics.summary:runs_summary",
-    "transcript": "analytics.summary:transcript_segments",
+    "open_store": "cotwatch.analytics.store.database:open_store",
+    "Store": "cotwatch.analytics.store.database:Store",
+    "ingest": "cotwatch.analytics.ingest.loading:ingest_paths",
+    "runs": "cotwatch.analytics.summary:runs_summary",
+    "transcript": "cotwatch.analytics.summary:transcript_segments",
 }
 
 

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from analytics.errors import CotwatchError, RejectedRecords
+from cotwatch.analytics.errors import CotwatchError, RejectedRecords
 
 #: name → (module:attribute, one-line help). Nested dicts are command groups.
 COMMANDS: dict[str, tuple[str, str] | dict] = {

@@ -1,6 +1,6 @@
 """`cotwatch demo`: the main job on an embedded default.
 
-Generates a realistic synthetic RL run (``analytics.synth``), ingests it into a fresh store
+Generates a realistic synthetic RL run (``cotwatch.analytics.synth.generator``), ingests it into a fresh store
 ``DIR/cotwatch.duckdb`` and runs every analysis the package has, writing each result under
 ``DIR`` and finally the HTML report ``DIR/report/index.html``. The store is built in a temporary
 directory beside ``DIR`` and moved into place, so an interrupted demo leaves no half-built store.
@@ -27,9 +27,9 @@ class DemoResult:
 def build_demo_store(out: Path, *, checkpoints: int = 12, transcripts_per_checkpoint: int = 50,
                      seed: int = 0, log: Log = lambda _: None) -> Path:
     """Generate the synthetic run and ingest it into a fresh ``out/cotwatch.duckdb``."""
-    from analytics import synth
-    from analytics.ingest import ingest_paths
-    from analytics.store import Store
+    from cotwatch.analytics.synth import generator as synth
+    from cotwatch.analytics.ingest.loading import ingest_paths
+    from cotwatch.analytics.store.database import Store
 
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".demo-", dir=out))
@@ -68,8 +68,8 @@ def _write(result: DemoResult, name: str, df) -> None:
 
 
 def _runs(result: DemoResult, log: Log) -> None:
-    from analytics.store import Store
-    from analytics.summary import runs_summary
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.summary import runs_summary
 
     with Store.open(result.store) as store:
         df = runs_summary(store)
@@ -80,10 +80,11 @@ def _runs(result: DemoResult, log: Log) -> None:
 
 
 def _terms(result: DemoResult, log: Log) -> None:
-    from analytics.store import Store
-    from analytics.term_specs import load_watchlist
-    from analytics.terms import discover_terms, term_rates, term_trends, word_shift
-
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.terms.specs import load_watchlist
+    from cotwatch.analytics.terms.discover import discover_terms
+    from cotwatch.analytics.terms.rates import term_rates, term_trends
+    from cotwatch.analytics.terms.shift import word_shift
     watchlist = load_watchlist()  # the shipped default
     with Store.open(result.store) as store:
         rates = term_rates(store, [], watchlist=watchlist)
@@ -101,9 +102,9 @@ def _terms(result: DemoResult, log: Log) -> None:
 
 
 def _classifiers(result: DemoResult, log: Log) -> None:
-    from analytics.store import Store
-    from classifiers.applying import apply
-    from classifiers.prevalence import awareness_prevalence
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.applying import apply
+    from cotwatch.classifiers.prevalence import awareness_prevalence
 
     with Store.open(result.store, read_only=False) as store:
         for name in ("eval_awareness", "grader_seeking"):
@@ -122,7 +123,7 @@ def _classifiers(result: DemoResult, log: Log) -> None:
 
 
 def _report(result: DemoResult, log: Log) -> None:
-    from reports import write_report
+    from cotwatch.reports import write_report
 
     out = write_report(result.store, None, result.out / "report", log=lambda msg: log(f"report: {msg}"))
     result.outputs["report"] = out / "index.html"

@@ -24,7 +24,7 @@ def emit(df, fmt: str = "table", output: str | Path | None = None, *, title: str
 
     json is a list of row objects; parquet needs ``output``. Files are written atomically.
     """
-    from analytics.errors import UsageError
+    from cotwatch.analytics.errors import UsageError
 
     if fmt == "parquet":
         if output is None:

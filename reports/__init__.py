@@ -1,6 +1,6 @@
 """Drift reports: Altair charts (pure functions) and one writer for the offline HTML page.
 
->>> import reports
+>>> from cotwatch import reports
 >>> reports.write_report("runs.duckdb", None, "weekly-report")   # doctest: +SKIP
 >>> reports.term_rates_chart(df)                                  # doctest: +SKIP
 
@@ -10,23 +10,23 @@ first use (PEP 562 ``__getattr__``), so ``cotwatch --help`` stays light.
 
 from __future__ import annotations
 
-from analytics.lazy import lazy_exports
+from cotwatch.analytics.lazy import lazy_exports
 
 _EXPORTS = {
-    "overview_chart": "reports.charts",
-    "term_rates_chart": "reports.charts",
-    "term_heatmap": "reports.charts",
-    "emergent_terms_chart": "reports.charts",
-    "word_shift_chart": "reports.charts",
-    "awareness_chart": "reports.charts",
-    "awareness_covert_chart": "reports.charts",
-    "environment_breakdown_chart": "reports.charts",
-    "CHARTS": "reports.charts",
-    "write_report": "reports.write",
-    "build_report": "reports.build",
-    "load_spec": "reports.spec",
-    "parse_spec": "reports.spec",
-    "ReportSpec": "reports.spec",
+    "overview_chart": "cotwatch.reports.charts",
+    "term_rates_chart": "cotwatch.reports.charts",
+    "term_heatmap": "cotwatch.reports.charts",
+    "emergent_terms_chart": "cotwatch.reports.charts",
+    "word_shift_chart": "cotwatch.reports.charts",
+    "awareness_chart": "cotwatch.reports.charts",
+    "awareness_covert_chart": "cotwatch.reports.charts",
+    "environment_breakdown_chart": "cotwatch.reports.charts",
+    "CHARTS": "cotwatch.reports.charts",
+    "write_report": "cotwatch.reports.write",
+    "build_report": "cotwatch.reports.build",
+    "load_spec": "cotwatch.reports.spec",
+    "parse_spec": "cotwatch.reports.spec",
+    "ReportSpec": "cotwatch.reports.spec",
 }
 
 __all__ = sorted(_EXPORTS)

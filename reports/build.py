@@ -2,12 +2,12 @@
 
 :func:`build_report` returns a :class:`BuiltReport` — sections of charts (``alt.Chart`` objects over
 small aggregated frames) and evidence tables (raw strings; the writer escapes them) — and writes
-nothing: ``reports.write`` turns it into files. Every frame that reaches a chart is an aggregate
+nothing: ``cotwatch.reports.write`` turns it into files. Every frame that reaches a chart is an aggregate
 per (run, step[, term | environment]), bounded by the spec's limits, so the page size does not
 grow with the number of transcripts.
 
 Sections degrade on their own: when the analysis a section needs is not installed, raises a
-:class:`~analytics.errors.CotwatchError` (e.g. no classifier trained yet) or returns no rows, the
+:class:`~cotwatch.analytics.errors.CotwatchError` (e.g. no classifier trained yet) or returns no rows, the
 section is omitted with a reason — logged, listed at the foot of the page and in
 ``report.json`` — and never filled with made-up data. With ``strict=True`` an unexpected
 exception (a bug) propagates instead of becoming an omission.
@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import resources
 from typing import Any
 
-from analytics.errors import CotwatchError, NothingToReport
-from analytics.store import Store
-from reports.spec import ReportSpec
+from cotwatch.analytics.errors import CotwatchError, NothingToReport
+from cotwatch.analytics.store.database import Store
+from cotwatch.analytics.store.sqlfiles import load_sql
+from cotwatch.reports.spec import ReportSpec
 
 Log = Callable[[str], None]
 
@@ -46,15 +46,15 @@ SECTION_TITLES = {
 #: Where each analysis lives (``module:function``). Looked up at run time, so a report still works,
 #: minus the sections concerned, in an installation without one of them.
 ANALYSES: dict[str, tuple[str, ...]] = {
-    "term_rates": ("analytics.terms:term_rates",),
-    "discover_terms": ("analytics.terms:discover_terms",),
-    "kwic": ("analytics.terms:kwic",),
-    "word_shift": ("analytics.terms:word_shift",),
-    "chained_word_shift": ("analytics.terms:chained_word_shift",),
-    "load_watchlist": ("analytics.term_specs:load_watchlist",),
-    "awareness_prevalence": ("classifiers.prevalence:awareness_prevalence",),
+    "term_rates": ("cotwatch.analytics.terms:term_rates",),
+    "discover_terms": ("cotwatch.analytics.terms:discover_terms",),
+    "kwic": ("cotwatch.analytics.terms:kwic",),
+    "word_shift": ("cotwatch.analytics.terms:word_shift",),
+    "chained_word_shift": ("cotwatch.analytics.terms:chained_word_shift",),
+    "load_watchlist": ("cotwatch.analytics.terms.specs:load_watchlist",),
+    "awareness_prevalence": ("cotwatch.classifiers.prevalence:awareness_prevalence",),
     # without it, the evidence section reads the public view api.sentence_scores instead
-    "top_flagged_sentences": ("classifiers.prevalence:top_flagged_sentences",),
+    "top_flagged_sentences": ("cotwatch.classifiers.prevalence:top_flagged_sentences",),
 }
 
 
@@ -116,11 +116,6 @@ class _Context:
     cache: dict[str, Any] = field(default_factory=dict)
 
 
-def load_report_sql(name: str) -> str:
-    """The text of ``reports/sql/<name>.sql``."""
-    return (resources.files("reports") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
-
-
 def find_analysis(name: str) -> Callable | None:
     """The analysis function ``name`` if some module provides it (see :data:`ANALYSES`), else None."""
     for target in ANALYSES[name]:
@@ -173,7 +168,7 @@ def build_report(store: Store, spec: ReportSpec, *, since: datetime | None = Non
                  strict: bool = False) -> BuiltReport:
     """Run every section of ``spec`` against ``store``. Raises NothingToReport when no run matches."""
     log = log or (lambda _msg: None)
-    run_info = store.frame(load_report_sql("report_runs"), {"since": since})
+    run_info = store.frame(load_sql("report_runs", __package__), {"since": since})
     if spec.runs:
         missing = [r for r in spec.runs if r not in run_info["run"].to_list()]
         if missing and since is None:
@@ -218,7 +213,7 @@ def build_report(store: Store, spec: ReportSpec, *, since: datetime | None = Non
 # -- helpers shared by sections -----------------------------------------------------------------
 def _overview_frame(ctx: _Context):
     if "overview" not in ctx.cache:
-        ctx.cache["overview"] = ctx.store.frame(load_report_sql("report_overview"), {"runs": ctx.runs})
+        ctx.cache["overview"] = ctx.store.frame(load_sql("report_overview", __package__), {"runs": ctx.runs})
     return ctx.cache["overview"]
 
 
@@ -283,7 +278,7 @@ def _term_rates(ctx: _Context):
 def _section_overview(ctx: _Context) -> Section:
     import polars as pl
 
-    from reports.charts import overview_chart
+    from cotwatch.reports.charts import overview_chart
 
     df = _overview_frame(ctx)
     if df.is_empty():
@@ -306,7 +301,7 @@ def _section_overview(ctx: _Context) -> Section:
 
 
 def _section_terms(ctx: _Context) -> Section:
-    from reports.charts import term_rates_chart
+    from cotwatch.reports.charts import term_rates_chart
 
     df = _term_rates(ctx)
     opts = ctx.spec.sections["terms"]
@@ -323,7 +318,7 @@ def _section_terms(ctx: _Context) -> Section:
 
 
 def _section_heatmap(ctx: _Context) -> Section:
-    from reports.charts import term_heatmap
+    from cotwatch.reports.charts import term_heatmap
 
     df = _term_rates(ctx)
     cols = ["run", "step", "term", "doc_fraction", "docs_with_term", "docs"]
@@ -335,7 +330,7 @@ def _section_heatmap(ctx: _Context) -> Section:
 def _section_emergent(ctx: _Context) -> Section:
     import polars as pl
 
-    from reports.charts import EMERGENT_COLUMNS, emergent_terms_chart
+    from cotwatch.reports.charts import EMERGENT_COLUMNS, emergent_terms_chart
 
     fn = _need("discover_terms")
     opts = ctx.spec.sections["emergent"]
@@ -392,7 +387,7 @@ def _normalize_shift(df, from_step: int | None = None, to_step: int | None = Non
 def _section_word_shift(ctx: _Context) -> Section:
     import polars as pl
 
-    from reports.charts import word_shift_chart
+    from cotwatch.reports.charts import word_shift_chart
 
     fn = _need("word_shift")
     opts = ctx.spec.sections["word_shift"]
@@ -453,7 +448,7 @@ def _awareness(ctx: _Context, by_environment: bool = False):
 
 
 def _section_awareness(ctx: _Context) -> Section:
-    from reports.charts import AWARENESS_COLUMNS, awareness_chart
+    from cotwatch.reports.charts import AWARENESS_COLUMNS, awareness_chart
 
     df = _awareness(ctx)
     return Section("awareness", SECTION_TITLES["awareness"],
@@ -466,7 +461,7 @@ def _section_awareness(ctx: _Context) -> Section:
 def _section_awareness_covert(ctx: _Context) -> Section:
     import polars as pl
 
-    from reports.charts import COVERT_COLUMNS, awareness_covert_chart
+    from cotwatch.reports.charts import COVERT_COLUMNS, awareness_covert_chart
 
     df = _awareness(ctx)
     missing = [c for c in COVERT_COLUMNS if c not in df.columns]
@@ -496,7 +491,7 @@ def _wilson(k, n, z: float = 1.959963984540054):
 def _section_environments(ctx: _Context) -> Section:
     import polars as pl
 
-    from reports.charts import environment_breakdown_chart
+    from cotwatch.reports.charts import environment_breakdown_chart
 
     df = _overview_frame(ctx)
     if df.is_empty():
@@ -607,7 +602,7 @@ def _top_sentences(ctx: _Context, limit: int, notes: list[str]):
     fn = find_analysis("top_flagged_sentences")
     if fn is None:
         try:
-            return ctx.store.frame(load_report_sql("report_top_sentences"),
+            return ctx.store.frame(load_sql("report_top_sentences", __package__),
                                    {"classifier": ctx.spec.classifier, "runs": ctx.runs, "limit": limit})
         except Exception as exc:  # noqa: BLE001 — the view needs the classifier migrations
             if ctx.strict:

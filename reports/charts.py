@@ -4,17 +4,17 @@ Every function takes the frame an analysis returns (column names as documented i
 ``docs/reports.md`` and the analytics/classifiers APIs), keeps only the columns it draws, reshapes
 it if needed (e.g. raw and corrected rates folded into one ``measure`` column), and returns a
 titled chart whose axes name their units and whose marks carry tooltips. The frame a chart draws is
-``chart.data`` — exactly what ``reports.write`` saves as ``data/<name>.csv``.
+``chart.data`` — exactly what ``cotwatch.reports.write`` saves as ``data/<name>.csv``.
 
 >>> import polars as pl
->>> from reports.charts import awareness_chart
+>>> from cotwatch.reports.charts import awareness_chart
 >>> df = pl.DataFrame({"run": ["r"] * 2, "step": [0, 100], "n": [200, 200], "flagged": [4, 40],
 ...                    "raw_rate": [0.02, 0.2], "corrected_rate": [0.01, 0.21],
 ...                    "ci_lo": [0.0, 0.15], "ci_hi": [0.04, 0.27]})
 >>> awareness_chart(df).to_dict()["title"]["text"]
 'Verbalized eval awareness per checkpoint'
 
-Altair is imported on first use (``import reports`` stays light). The first call registers and
+Altair is imported on first use (``import cotwatch.reports`` stays light). The first call registers and
 enables one theme, ``cotwatch``.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from analytics.errors import InputError
+from cotwatch.analytics.errors import InputError
 
 THEME = "cotwatch"
 STEP_TITLE = "training step"

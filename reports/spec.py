@@ -17,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from analytics.errors import SpecError
+from cotwatch.analytics.errors import SpecError
+from cotwatch.analytics.kinds import QUERY_SCOPES
 
 #: Sections in page order, each with its options: name → (type, default, minimum). A default of
 #: None means "leave it to the analysis" (discover_terms picks a third of the steps for early/late).
@@ -34,7 +35,7 @@ SECTIONS: dict[str, dict[str, tuple[type, Any, Any]]] = {
     "evidence": {"kwic_terms": (int, 5, 0), "kwic_lines": (int, 4, 1), "width": (int, 60, 10),
                  "sentences": (int, 15, 0)},
 }
-SCOPES = ("reasoning", "output", "all")
+SCOPES = tuple(QUERY_SCOPES)
 DIRECTIONS = ("rising", "falling")
 _TOP_KEYS = {"title", "description", "runs", "scope", "max_steps", "images", "watchlist", "classifier", "sections"}
 _WATCHLIST_KEYS = {"terms", "file"}
@@ -74,7 +75,7 @@ class ReportSpec:
 
 def default_spec_path() -> Path:
     """The shipped default spec, ``reports/drift.toml``."""
-    return Path(str(resources.files("reports") / "drift.toml"))
+    return Path(str(resources.files(__package__) / "drift.toml"))
 
 
 def load_spec(path: str | Path | None = None) -> ReportSpec:
@@ -155,8 +156,8 @@ def parse_spec(text: str, *, source: str = "<string>", base_dir: Path | None = N
 def _check_terms(terms: tuple[str, ...], wl_file: Path | None, source: str) -> None:
     """Each watchlist term must parse (token, wildcard, /regex/, @group of the watchlist), so a typo
     is a spec error (exit 6) now rather than a missing section later."""
-    from analytics.errors import CotwatchError
-    from analytics.term_specs import load_watchlist, parse_term
+    from cotwatch.analytics.errors import CotwatchError
+    from cotwatch.analytics.terms.specs import load_watchlist, parse_term
 
     try:
         watchlist = load_watchlist(wl_file) if (wl_file is not None or any(t.startswith("@") for t in terms)) else None

@@ -1,7 +1,7 @@
 """The one module that writes report files.
 
 :func:`write_report` opens the store read-only (waiting while an ingest holds the write lock),
-builds the report (``reports.build``) and writes, into a temporary directory beside ``out_dir``::
+builds the report (``cotwatch.reports.build``) and writes, into a temporary directory beside ``out_dir``::
 
     index.html            one self-contained page: Vega, Vega-Lite and vega-embed inlined, no CDN
     charts/<name>.png     every chart as PNG (1x) and SVG (vl-convert, no network access allowed)
@@ -49,8 +49,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from analytics.errors import InputError, UsageError
-from analytics.store import Store
+from cotwatch.analytics.errors import InputError, UsageError
+from cotwatch.analytics.store.database import Store
 
 #: URL-shaped strings allowed in the page: XML namespace names (never fetched).
 NAMESPACE_URLS = ("http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink", "http://www.w3.org/2000/xmlns/")
@@ -77,15 +77,15 @@ def write_report(store, spec=None, out_dir: str | os.PathLike[str] = "report", *
                  images: bool | None = None) -> Path:
     """Build the report for ``store`` (a path or an open :class:`Store`) and write it to ``out_dir``.
 
-    ``spec`` is a :class:`~reports.spec.ReportSpec`, a path to a TOML spec, or None for the default
+    ``spec`` is a :class:`~cotwatch.reports.spec.ReportSpec`, a path to a TOML spec, or None for the default
     ``reports/drift.toml``. ``since`` (``YYYY-MM-DD``, an ISO time, ``7d``/``24h``, or a datetime)
     keeps only runs with transcripts ingested since then. ``history`` adds a dated copy under
     ``out_dir/history/``. ``log`` receives one line per section. Returns ``out_dir``.
 
     >>> write_report("runs.duckdb", None, "weekly-report")          # doctest: +SKIP
     """
-    from reports.build import build_report
-    from reports.spec import ReportSpec, load_spec
+    from cotwatch.reports.build import build_report
+    from cotwatch.reports.spec import ReportSpec, load_spec
 
     log = log or (lambda _msg: None)
     if not isinstance(spec, ReportSpec):
@@ -142,7 +142,7 @@ def parse_since(value: str | datetime) -> datetime:
 def _render(built, root: Path, *, images: bool, history: bool = False) -> int:
     import altair as alt
 
-    from reports.charts import THEME, _alt
+    from cotwatch.reports.charts import THEME, _alt
 
     _alt()  # registers the theme
     (root / "data").mkdir()

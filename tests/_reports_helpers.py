@@ -40,7 +40,7 @@ def discover_frame() -> pl.DataFrame:
 
 
 def shift_frame(chained: bool = False) -> pl.DataFrame:
-    """The chart's input: signed JSD contributions (what reports.build makes of word_shift's output)."""
+    """The chart's input: signed JSD contributions (what cotwatch.reports.build makes of word_shift's output)."""
     pairs = [(0, 100), (100, 200)] if chained else [(0, 200)]
     rows = []
     for a, b in pairs:
@@ -50,7 +50,7 @@ def shift_frame(chained: bool = False) -> pl.DataFrame:
 
 
 def word_shift_result(a: int, b: int) -> pl.DataFrame:
-    """``analytics.terms.word_shift``'s columns (SHIFT_COLUMNS) for one pair, hand-made."""
+    """``cotwatch.analytics.terms.word_shift``'s columns (SHIFT_COLUMNS) for one pair, hand-made."""
     return pl.DataFrame({
         "term": ["autop", "the", "watchers"], "occurrences_from": [1, 50, 2], "occurrences_to": [9, 40, 5],
         "rate_from": [0.1, 5.0, 0.2], "rate_to": [0.9, 4.0, 0.5], "shift": [0.8, -1.0, 0.3],
@@ -139,7 +139,7 @@ def documented_analyses(calls: list | None = None) -> dict:
 
 
 class RuleScorer:
-    """A deterministic scorer for ``classifiers.applying.apply(..., scorer=...)``: the report tests put
+    """A deterministic scorer for ``cotwatch.classifiers.applying.apply(..., scorer=...)``: the report tests put
     classifier results in a store through the real apply path without loading a model. Sentences
     that mention grading or a test score 0.9 (flagged), others 0.0."""
 

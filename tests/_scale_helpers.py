@@ -6,9 +6,9 @@ import json
 import time
 from pathlib import Path
 
-from analytics.ingest import ingest_paths
-from analytics.shard_terms import TermPartials
-from analytics.store import Store
+from cotwatch.analytics.ingest.loading import ingest_paths
+from cotwatch.analytics.scale.terms_job import TermPartials
+from cotwatch.analytics.store.database import Store
 
 #: Per-transcript and per-cell term tables keyed by (run, transcript id), never by pk or order.
 TABLE_QUERIES = {
@@ -54,7 +54,7 @@ class SlowTermPartials(TermPartials):
 class KeywordScorer:
     """A deterministic stand-in for the embedding classifier (no model load): sentences naming an
     evaluation or a test score 0.9, ones naming the grader pass the first stage at 0.2, the rest
-    stop at the first stage (0). Same interface as ``classifiers.scoring.Scorer``."""
+    stop at the first stage (0). Same interface as ``cotwatch.classifiers.scoring.Scorer``."""
 
     def __init__(self):
         from types import SimpleNamespace
@@ -96,7 +96,7 @@ def apply_single_node(db: Path) -> Path:
     """Score ``db`` through the real ``classify apply`` with the keyword scorer."""
     import warnings
 
-    from classifiers.applying import apply
+    from cotwatch.classifiers.applying import apply
 
     with Store.open(db, read_only=False) as store, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

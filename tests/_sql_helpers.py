@@ -18,8 +18,8 @@ def build_fixture_store(path: Path, *, with_classifiers: bool = True) -> Path:
     Ingested from inside the fixture folder so ``source`` reads ``transcripts.jsonl:N`` wherever
     the checkout lives.
     """
-    from analytics.ingest import ingest_paths
-    from analytics.store import Store
+    from cotwatch.analytics.ingest.loading import ingest_paths
+    from cotwatch.analytics.store.database import Store
 
     with contextlib.chdir(FIXTURES), Store.open(path, read_only=False) as store:
         [result] = ingest_paths(store, ["transcripts.jsonl"], skip_bad=True)
@@ -63,8 +63,8 @@ def add_classifier_results(path: Path, runs: tuple[str, str] = ("rl-a", "rl-b"))
     first run only (so the views must pick the latest version per run)."""
     import warnings
 
-    from analytics.store import Store
-    from classifiers.applying import apply
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.applying import apply
 
     with Store.open(path, read_only=False) as store, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # duckdb's note about an Arrow copy in apply

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.errors import InputError, SpecError
-from classifiers.lexicon import Lexicon
-from classifiers.metrics import best_f1_threshold, binary_metrics, max_fpr_threshold
-from classifiers.prevalence import Validation, corrected_prevalence, flag_probabilities
-from classifiers.sentences import MAX_CHARS, split_many, split_sentences
-from classifiers.spec import load_spec, load_split, read_labelled
+from cotwatch.analytics.errors import InputError, SpecError
+from cotwatch.classifiers.lexicon import Lexicon
+from cotwatch.classifiers.metrics import best_f1_threshold, binary_metrics, max_fpr_threshold
+from cotwatch.classifiers.prevalence import Validation, corrected_prevalence, flag_probabilities
+from cotwatch.classifiers.sentences import MAX_CHARS, split_many, split_sentences
+from cotwatch.classifiers.spec import load_spec, load_split, read_labelled
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -225,7 +225,7 @@ def test_artifact_loader_refuses_untrusted_types_and_junk(tmp_path, monkeypatch)
     import skops.io as sio
     from sklearn.preprocessing import FunctionTransformer
 
-    from classifiers.artifacts import load_artifact
+    from cotwatch.classifiers.artifacts import load_artifact
 
     monkeypatch.setenv("COTWATCH_HOME", str(tmp_path))
     evil = tmp_path / "evil.skops"
@@ -243,8 +243,8 @@ def test_artifact_loader_refuses_untrusted_types_and_junk(tmp_path, monkeypatch)
 # -- label import (no model needed) ---------------------------------------------------------------
 
 def test_label_import_appends_validates_and_feeds_training(tmp_path, monkeypatch):
-    from analytics.errors import RejectedRecords
-    from classifiers.labeling import import_labels
+    from cotwatch.analytics.errors import RejectedRecords
+    from cotwatch.classifiers.labeling import import_labels
 
     monkeypatch.setenv("COTWATCH_HOME", str(tmp_path))
     spec = load_spec("eval_awareness")
@@ -295,8 +295,8 @@ def test_score_needs_input(cli):
 
 @pytest.mark.parametrize("name", ["eval_awareness", "grader_seeking"])
 def test_shipped_artifacts_load_safely_and_match_the_shipped_data(name, monkeypatch, tmp_path):
-    from classifiers.artifacts import load_artifact, shipped_dir
-    from classifiers.spec import data_hash, training_files
+    from cotwatch.classifiers.artifacts import load_artifact, shipped_dir
+    from cotwatch.classifiers.spec import data_hash, training_files
 
     monkeypatch.setenv("COTWATCH_HOME", str(tmp_path))  # no user copy: the name resolves to the shipped file
     art = load_artifact(name)
@@ -309,8 +309,8 @@ def test_shipped_artifacts_load_safely_and_match_the_shipped_data(name, monkeypa
 
 
 def test_heldout_label_import_joins_validation_never_training(tmp_path, monkeypatch):
-    from analytics.errors import RejectedRecords
-    from classifiers.labeling import import_labels
+    from cotwatch.analytics.errors import RejectedRecords
+    from cotwatch.classifiers.labeling import import_labels
 
     monkeypatch.setenv("COTWATCH_HOME", str(tmp_path))
     spec = load_spec("eval_awareness")
@@ -332,7 +332,7 @@ def test_package_api_is_lazy_and_apply_stays_callable():
     code = (
         "import sys, classifiers\n"
         "assert 'sklearn' not in sys.modules and 'torch' not in sys.modules\n"
-        "import classifiers.applying\n"
+        "import cotwatch.classifiers.applying\n"
         "assert callable(classifiers.apply) and callable(classifiers.score_texts)\n"
         "print('OK', sorted(classifiers.__all__)[:3])\n"
     )

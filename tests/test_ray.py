@@ -14,12 +14,12 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'cotwatch[ray]')")
 
-from analytics import synth  # noqa: E402
-from analytics.distributed import SUCCESS  # noqa: E402
-from analytics.errors import InputError  # noqa: E402
-from analytics.shard_terms import materialize_shards, merge_terms_job  # noqa: E402
-from analytics.shards import export_parquet  # noqa: E402
-from analytics.store import Store  # noqa: E402
+from cotwatch.analytics.synth import generator as synth  # noqa: E402
+from cotwatch.analytics.scale.jobs import SUCCESS  # noqa: E402
+from cotwatch.analytics.errors import InputError  # noqa: E402
+from cotwatch.analytics.scale.terms_job import materialize_shards, merge_terms_job  # noqa: E402
+from cotwatch.analytics.scale.shards import export_parquet  # noqa: E402
+from cotwatch.analytics.store.database import Store  # noqa: E402
 from tests._scale_helpers import KeywordScorer, apply_single_node, ingest_store, score_tables, term_tables  # noqa: E402
 from tests.test_shards import _bad_shard  # noqa: E402
 
@@ -89,7 +89,7 @@ def test_ray_job_failing_midway_merges_nothing(ray_cluster, corpus, tmp_path):
 
 @pytest.mark.timeout(180)
 def test_ray_scores_equal_classify_apply(ray_cluster, corpus, tmp_path):
-    from classifiers.shard_scores import apply_shards
+    from cotwatch.classifiers.shard_scores import apply_shards
 
     single = apply_single_node(ingest_store(tmp_path / "single.duckdb", corpus["source"]))
     # an actor pool of 2 at half a CPU each: with num_cpus=1 per actor, 2 cores can hang

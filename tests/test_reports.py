@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics.errors import InputError, SpecError
+from cotwatch.analytics.errors import InputError, SpecError
 from tests import _reports_helpers as H
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 def write_store(path: Path, *, checkpoints: int = 3, per_checkpoint: int = 4, payload: bool = True) -> Path:
     """A small store from the synthetic generator, plus (optionally) one hostile transcript whose
     environment and reasoning carry an HTML/JS payload."""
-    from analytics import synth
-    from analytics.ingest import ingest_paths
-    from analytics.store import Store
+    from cotwatch.analytics.synth import generator as synth
+    from cotwatch.analytics.ingest.loading import ingest_paths
+    from cotwatch.analytics.store.database import Store
 
     records = list(synth.generate_run(run="rl", checkpoints=checkpoints, transcripts_per_checkpoint=per_checkpoint,
                                       environments=synth.DEFAULT_ENVIRONMENTS[:2], seed=3))
@@ -51,9 +51,9 @@ def write_store(path: Path, *, checkpoints: int = 3, per_checkpoint: int = 4, pa
 
 def write_two_run_store(path: Path) -> Path:
     """Two small synthetic runs, one with a name that needs escaping and slugging."""
-    from analytics import synth
-    from analytics.ingest import ingest_paths
-    from analytics.store import Store
+    from cotwatch.analytics.synth import generator as synth
+    from cotwatch.analytics.ingest.loading import ingest_paths
+    from cotwatch.analytics.store.database import Store
 
     src = path.parent / f"{path.stem}.jsonl"
     with src.open("w") as fh:
@@ -75,7 +75,7 @@ def store_file(tmp_path_factory) -> Path:
 def written(store_file, tmp_path_factory) -> Path:
     """One report written from the module's store with the default spec (images: see
     test_chart_images)."""
-    from reports.write import write_report
+    from cotwatch.reports.write import write_report
 
     out = tmp_path_factory.mktemp("written") / "report"
     lines: list[str] = []
@@ -112,7 +112,7 @@ def _tooltip_fields(enc: dict) -> list[str]:
 
 # -- chart specs -----------------------------------------------------------------------------------
 def test_term_rates_chart_spec():
-    from reports.charts import term_rates_chart
+    from cotwatch.reports.charts import term_rates_chart
 
     df = H.term_rates_frame()
     spec = term_rates_chart(df, columns=3).to_dict()
@@ -134,7 +134,7 @@ def test_term_rates_chart_spec():
 
 
 def test_term_heatmap_spec_faceted_by_run_only_when_several():
-    from reports.charts import term_heatmap
+    from cotwatch.reports.charts import term_heatmap
 
     df = H.term_rates_frame()
     spec = term_heatmap(df).to_dict()
@@ -149,7 +149,7 @@ def test_term_heatmap_spec_faceted_by_run_only_when_several():
 
 
 def test_emergent_terms_chart_spec_keeps_example_in_tooltip():
-    from reports.charts import emergent_terms_chart
+    from cotwatch.reports.charts import emergent_terms_chart
 
     spec = emergent_terms_chart(H.discover_frame()).to_dict()
     rows = _datasets(spec)
@@ -162,7 +162,7 @@ def test_emergent_terms_chart_spec_keeps_example_in_tooltip():
 
 
 def test_word_shift_chart_single_and_chained():
-    from reports.charts import word_shift_chart
+    from cotwatch.reports.charts import word_shift_chart
 
     one = word_shift_chart(H.shift_frame()).to_dict()
     assert one["mark"]["type"] == "bar" and "facet" not in one
@@ -178,7 +178,7 @@ def test_word_shift_chart_single_and_chained():
 
 
 def test_awareness_chart_folds_raw_and_corrected():
-    from reports.charts import awareness_chart
+    from cotwatch.reports.charts import awareness_chart
 
     spec = awareness_chart(H.awareness_frame()).to_dict()
     rows = _datasets(spec)
@@ -199,7 +199,7 @@ def test_awareness_chart_folds_raw_and_corrected():
 
 
 def test_awareness_covert_chart_spec():
-    from reports.charts import awareness_covert_chart
+    from cotwatch.reports.charts import awareness_covert_chart
 
     df = H.awareness_frame(covert=True)
     spec = awareness_covert_chart(df).to_dict()
@@ -218,7 +218,7 @@ def test_awareness_covert_chart_spec():
 
 
 def test_overview_and_environment_charts():
-    from reports.charts import environment_breakdown_chart, overview_chart
+    from cotwatch.reports.charts import environment_breakdown_chart, overview_chart
 
     spec = overview_chart(H.overview_frame()).to_dict()
     rows = _datasets(spec)
@@ -233,14 +233,14 @@ def test_overview_and_environment_charts():
 
 
 def test_chart_rejects_frame_missing_columns():
-    from reports.charts import awareness_chart
+    from cotwatch.reports.charts import awareness_chart
 
     with pytest.raises(InputError, match=r"awareness_chart: frame lacks column\(s\) ci_lo, ci_hi"):
         awareness_chart(H.awareness_frame().drop("ci_lo", "ci_hi"))
 
 
 def test_charts_accept_pandas():
-    from reports.charts import term_heatmap
+    from cotwatch.reports.charts import term_heatmap
 
     spec = term_heatmap(H.term_rates_frame().to_pandas()).to_dict()
     assert len(_datasets(spec)) == 6
@@ -249,7 +249,7 @@ def test_charts_accept_pandas():
 def test_one_theme_registered_and_enabled():
     import altair as alt
 
-    from reports.charts import THEME, _alt, awareness_chart
+    from cotwatch.reports.charts import THEME, _alt, awareness_chart
 
     awareness_chart(H.awareness_frame())
     _alt()
@@ -259,7 +259,7 @@ def test_one_theme_registered_and_enabled():
 
 # -- spec --------------------------------------------------------------------------------------------
 def test_default_spec_lists_every_section():
-    from reports.spec import SECTIONS, load_spec
+    from cotwatch.reports.spec import SECTIONS, load_spec
 
     spec = load_spec()
     assert spec.section_names() == list(SECTIONS)
@@ -286,7 +286,7 @@ def test_default_spec_lists_every_section():
     ("title = ", r"not valid TOML"),
 ])
 def test_bad_specs_name_the_key(tmp_path, text, message):
-    from reports.spec import load_spec
+    from cotwatch.reports.spec import load_spec
 
     path = tmp_path / "spec.toml"
     path.write_text(text + "\n")
@@ -296,7 +296,7 @@ def test_bad_specs_name_the_key(tmp_path, text, message):
 
 
 def test_spec_sections_subset_in_page_order(tmp_path):
-    from reports.spec import parse_spec
+    from cotwatch.reports.spec import parse_spec
 
     spec = parse_spec("[sections.evidence]\nsentences = 3\n[sections.overview]\n[sections.terms]\nenabled = false\n")
     assert spec.section_names() == ["overview", "evidence"]
@@ -305,7 +305,7 @@ def test_spec_sections_subset_in_page_order(tmp_path):
 
 # -- writing -----------------------------------------------------------------------------------------
 def test_json_for_script_cannot_close_the_element():
-    from reports.write import json_for_script
+    from cotwatch.reports.write import json_for_script
 
     value = {"t": "</script><script>alert(1)</script>", "a": "a & b", "ls": "x\u2028y"}
     text = json_for_script(value)
@@ -337,7 +337,7 @@ def test_report_files_and_metadata(written):
 
 
 def test_chart_images(store_file, tmp_path):
-    from reports.write import write_report
+    from cotwatch.reports.write import write_report
 
     spec = tmp_path / "spec.toml"
     spec.write_text("[sections.overview]\n[sections.environments]\n")
@@ -381,7 +381,7 @@ def test_overview_counts_match_the_store(written):
 
 
 def test_page_has_no_remote_url_and_inlines_vega(written):
-    from reports.write import NAMESPACE_URLS, page_urls
+    from cotwatch.reports.write import NAMESPACE_URLS, page_urls
 
     page = (written / "index.html").read_text()
     assert page_urls(page) == []
@@ -397,7 +397,7 @@ def test_page_has_no_remote_url_and_inlines_vega(written):
 def test_payload_is_escaped_everywhere(written):
     """The hostile transcript's environment reaches chart data (legends, tooltips): there it is JSON
     with <, > and & as \\u escapes; nowhere is it markup."""
-    from reports.write import json_for_script
+    from cotwatch.reports.write import json_for_script
 
     page = (written / "index.html").read_text()
     body = page.rsplit("</head>", 1)[1]
@@ -412,9 +412,9 @@ def test_payload_escaped_in_html_tables():
     """Every table cell goes through html.escape (evidence lines are untrusted model output)."""
     from datetime import datetime, timezone
 
-    from reports.build import BuiltReport, Section, TableItem
-    from reports.spec import parse_spec
-    from reports.write import render_html
+    from cotwatch.reports.build import BuiltReport, Section, TableItem
+    from cotwatch.reports.spec import parse_spec
+    from cotwatch.reports.write import render_html
 
     frame = pl.DataFrame({"transcript_id": ["t<1>"], "run": ["rl"], "step": [100], "environment": ["e&v"],
                           "left": [f"before {H.PAYLOAD_IMG}"], "match": ["autop"], "right": [H.PAYLOAD_SCRIPT]})
@@ -435,7 +435,7 @@ def test_payload_escaped_in_html_tables():
 
 # -- atomic replacement and history ------------------------------------------------------------------
 def test_failed_run_leaves_previous_report_intact(store_file, tmp_path, monkeypatch):
-    from reports import write
+    from cotwatch.reports import write
 
     out = tmp_path / "report"
     write.write_report(store_file, None, out, images=False)
@@ -454,7 +454,7 @@ def test_failed_run_leaves_previous_report_intact(store_file, tmp_path, monkeypa
 
 
 def test_rerun_replaces_report_atomically(store_file, tmp_path):
-    from reports import write
+    from cotwatch.reports import write
 
     out = tmp_path / "report"
     write.write_report(store_file, None, out, images=False)
@@ -468,7 +468,7 @@ def test_rerun_replaces_report_atomically(store_file, tmp_path):
 
 
 def test_exchange_swaps_directories_in_one_step(tmp_path):
-    from reports.write import _exchange
+    from cotwatch.reports.write import _exchange
 
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
@@ -490,7 +490,7 @@ def test_refuses_to_replace_a_directory_that_is_not_a_report(store_file, tmp_pat
 
 
 def test_history_keeps_dated_copies(store_file, tmp_path):
-    from reports.write import write_report
+    from cotwatch.reports.write import write_report
 
     out = tmp_path / "report"
     write_report(store_file, None, out, images=False)
@@ -554,7 +554,7 @@ def test_help_and_import_do_not_load_altair():
 # -- lock wait -----------------------------------------------------------------------------------------
 _HOLD_WRITE_LOCK = """
 import sys
-from analytics.store import Store
+from cotwatch.analytics.store.database import Store
 store = Store.open(sys.argv[1], read_only=False)
 print("holding", flush=True)
 sys.stdin.read()          # hold the write lock until the test closes our stdin
@@ -593,8 +593,8 @@ def test_report_waits_for_the_write_lock(tmp_path):
 # -- every section, wired to analyses with the documented shapes -------------------------------------
 @pytest.fixture
 def documented(monkeypatch):
-    """Route reports.build's analysis lookup to stand-ins with the documented column shapes."""
-    from reports import build
+    """Route cotwatch.reports.build's analysis lookup to stand-ins with the documented column shapes."""
+    from cotwatch.reports import build
 
     calls: list = []
     fakes = H.documented_analyses(calls)
@@ -603,7 +603,7 @@ def documented(monkeypatch):
 
 
 def test_every_section_with_documented_analyses(documented, store_file, tmp_path):
-    from reports.write import write_report
+    from cotwatch.reports.write import write_report
 
     out = tmp_path / "report"
     lines: list[str] = []
@@ -657,9 +657,9 @@ def test_every_section_with_documented_analyses(documented, store_file, tmp_path
 
 
 def test_section_omitted_with_reason_when_analysis_fails(monkeypatch, store_file, tmp_path):
-    from analytics.errors import InputError as AnalysisInputError
-    from reports import build
-    from reports.write import write_report
+    from cotwatch.analytics.errors import InputError as AnalysisInputError
+    from cotwatch.reports import build
+    from cotwatch.reports.write import write_report
 
     fakes = H.documented_analyses()
 
@@ -684,8 +684,8 @@ def test_section_omitted_with_reason_when_analysis_fails(monkeypatch, store_file
 
 
 def test_unexpected_error_omits_section_unless_strict(monkeypatch, store_file, tmp_path):
-    from reports import build
-    from reports.write import write_report
+    from cotwatch.reports import build
+    from cotwatch.reports.write import write_report
 
     fakes = H.documented_analyses()
     fakes["word_shift"] = lambda store, **kw: 1 / 0
@@ -707,10 +707,10 @@ def test_evidence_sentences_from_real_classifier_results(monkeypatch, tmp_path, 
     environment."""
     import warnings
 
-    from analytics.store import Store
-    from classifiers.applying import apply
-    from reports import build
-    from reports.write import write_report
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.applying import apply
+    from cotwatch.reports import build
+    from cotwatch.reports.write import write_report
 
     store_path = write_store(tmp_path / "store.duckdb", checkpoints=2, per_checkpoint=3)
     with Store.open(store_path, read_only=False) as store, warnings.catch_warnings():
@@ -738,7 +738,7 @@ def test_evidence_sentences_from_real_classifier_results(monkeypatch, tmp_path, 
 
 
 def test_slugs_are_file_safe_and_distinct():
-    from reports.build import slug
+    from cotwatch.reports.build import slug
 
     assert slug("rl-7.b_2") == "rl-7.b_2"
     assert slug("rl a") != slug("rl-a") == "rl-a"
@@ -746,7 +746,7 @@ def test_slugs_are_file_safe_and_distinct():
 
 
 def test_thin_steps_keeps_first_last_and_at_most_max():
-    from reports.build import _thin_steps
+    from cotwatch.reports.build import _thin_steps
 
     df = pl.DataFrame({"run": ["a"] * 1000 + ["b"] * 5, "step": list(range(0, 10_000, 10)) + [0, 1, 2, 3, 4]})
     thin = _thin_steps(df, 200)
@@ -757,7 +757,7 @@ def test_thin_steps_keeps_first_last_and_at_most_max():
 
 
 def test_watchlist_file_terms_and_groups_reach_the_terms_chart(store_file, tmp_path):
-    from reports.write import write_report
+    from cotwatch.reports.write import write_report
 
     (tmp_path / "mine.toml").write_text('name = "mine"\n[groups.odd]\nterms = ["autop", "watcher*"]\n')
     spec = tmp_path / "spec.toml"
@@ -776,11 +776,11 @@ def test_watchlist_file_terms_and_groups_reach_the_terms_chart(store_file, tmp_p
 
 
 def test_missing_analysis_module_omits_its_sections(monkeypatch, store_file, tmp_path):
-    from reports import build
-    from reports.write import write_report
+    from cotwatch.reports import build
+    from cotwatch.reports.write import write_report
 
     monkeypatch.setitem(build.ANALYSES, "term_rates", ("analytics.no_such_module:term_rates",))
-    monkeypatch.setitem(build.ANALYSES, "awareness_prevalence", ("classifiers.prevalence:no_such_function",))
+    monkeypatch.setitem(build.ANALYSES, "awareness_prevalence", ("cotwatch.classifiers.prevalence:no_such_function",))
     assert build.find_analysis("term_rates") is None and build.find_analysis("awareness_prevalence") is None
     spec = tmp_path / "spec.toml"
     spec.write_text("[sections.overview]\n[sections.terms]\n[sections.heatmap]\n[sections.awareness]\n")
@@ -797,7 +797,7 @@ def test_missing_analysis_module_omits_its_sections(monkeypatch, store_file, tmp
 def test_two_runs_with_awkward_names(tmp_path):
     """Several runs: run-faceted charts, one emergent/word-shift chart per run under a file-safe
     name, run names escaped in the page."""
-    from reports.write import write_report
+    from cotwatch.reports.write import write_report
 
     spec = tmp_path / "spec.toml"
     spec.write_text("[sections.overview]\n[sections.heatmap]\n[sections.emergent]\nmin_docs = 1\n[sections.word_shift]\n")

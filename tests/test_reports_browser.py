@@ -26,7 +26,7 @@ ALL_DRAWN = ("document.querySelectorAll('div.vega-chart').length > 0 && "
 
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory) -> Path:
-    from reports.write import write_report
+    from cotwatch.reports.write import write_report
     from tests.test_reports import write_store
 
     root = tmp_path_factory.mktemp("browser")
@@ -38,8 +38,8 @@ def report_dir(tmp_path_factory) -> Path:
 def full_report_dir(tmp_path_factory) -> Path:
     """Every section drawn: the analyses answer with their documented shapes (see
     ``_reports_helpers.documented_analyses``), so every chart type is rendered by a real browser."""
-    from reports import build
-    from reports.write import write_report
+    from cotwatch.reports import build
+    from cotwatch.reports.write import write_report
     from tests.test_reports import write_store
 
     root = tmp_path_factory.mktemp("browser-full")
@@ -53,7 +53,7 @@ def full_report_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def two_run_report_dir(tmp_path_factory) -> Path:
     """Two runs: run-faceted charts and one emergent / word-shift chart per run."""
-    from reports.write import write_report
+    from cotwatch.reports.write import write_report
     from tests.test_reports import write_two_run_store
 
     root = tmp_path_factory.mktemp("browser-two")

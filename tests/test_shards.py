@@ -15,12 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from analytics import synth
-from analytics.distributed import SUCCESS, Job
-from analytics.errors import InputError, RejectedRecords
-from analytics.shard_terms import materialize_shards, merge_terms_job, run_terms_job
-from analytics.shards import export_parquet, resolve_input, shard_schema, write_shards
-from analytics.store import Store
+from cotwatch.analytics.synth import generator as synth
+from cotwatch.analytics.scale.jobs import SUCCESS, Job
+from cotwatch.analytics.errors import InputError, RejectedRecords
+from cotwatch.analytics.scale.terms_job import materialize_shards, merge_terms_job, run_terms_job
+from cotwatch.analytics.scale.shards import export_parquet, resolve_input, shard_schema, write_shards
+from cotwatch.analytics.store.database import Store
 from tests._scale_helpers import ingest_store, jsonl, term_tables
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,7 +169,7 @@ def test_a_killed_job_merges_nothing_and_a_rerun_counts_right(corpus, tmp_path):
     before = term_tables(db)
     jobs = tmp_path / "jobs"
     script = (
-        "from analytics.distributed import KernelSpec, run_job\n"
+        "from cotwatch.analytics.scale.jobs import KernelSpec, run_job\n"
         "from tests._scale_helpers import SlowTermPartials\n"
         f"run_job(KernelSpec('terms', SlowTermPartials), {str(corpus['shards'])!r}, {str(jobs)!r}, job_id='killed')\n"
     )
@@ -256,7 +256,7 @@ def test_cli_materialize_and_merge_job(corpus, tmp_path):
 # sentence scores over shards (keyword scorer: the real apply path without a model)
 # ---------------------------------------------------------------------------------------------
 def test_scores_from_shards_equal_classify_apply(corpus, tmp_path):
-    from classifiers.shard_scores import apply_shards
+    from cotwatch.classifiers.shard_scores import apply_shards
     from tests._scale_helpers import KeywordScorer, apply_single_node, score_tables
 
     single = apply_single_node(fresh_copy(corpus, tmp_path, count_terms=True))
@@ -270,7 +270,7 @@ def test_scores_from_shards_equal_classify_apply(corpus, tmp_path):
                          scorer_factory=KeywordScorer, partials=tmp_path / "jobs")
     assert (again.merge.merged, again.merge.skipped) == (0, 48)
     with Store.open(tmp_path / "sharded.duckdb", read_only=False) as store:
-        from classifiers.shard_scores import merge_scores_job
+        from cotwatch.classifiers.shard_scores import merge_scores_job
 
         assert merge_scores_job(store, tmp_path / "jobs" / result.merge.job_id).already_merged
     assert score_tables(tmp_path / "sharded.duckdb") == want
@@ -280,7 +280,7 @@ def test_cli_apply_from_shards_and_its_errors(corpus, tmp_path, monkeypatch):
     from cotwatch.commands import distributed
     from tests._scale_helpers import KeywordScorer
 
-    import classifiers.shard_scores as shard_scores
+    import cotwatch.classifiers.shard_scores as shard_scores
 
     real = shard_scores.apply_shards
     monkeypatch.setattr(shard_scores, "apply_shards",

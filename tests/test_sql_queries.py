@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from analytics.sqlapi import get_query, list_queries, parse_query, run_query
+from cotwatch.analytics.sqlapi import get_query, list_queries, parse_query, run_query
 from tests._sql_helpers import EXPECTED, RuleScorer, add_classifier_results, build_fixture_store
 from tests.test_sql_views import CONTRACT
 
@@ -19,7 +19,7 @@ QUERY_NAMES = [q.name for q in list_queries()]
 
 @pytest.fixture(scope="module")
 def fixture_store(tmp_path_factory):
-    from analytics.sqlapi import open_sql
+    from cotwatch.analytics.sqlapi import open_sql
 
     path = build_fixture_store(tmp_path_factory.mktemp("sqlqueries") / "store.duckdb")
     with open_sql(path) as store:
@@ -90,14 +90,14 @@ def test_curly_apostrophe_and_case_in_term_parameters(fixture_store):
 
 
 # --------------------------------------------------------------------------------------------
-# A demo-like store from analytics.synth, cross-checked against Python counts of the records
+# A demo-like store from cotwatch.analytics.synth.generator, cross-checked against Python counts of the records
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from analytics import synth
-    from analytics.ingest import ingest_paths
-    from analytics.sqlapi import open_sql
-    from analytics.store import Store
+    from cotwatch.analytics.synth import generator as synth
+    from cotwatch.analytics.ingest.loading import ingest_paths
+    from cotwatch.analytics.sqlapi import open_sql
+    from cotwatch.analytics.store.database import Store
 
     folder = tmp_path_factory.mktemp("sqldemo")
     records = []
@@ -114,7 +114,7 @@ def demo(tmp_path_factory):
 
 def _python_counts(records, run):
     """Per step: token counts, and how many transcripts use each token (Python's tokenizer)."""
-    from analytics.tokens import tokenize
+    from cotwatch.analytics.terms.tokens import tokenize
 
     tokens: dict[int, Counter] = defaultdict(Counter)
     docs: dict[int, Counter] = defaultdict(Counter)
@@ -175,7 +175,7 @@ def test_demo_drift_loop_and_covert_labels(demo):
     assert (rising["log2_ratio"] > 0).all() and (falling["log2_ratio"] < 0).all()
 
     loop_id = next(r["id"] for r in records if r["run"] == "demo-rl" and r["metadata"]["synthetic"]["loop"])
-    from analytics.tokens import count_tokens
+    from cotwatch.analytics.terms.tokens import count_tokens
 
     longest, _ = run_query(store, "longest_reasoning", {"run": "demo-rl", "per_step": 1})
     by_python = {}
@@ -194,7 +194,7 @@ def test_demo_drift_loop_and_covert_labels(demo):
     expected = Counter((r["step"], r["environment"]) for r in records if r["run"] == "demo-rl" and r["covert_action"])
     assert {(s, e): n for s, e, n in covert.select("step", "environment", "covert").rows() if n} == dict(expected)
     # the rule scorer through the real `classify apply` path: flags match a Python re-count
-    from classifiers.sentences import split_sentences
+    from cotwatch.classifiers.sentences import split_sentences
 
     flagged = Counter(r["step"] for r in records if r["run"] == "demo-rl"
                       and any(RuleScorer.AWARE.search(s) for _, _, s in split_sentences(r["reasoning"])))

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.skipif(not TRACES.exists(), reason="../shared/data not 
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    from analytics.ingest import ingest_paths
-    from analytics.sqlapi import open_sql
-    from analytics.store import Store
+    from cotwatch.analytics.ingest.loading import ingest_paths
+    from cotwatch.analytics.sqlapi import open_sql
+    from cotwatch.analytics.store.database import Store
 
     files = sorted(TRACES.glob("*.txt"))[:3]
     path = tmp_path_factory.mktemp("sqlreal") / "real.duckdb"
@@ -29,8 +29,8 @@ def real(tmp_path_factory):
 
 
 def test_real_traces_lengths_and_top_terms(real):
-    from analytics.sqlapi import run_query
-    from analytics.tokens import tokenize
+    from cotwatch.analytics.sqlapi import run_query
+    from cotwatch.analytics.terms.tokens import tokenize
 
     store, files = real
     tokens = [tokenize(f.read_text(encoding="utf-8")) for f in files]

@@ -84,7 +84,7 @@ def test_views_resolve_under_an_attach_alias(fixture_db):
 
 
 def test_view_contents_follow_the_token_contract(fixture_db):
-    from analytics.tokens import tokenize
+    from cotwatch.analytics.terms.tokens import tokenize
 
     con = duckdb.connect(str(fixture_db), read_only=True)
     try:
@@ -111,7 +111,7 @@ def test_view_contents_follow_the_token_contract(fixture_db):
 
 
 def test_classifier_views_show_the_latest_version_per_run_and_exact_sentences(fixture_db):
-    from classifiers.sentences import split_sentences
+    from cotwatch.classifiers.sentences import split_sentences
 
     con = duckdb.connect(str(fixture_db), read_only=True)
     try:

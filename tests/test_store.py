@@ -10,8 +10,8 @@ import time
 import duckdb
 import pytest
 
-from analytics.errors import StoreLocked, StoreMissing
-from analytics.store import Store, migrations, resolve_db_path
+from cotwatch.analytics.errors import StoreLocked, StoreMissing
+from cotwatch.analytics.store.database import Store, migrations, resolve_db_path
 
 
 def test_path_resolution(monkeypatch, tmp_path):
@@ -55,7 +55,7 @@ def test_not_a_cotwatch_store(tmp_path):
 HOLD_WRITER = textwrap.dedent(
     """
     import sys, time
-    from analytics.store import Store
+    from cotwatch.analytics.store.database import Store
     store = Store.open(sys.argv[1], read_only=False)
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))

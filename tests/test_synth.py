@@ -1,7 +1,7 @@
 """The synthetic RL-run generator: determinism, schema, and the planted ground truth it promises.
 
 The token contract is re-implemented here on purpose (``re`` + lowercase), independently of
-``analytics.tokens``, so the planted counts are checked against the documented definition.
+``cotwatch.analytics.terms.tokens``, so the planted counts are checked against the documented definition.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from analytics import synth
-from analytics.synth import (
+from cotwatch.analytics.synth import generator as synth
+from cotwatch.analytics.synth.generator import (
     CHAT_FORMATS,
     DEFAULT_ENVIRONMENTS,
     FALLING_TERMS,
@@ -285,8 +285,8 @@ def test_bad_parameters_raise():
 
 def test_import_is_light():
     code = (
-        "import sys, analytics.synth\n"
-        "bad = [m for m in ('classifiers', 'reports', 'cotwatch', 'duckdb', 'polars', 'torch')"
+        "import sys, cotwatch.analytics.synth.generator\n"
+        "bad = [m for m in ('cotwatch.classifiers', 'cotwatch.reports', 'cotwatch.cli', 'duckdb', 'polars', 'torch')"
         " if m in sys.modules]\n"
         "print(','.join(bad))"
     )
@@ -296,8 +296,7 @@ def test_import_is_light():
 
 @pytest.mark.parametrize("fmt", CHAT_FORMATS)
 def test_ingest_reads_every_chat_format_back(fmt):
-    from analytics.ingest import record_from_json
-
+    from cotwatch.analytics.ingest.records import record_from_json
     plain = list(generate_run(checkpoints=2, transcripts_per_checkpoint=3, seed=12))
     chat = list(generate_run(checkpoints=2, transcripts_per_checkpoint=3, seed=12,
                              chat_fraction=1.0, chat_formats=(fmt,)))

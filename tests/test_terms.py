@@ -11,12 +11,14 @@ import pyarrow as pa
 import pytest
 import scipy.stats
 
-from analytics import term_stats, termcounts
-from analytics.errors import InputError, NothingToReport, SpecError
-from analytics.ingest import ingest_paths
-from analytics.store import Store, load_sql
-from analytics.term_specs import load_watchlist, parse_term
-from analytics.terms import (
+from cotwatch.analytics.terms import stats as term_stats
+from cotwatch.analytics.terms import materialize as termcounts
+from cotwatch.analytics.errors import InputError, NothingToReport, SpecError
+from cotwatch.analytics.ingest.loading import ingest_paths
+from cotwatch.analytics.store.database import Store
+from cotwatch.analytics.store.sqlfiles import load_sql
+from cotwatch.analytics.terms.specs import load_watchlist, parse_term
+from cotwatch.analytics.terms import (
     RATE_COLUMNS, chained_word_shift, discover_terms, kwic, term_rates, term_trends, word_shift,
 )
 from tests.conftest import DATA, requires_data
@@ -64,7 +66,7 @@ def traces_store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
-    from analytics.synth import write_jsonl
+    from cotwatch.analytics.synth.generator import write_jsonl
 
     d = tmp_path_factory.mktemp("demo")
     write_jsonl(d / "run.jsonl", seed=11)
@@ -243,7 +245,7 @@ def test_jsd_contributions_sum_to_scipy_jsd():
 # trends, discovery, KWIC, shift on a generated run
 # ---------------------------------------------------------------------------------------------
 def test_trends_find_planted_directions(demo_store):
-    from analytics import synth
+    from cotwatch.analytics.synth import generator as synth
 
     df = term_trends(demo_store, list(synth.RISING_TERMS[:3]) + list(synth.FALLING_TERMS))
     direction = dict(zip(df["term"], df["direction"]))
@@ -253,7 +255,7 @@ def test_trends_find_planted_directions(demo_store):
 
 
 def test_discover_finds_planted_terms(demo_store):
-    from analytics import synth
+    from cotwatch.analytics.synth import generator as synth
 
     rising = discover_terms(demo_store, top=20)
     assert set(rising["term"].head(10).to_list()) <= set(synth.RISING_TERMS)
@@ -267,7 +269,7 @@ def test_discover_finds_planted_terms(demo_store):
 
 
 def test_discover_is_not_fooled_by_a_repetition_loop(demo_store):
-    from analytics import synth
+    from cotwatch.analytics.synth import generator as synth
 
     # the loop transcript spams LOOP_TERM hundreds of times at the second step
     loop = term_rates(demo_store, [synth.LOOP_TERM])
@@ -294,7 +296,7 @@ def test_kwic_maps_positions_back_through_case_folding(tmp_path):
 
 
 def test_word_shift_and_chained(demo_store):
-    from analytics import synth
+    from cotwatch.analytics.synth import generator as synth
 
     df = word_shift(demo_store, from_step=0, to_step=1100, top=10)
     assert df.columns == ["term", "occurrences_from", "occurrences_to", "rate_from", "rate_to", "shift",
@@ -313,7 +315,7 @@ def test_word_shift_and_chained(demo_store):
 # materialization
 # ---------------------------------------------------------------------------------------------
 def test_materialize_is_incremental_batched_and_idempotent(tmp_path):
-    from analytics.synth import write_jsonl
+    from cotwatch.analytics.synth.generator import write_jsonl
 
     write_jsonl(tmp_path / "a.jsonl", checkpoints=3, transcripts_per_checkpoint=6, seed=2)
     write_jsonl(tmp_path / "b.jsonl", checkpoints=3, transcripts_per_checkpoint=6, seed=2, run="other")
@@ -351,7 +353,7 @@ def test_materialize_is_incremental_batched_and_idempotent(tmp_path):
 
 
 def test_compiled_kernel_rejects_malformed_buffers():
-    from analytics import _tokcount
+    from cotwatch.analytics.terms import _tokcount
 
     i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
     u8 = lambda *v: np.array(v, np.uint8)  # noqa: E731
@@ -434,7 +436,7 @@ def test_cli_terms_commands(cli, tmp_path):
 def test_sparse_counts_migration_rewrites_old_lists(tmp_path):
     """0007: a store counted before it (full parallel counts lists) keeps the same doc_terms and
     rates after the migration; new lists hold counts > 1 only, their terms first."""
-    from analytics.synth import write_jsonl
+    from cotwatch.analytics.synth.generator import write_jsonl
 
     write_jsonl(tmp_path / "a.jsonl", checkpoints=2, transcripts_per_checkpoint=5, seed=4)
     with Store.open(tmp_path / "s.duckdb", read_only=False) as store:
@@ -467,8 +469,8 @@ def test_materialized_store_equals_the_contract_per_transcript(tmp_path, workers
     transcript: doc_terms (sparse counts decoded), doc_tokens and the step sums."""
     from collections import Counter
 
-    from analytics.synth import write_jsonl
-    from analytics.tokens import tokenize
+    from cotwatch.analytics.synth.generator import write_jsonl
+    from cotwatch.analytics.terms.tokens import tokenize
 
     write_jsonl(tmp_path / "a.jsonl", checkpoints=3, transcripts_per_checkpoint=8, seed=7)
     extra = tmp_path / "b.jsonl"  # a token seen once before tokens seen twice and thrice
@@ -515,7 +517,7 @@ def test_vocabulary_ids_known_new_and_repeated(tmp_path, complete):
 def test_interrupted_materialize_keeps_whole_commits_and_resumes(tmp_path, monkeypatch):
     """Ctrl-C in the middle of a threaded materialization: what was committed is whole batches
     with their step sums, the rest is pending, and a second run ends where a clean run ends."""
-    from analytics.synth import write_jsonl
+    from cotwatch.analytics.synth.generator import write_jsonl
 
     write_jsonl(tmp_path / "a.jsonl", checkpoints=4, transcripts_per_checkpoint=8, seed=9)
     dump = ("select run, step, environment, scope, term, occurrences, docs_with_term, sum_n2, sum_n_tokens "

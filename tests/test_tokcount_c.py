@@ -1,4 +1,4 @@
-"""The compiled helpers of analytics/_tokcount.c against plain-Python references: the Sums
+"""The compiled helpers of analytics/terms/_tokcount.c against plain-Python references: the Sums
 accumulator (sums_*), the string -> id map (ids_*), and count_batch's per-document lists (tokens
 with count > 1 first, then count-1 tokens, each part in first-occurrence order) with the step sums
 computed alongside. Error paths must raise, never crash; tables must grow past their initial sizes
@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics import _tokcount as tc
-from analytics.termcounts import _string_buffers
-from analytics.tokens import tokenize
+from cotwatch.analytics.terms import _tokcount as tc
+from cotwatch.analytics.terms.materialize import _string_buffers
+from cotwatch.analytics.terms.tokens import tokenize
 
 i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
 u8 = lambda *v: np.array(v, np.uint8)  # noqa: E731

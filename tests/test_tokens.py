@@ -1,4 +1,4 @@
-"""The token contract on hostile strings: every counting path equals analytics.tokens.tokenize."""
+"""The token contract on hostile strings: every counting path equals cotwatch.analytics.terms.tokens.tokenize."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics import termcounts
-from analytics.ingest import ingest_paths
-from analytics.store import Store
-from analytics.terms import _kwic_lines
-from analytics.tokens import tokenize
+from cotwatch.analytics.terms import materialize as termcounts
+from cotwatch.analytics.ingest.loading import ingest_paths
+from cotwatch.analytics.store.database import Store
+from cotwatch.analytics.terms.concordance import _kwic_lines
+from cotwatch.analytics.terms.tokens import tokenize
 
 HOSTILE = {
     "apostrophes": ("Don’t 'tis rock'n'roll a''b '' x' 'y O'NEIL’S", ["don't", "tis", "rock'n'roll", "a", "b", "x", "y", "o'neil's"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-DEFAULT_MAX_ROWS = 10_000  # mirrors analytics.sqlapi.DEFAULT_MAX_ROWS without importing duckdb for --help
+DEFAULT_MAX_ROWS = 10_000  # mirrors cotwatch.analytics.sqlapi.DEFAULT_MAX_ROWS without importing duckdb for --help
 DEFAULT_TIMEOUT = 60.0
 
 

@@ -27,8 +27,8 @@ def awareness(run, classifier, by_environment, pooled, b, seed, db, wait, fmt, o
     tpr_t, fpr_t, and — when transcripts carry covert_action — covert_rate_aware and
     covert_rate_unaware with intervals. Run `cotwatch classify apply` first.
     """
-    from analytics.store import Store
-    from classifiers.prevalence import awareness_prevalence
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.prevalence import awareness_prevalence
     from cotwatch.output import emit
 
     with Store.open(db, wait=wait) as store:

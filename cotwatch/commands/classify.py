@@ -47,7 +47,7 @@ def train(spec, model, out, seed, device, batch_size, fmt):
 
     Prints cross-validated and held-out metrics for the model, the cascade and the lexicon baseline.
     """
-    from classifiers.training import train as run_train, train_summary
+    from cotwatch.classifiers.training import train as run_train, train_summary
     from cotwatch.output import emit
 
     result = run_train(spec, model=model, out=out, device=device, batch_size=batch_size, seed=seed,
@@ -63,7 +63,7 @@ def train(spec, model, out, seed, device, batch_size, fmt):
 @format_option
 def evaluate(classifier, device, batch_size, fmt):
     """Re-score the held-out split with a saved classifier: model, cascade and baseline metrics."""
-    from classifiers.training import evaluate as run_eval
+    from cotwatch.classifiers.training import evaluate as run_eval
     from cotwatch.output import emit
 
     emit(run_eval(classifier, device=device, batch_size=batch_size), fmt)
@@ -83,8 +83,8 @@ def evaluate(classifier, device, batch_size, fmt):
 @output_option
 def score(input_, texts, no_split, classifier, no_cascade, device, batch_size, fmt, output):
     """Score texts: id, score, label (label = score >= the classifier's threshold)."""
-    from analytics.errors import UsageError
-    from classifiers.scoring import read_texts_jsonl, score_texts
+    from cotwatch.analytics.errors import UsageError
+    from cotwatch.classifiers.scoring import read_texts_jsonl, score_texts
     from cotwatch.output import emit
 
     if input_ is None and not texts:
@@ -128,8 +128,8 @@ def apply(run, classifier, rescore, no_cascade, device, batch_size, engine, work
                                  shard_batch=shard_batch, num_gpus=num_gpus, num_cpus=num_cpus,
                                  concurrency=concurrency, device=device, encode_batch=batch_size,
                                  cascade=not no_cascade, run=run)
-    from analytics.store import Store
-    from classifiers.applying import apply as run_apply, apply_summary
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.applying import apply as run_apply, apply_summary
     from cotwatch.output import emit
 
     with Store.open(db, read_only=False, wait=wait) as store:
@@ -142,7 +142,7 @@ def apply(run, classifier, rescore, no_cascade, device, batch_size, engine, work
 @format_option
 def list_(fmt):
     """Trained classifiers a name resolves to (user-trained first, then shipped) and their specs."""
-    from classifiers.training import list_classifiers
+    from cotwatch.classifiers.training import list_classifiers
     from cotwatch.output import emit
 
     emit(list_classifiers(), fmt)

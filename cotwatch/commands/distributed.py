@@ -58,7 +58,7 @@ def scoring_options(f):
 
 
 def _need_input(input) -> None:
-    from analytics.errors import UsageError
+    from cotwatch.analytics.errors import UsageError
 
     if input is None:
         raise UsageError("--engine ray reads Parquet shards: pass --input (write them with `cotwatch export parquet`)")
@@ -68,7 +68,7 @@ def materialize_from_shards(*, db, wait, fmt, engine, input, partials=None, keep
                             workers=1, shard_batch=None) -> None:
     """Body of `terms materialize` when --input is given or --engine ray: count terms over the
     shards with the engine, merge into the store, print one summary row."""
-    from analytics.shard_terms import materialize_shards
+    from cotwatch.analytics.scale.terms_job import materialize_shards
     from cotwatch.output import emit
 
     _need_input(input)
@@ -82,8 +82,8 @@ def apply_from_shards(*, db, wait, fmt, classifier, engine, input, partials=None
                       device="auto", encode_batch=64, cascade=True, run=None) -> None:
     """Body of `classify apply` when --input is given or --engine ray: score the shards' reasoning
     sentences with the engine, merge into the store, print one summary row."""
-    from analytics.errors import UsageError
-    from classifiers.shard_scores import apply_shards
+    from cotwatch.analytics.errors import UsageError
+    from cotwatch.classifiers.shard_scores import apply_shards
     from cotwatch.output import emit
 
     _need_input(input)
@@ -147,8 +147,8 @@ def merge_job(job_dir, db, wait, fmt):
     For jobs run elsewhere (e.g. on a cluster, partials in object storage). Merging a job twice
     changes nothing; a folder without _SUCCESS is refused.
     """
-    from analytics.store import Store
-    from classifiers.shard_scores import merge_any_job
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.shard_scores import merge_any_job
     from cotwatch.output import emit
 
     with Store.open(db, read_only=False, wait=wait) as store:

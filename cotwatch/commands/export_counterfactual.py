@@ -24,8 +24,8 @@ def counterfactual(run, mode, sentence, classifier, environment, seed, out, db, 
     Each record carries the context before the reasoning, the original and edited reasoning, the
     prefix up to the first edit and the edits with offsets — ready for your own model to resample.
     """
-    from analytics.store import Store
-    from classifiers.counterfactual import export_counterfactual
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.counterfactual import export_counterfactual
     from cotwatch.output import emit
 
     with Store.open(db, wait=wait) as store:

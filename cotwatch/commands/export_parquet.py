@@ -22,8 +22,8 @@ def parquet(out, run, rows_per_file, db, fmt, wait):
     metadata, segments[ordinal, role, kind, text, redacted]) — the input of the distributed path
     (`cotwatch terms materialize --input ...`); the schema is in docs/scale.md.
     """
-    from analytics.shards import export_parquet
-    from analytics.store import Store
+    from cotwatch.analytics.scale.shards import export_parquet
+    from cotwatch.analytics.store.database import Store
     from cotwatch.output import emit
 
     with Store.open(db, wait=wait) as store:

@@ -28,8 +28,8 @@ def ingest(paths, fmt, run, step, environment, skip_bad, defer_terms, workers, d
     Each file goes in atomically: a file with a bad record is rejected whole (one line per bad
     record) unless --skip-bad. Re-ingesting the same records adds nothing.
     """
-    from analytics.ingest import ingest_paths
-    from analytics.store import Store
+    from cotwatch.analytics.ingest.loading import ingest_paths
+    from cotwatch.analytics.store.database import Store
     from cotwatch.progress import file_progress
 
     def report(result):

@@ -22,8 +22,8 @@ def label():
 @format_option
 def export(n, run, classifier, out, db, wait, fmt):
     """Write the N most uncertain, diverse unlabelled sentences (fill in their 'label' with 0/1)."""
-    from analytics.store import Store
-    from classifiers.labeling import export_for_labelling
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.labeling import export_for_labelling
     from cotwatch.output import emit
 
     with Store.open(db, wait=wait) as store:
@@ -40,7 +40,7 @@ def export(n, run, classifier, out, db, wait, fmt):
 @format_option
 def import_(file, classifier, split, fmt):
     """Add labelled sentences (JSONL with 'text' and 'label') to the training or held-out data; retrain to use them."""
-    from classifiers.labeling import import_labels
+    from cotwatch.classifiers.labeling import import_labels
     from cotwatch.output import emit
 
     emit(import_labels(file, classifier=classifier, split=split), fmt)

@@ -10,7 +10,7 @@ from cotwatch.options import db_option, wait_option
 @wait_option
 def migrate(db, wait):
     """Create the store if needed and apply pending schema migrations."""
-    from analytics.store import Store
+    from cotwatch.analytics.store.database import Store
 
     with Store.open(db, read_only=False, wait=wait) as store:
         applied = store.applied_on_open

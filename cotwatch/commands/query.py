@@ -17,7 +17,7 @@ def query():
 @format_option
 def list_(fmt):
     """Every named query: name, description and parameters ([name=default] is optional)."""
-    from analytics.sqlapi import queries_frame
+    from cotwatch.analytics.sqlapi import queries_frame
     from cotwatch.output import emit
 
     emit(queries_frame(), fmt)
@@ -27,7 +27,7 @@ def list_(fmt):
 @click.argument("name")
 def show(name):
     """Print a named query's SQL, header comment included."""
-    from analytics.sqlapi import describe_query, get_query
+    from cotwatch.analytics.sqlapi import describe_query, get_query
 
     click.echo(describe_query(get_query(name)), nl=False)
 
@@ -48,7 +48,7 @@ def run(name, params, fmt, output, max_rows, timeout, db, wait):
     Example:
       cotwatch query run term_rate_by_step -p term=grader --format csv
     """
-    from analytics.sqlapi import open_sql, run_query
+    from cotwatch.analytics.sqlapi import open_sql, run_query
     from cotwatch.output import emit
 
     with open_sql(db, wait=wait) as store:

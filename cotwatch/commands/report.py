@@ -25,7 +25,7 @@ def report(spec, out, db, wait, since, history, no_images, quiet):
     Also writes DIR/charts/*.png|svg, DIR/data/*.csv and DIR/report.json. One log line per section
     on stderr. Exit codes: 0 ok, 4 store missing, 5 store locked, 6 bad spec, 7 nothing to report.
     """
-    from reports.write import write_report
+    from cotwatch.reports.write import write_report
 
     log = (lambda _msg: None) if quiet else (lambda msg: click.echo(f"report: {msg}", err=True))
     path = write_report(db, spec, out, wait=wait, since=since, history=history, log=log,

@@ -11,8 +11,8 @@ from cotwatch.options import db_option, format_option, wait_option
 @wait_option
 def runs(db, fmt, wait):
     """One row per run: run, steps, environments, transcripts, reasoning_tokens."""
-    from analytics.store import Store
-    from analytics.summary import runs_summary
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.summary import runs_summary
     from cotwatch.output import emit
 
     with Store.open(db, wait=wait) as store:

@@ -13,8 +13,8 @@ from cotwatch.options import db_option, wait_option
 @wait_option
 def show(transcript_id, run, fmt, db, wait):
     """Show one transcript, segment by segment."""
-    from analytics.store import Store
-    from analytics.summary import transcript_segments
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.summary import transcript_segments
     from cotwatch.output import emit
 
     with Store.open(db, wait=wait) as store:

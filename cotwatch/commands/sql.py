@@ -33,7 +33,7 @@ def sql(query, params, fmt, output, max_rows, timeout, db, wait):
       cotwatch sql 'select * from term_counts where term = $t' -p t=grader --format csv
       cotwatch sql "select * from reasoning" --format parquet --output reasoning.parquet --max-rows 0
     """
-    from analytics.sqlapi import open_sql, run_sql
+    from cotwatch.analytics.sqlapi import open_sql, run_sql
     from cotwatch.output import emit
 
     text = sys.stdin.read() if query == "-" else query

@@ -1,4 +1,4 @@
-"""`cotwatch terms track|trend|discover|kwic|shift|materialize` — thin wrappers over analytics.terms."""
+"""`cotwatch terms track|trend|discover|kwic|shift|materialize` — thin wrappers over cotwatch.analytics.terms."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def track(term, run, environment, by_environment, watchlist, expand, scope, db, 
     doc_fraction, doc_fraction_lo/hi (Wilson), rate_lo/hi (cluster-robust ratio interval).
     TERM: a token (autop), a wildcard (autop*), a /regex/ over tokens, or @group of a watchlist.
     """
-    from analytics.store import Store
-    from analytics.terms import term_rates
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.terms.rates import term_rates
     from cotwatch.output import emit
 
     with Store.open(db, wait=wait) as store:
@@ -60,8 +60,8 @@ def trend(term, run, environment, by_environment, watchlist, expand, scope, db, 
     Columns: run, term, steps, first_rate, last_rate, tau, trend_p, slope (rate_per_1k per
     step), slope_per_1k_steps, direction (rising/falling at p < 0.05, else flat).
     """
-    from analytics.store import Store
-    from analytics.terms import term_trends
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.terms.rates import term_trends
     from cotwatch.output import emit
 
     with Store.open(db, wait=wait) as store:
@@ -93,8 +93,8 @@ def discover(run, environment, early, late, top, min_docs, direction, scope, db,
     score, english_zipf, keyness_z, trend_p, slope, docs_with_term_early, docs_with_term_late,
     occurrences_early, occurrences_late, example.
     """
-    from analytics.store import Store
-    from analytics.terms import discover_terms
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.terms.discover import discover_terms
     from cotwatch.output import emit
 
     with Store.open(db, wait=wait) as store:
@@ -121,8 +121,8 @@ def kwic(term, run, step, environment, width, limit, watchlist, scope, db, wait,
 
     TERM: a token (autop), a wildcard (autop*), a /regex/ over tokens, or @group of a watchlist.
     """
-    from analytics.store import Store
-    from analytics.terms import kwic as kwic_lines
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.terms.concordance import kwic as kwic_lines
     from cotwatch.output import emit
 
     with Store.open(db, wait=wait) as store:
@@ -150,9 +150,9 @@ def shift(run, from_step, to_step, chained, top, environment, scope, db, wait, f
     rate_from), jsd_contribution (bits), share (of the JSD), direction; --chained adds
     from_step, to_step, jsd.
     """
-    from analytics.errors import UsageError
-    from analytics.store import Store
-    from analytics.terms import chained_word_shift, word_shift
+    from cotwatch.analytics.errors import UsageError
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.terms.shift import chained_word_shift, word_shift
     from cotwatch.output import emit
 
     if chained and (from_step is not None or to_step is not None):
@@ -190,8 +190,8 @@ def materialize(engine, workers, input, partials, keep_partials, address, shard_
         return materialize_from_shards(db=db, wait=wait, fmt=fmt, engine=engine, input=input, partials=partials,
                                        keep_partials=keep_partials, address=address, workers=workers or 1,
                                        shard_batch=shard_batch)
-    from analytics.store import Store
-    from analytics.terms import materialize_counts
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.terms.materialize import materialize_counts
     from cotwatch.output import emit
 
     with Store.open(db, read_only=False, wait=wait) as store:

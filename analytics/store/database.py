@@ -1,6 +1,6 @@
 """The store: one DuckDB file, one object that owns its connection.
 
->>> from analytics.store import Store
+>>> from cotwatch.analytics.store import Store
 >>> with Store.open("runs.duckdb", read_only=False) as store:   # creates and migrates
 ...     store.frame("select count(*) as n from transcripts")
 
@@ -21,7 +21,8 @@ from typing import Any
 
 import duckdb
 
-from analytics.errors import InputError, StoreLocked, StoreMissing, StoreNeedsUpgrade
+from cotwatch.analytics.errors import InputError, StoreLocked, StoreMissing, StoreNeedsUpgrade
+from cotwatch.analytics.store.sqlfiles import load_sql
 
 DEFAULT_DB = "cotwatch.duckdb"
 ENV_DB = "COTWATCH_DB"
@@ -37,18 +38,13 @@ def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 def migrations() -> list[tuple[str, str]]:
     """(name, sql) of every shipped migration, in the order they apply."""
-    folder = resources.files("analytics") / "migrations"
+    folder = resources.files(__package__) / "migrations"
     found = sorted(
         (entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))
         for entry in folder.iterdir()
         if entry.name.endswith(".sql")
     )
     return found
-
-
-def load_sql(name: str) -> str:
-    """The text of ``analytics/sql/<name>.sql``."""
-    return (resources.files("analytics") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -197,7 +193,7 @@ class Store:
         return pl.from_arrow(self.con.sql(sql, params=params or None).to_arrow_table())
 
     def sql(self, name: str) -> str:
-        """The text of a named internal query in ``analytics/sql``."""
+        """The text of a named internal query (a ``sql/<name>.sql`` file below ``analytics/``)."""
         return load_sql(name)
 
     def run_names(self) -> list[str]:

@@ -1,6 +1,6 @@
-"""Word pools and sentence templates for the synthetic RL-run generator (``analytics.synth``).
+"""Word pools and sentence templates for the synthetic RL-run generator (``cotwatch.analytics.synth.generator``).
 
-Everything here is plain data. Templates use ``{slot}`` fields that ``analytics.synth`` fills
+Everything here is plain data. Templates use ``{slot}`` fields that ``cotwatch.analytics.synth.generator`` fills
 from ``SLOTS`` (shared) or an environment's own ``slots`` when it builds its sentence pools.
 
 Ground rules the generator checks when it builds the pools:

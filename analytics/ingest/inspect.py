@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from analytics.errors import InputError
+from cotwatch.analytics.errors import InputError
+from cotwatch.analytics.ingest.records import Record, RecordError, Segment, split_think
 
 
 def _content_segments(content: Any, role: str, kind: str):
-    from analytics.ingest import Segment, split_think
 
     if isinstance(content, str):
         if role == "assistant":
@@ -107,7 +107,6 @@ def read_inspect_log(path: Path, progress: Callable[[int], None], defaults: dict
 
     ``defaults`` holds the ``--run/--step/--environment`` flags, which win over the log's own.
     """
-    from analytics.ingest import Record, RecordError
 
     try:
         from inspect_ai.log import read_eval_log

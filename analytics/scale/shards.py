@@ -11,7 +11,7 @@ Files are laid out hive-style, ``run=<run>/step=<step>/part-<n>.parquet`` (value
 but every file also carries ``run`` and ``step`` as columns, so a shard read on its own (or a lake
 laid out differently) is complete.
 
->>> from analytics.store import Store
+>>> from cotwatch.analytics.store import Store
 >>> with Store.open("runs.duckdb") as store:
 ...     export_parquet(store, "shards/")                    # every run
 """
@@ -26,12 +26,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from analytics.errors import InputError
-from analytics.store import Store, load_sql
+from cotwatch.analytics.errors import InputError
+from cotwatch.analytics.kinds import SEGMENT_KINDS
+from cotwatch.analytics.store.database import Store
+from cotwatch.analytics.store.sqlfiles import load_sql
 
 #: Transcripts per shard file written by :func:`export_parquet` / :func:`write_shards`.
 ROWS_PER_FILE = 20_000
-SEGMENT_KINDS = ("reasoning", "reasoning_summary", "output", "user", "system", "tool")
 REQUIRED = ("transcript_id", "run", "step", "segments")
 
 
@@ -223,13 +224,12 @@ def _rebatch(reader, rows: int) -> Iterator:
 
 
 def write_shards(records: Iterable, out_dir: str | os.PathLike[str], *, rows_per_file: int = ROWS_PER_FILE) -> ExportResult:
-    """Write records (``analytics.ingest.Record`` objects or generic-JSONL dicts, e.g. from
-    ``analytics.synth.generate_run``) straight to shards, without a store. Records must carry
+    """Write records (``cotwatch.analytics.ingest.loading.Record`` objects or generic-JSONL dicts, e.g. from
+    ``cotwatch.analytics.synth.generator.generate_run``) straight to shards, without a store. Records must carry
     ``id``, ``run`` and ``step``. Same layout as :func:`export_parquet`."""
     import pyarrow as pa
 
-    from analytics.ingest import Record, RecordError, record_from_json
-
+    from cotwatch.analytics.ingest.records import Record, RecordError, record_from_json
     text = os.fspath(out_dir)
     fs, root = filesystem(text)
     _check_out(fs, root, text)
@@ -341,10 +341,9 @@ def kernel_input(table):
 
 
 def records(table, source: str) -> list:
-    """The rows of a conformed shard batch as ``analytics.ingest.Record`` objects (the form the
+    """The rows of a conformed shard batch as ``cotwatch.analytics.ingest.loading.Record`` objects (the form the
     ingest hashes and stages)."""
-    from analytics.ingest import Record, Segment
-
+    from cotwatch.analytics.ingest.records import Record, Segment
     out = []
     for row in table.to_pylist():
         metadata = row["metadata"]
@@ -367,6 +366,5 @@ def records(table, source: str) -> list:
 def content_hashes(table, source: str) -> list[str]:
     """The ingest's content hash of every row (equal to the stored ``content_hash`` of the same
     transcript ingested from JSONL, so shards and store agree on what "the same" means)."""
-    from analytics.ingest import content_hash
-
+    from cotwatch.analytics.ingest.records import content_hash
     return [content_hash(rec) for rec in records(table, source)]

@@ -5,7 +5,7 @@
  * (cell, scope, token) for the store's step tables, in one pass with one hash table of the
  * batch's tokens. Rows come in two modes:
  *
- *   0  ASCII text under the token contract of analytics/tokens.py. For ASCII the contract
+ *   0  ASCII text under the token contract of analytics/terms/tokens.py. For ASCII the contract
  *      (lowercase; a token is [^\W_]+(?:'[^\W_]+)*) reduces to bytes: A-Z lowercase to a-z, a-z
  *      and 0-9 are token bytes, every other byte separates, and an apostrophe joins two runs of
  *      token bytes when both of its neighbours in the row are token bytes (the regex is greedy).
@@ -866,7 +866,7 @@ static PyMethodDef methods[] = {
     {"sums_add", sums_add, METH_VARARGS, "sums_add(table, keys, a, b, c, d): add int64 rows (keys >= 0)."},
     {"sums_drain", sums_drain, METH_VARARGS, "sums_drain(table) -> (keys, a, b, c, d) bytes, one row per key; empties it."},
     {"count_batch", count_batch, METH_VARARGS,
-     "count_batch(data, extra, starts, ends, groups, modes, cell_of_doc) -> 13 bytes objects (see analytics/_tokcount.c): "
+     "count_batch(data, extra, starts, ends, groups, modes, cell_of_doc) -> 13 bytes objects (see analytics/terms/_tokcount.c): "
      "per-(document, scope) token counts and per-(cell, scope, token) sums under the token contract."},
     {NULL, NULL, 0, NULL},
 };

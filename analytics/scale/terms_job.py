@@ -1,12 +1,12 @@
 """Term counts over Parquet shards, on any engine, merged into the store in one transaction.
 
-The kernel is :func:`analytics.termcounts.count_kernel` — the very function the single-node
+The kernel is :func:`cotwatch.analytics.terms.materialize.count_kernel` — the very function the single-node
 ``materialize`` runs — applied to each batch of whole transcripts; batch row indices stand in
 for store pks, and the partials carry ``(run, transcript_id)`` instead. The merge maps them to
 store pks (inserting transcripts the store lacks through the ingest's path), skips transcripts
-that are already counted, and appends the rest with :func:`analytics.termcounts.merge_partials`.
+that are already counted, and appends the rest with :func:`cotwatch.analytics.terms.materialize.merge_partials`.
 
->>> from analytics.shard_terms import materialize_shards
+>>> from cotwatch.analytics.scale.terms_job import materialize_shards
 >>> materialize_shards("runs.duckdb", "s3://lake/rollouts/run=rl-7/**/*.parquet", engine="ray")
 """
 
@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from analytics.distributed import (
+from cotwatch.analytics.scale.jobs import (
     Job,
     KernelSpec,
     MergeResult,
@@ -30,7 +30,8 @@ from analytics.distributed import (
     run_job,
     stage_missing,
 )
-from analytics.store import Store, load_sql
+from cotwatch.analytics.store.database import Store
+from cotwatch.analytics.store.sqlfiles import load_sql
 
 KIND = "terms"
 #: doc_terms rows handed to one ``merge_partials`` call.
@@ -48,8 +49,8 @@ class TermPartials:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from analytics.shards import content_hashes, kernel_input
-        from analytics.termcounts import count_kernel
+        from cotwatch.analytics.scale.shards import content_hashes, kernel_input
+        from cotwatch.analytics.terms.materialize import count_kernel
 
         doc_terms, doc_tokens = count_kernel(kernel_input(table))
         run, tid = table.column("run"), table.column("transcript_id")
@@ -73,7 +74,7 @@ def terms_spec(batch_size: int = 4000) -> KernelSpec:
 def run_terms_job(input: str | os.PathLike[str], partials: str | os.PathLike[str], *, engine: str = "duckdb",
                   batch_size: int = 4000, **engine_options) -> Job:
     """Count terms over the shards named by ``input``; partials only (no store). See
-    :func:`analytics.distributed.run_job` for the engine options."""
+    :func:`cotwatch.analytics.scale.jobs.run_job` for the engine options."""
     return run_job(terms_spec(batch_size), input, partials, engine=engine, **engine_options)
 
 
@@ -100,7 +101,7 @@ def merge_terms_job(store: Store, job_dir: str | os.PathLike[str], *, merge_rows
 
 
 def _merge_counts(store: Store, job: Job, merge_rows: int) -> None:
-    from analytics.termcounts import merge_partials
+    from cotwatch.analytics.terms.materialize import merge_partials
 
     con = store.con
     for chunk in chunks_by_rows(job.parts, "terms_rows", merge_rows):
@@ -138,7 +139,7 @@ class MaterializeResult:
 
 def default_partials(db) -> str:
     """``<store>.jobs`` beside the store file."""
-    from analytics.store import resolve_db_path
+    from cotwatch.analytics.store.database import resolve_db_path
 
     path = db.path if isinstance(db, Store) else resolve_db_path(db)
     return f"{os.path.abspath(path)}.jobs"

@@ -8,7 +8,7 @@ A term spec is one of (matching is case-insensitive, against tokens of the token
 * ``@o3_capabilities`` — a named group of a watchlist (its members are specs themselves).
 
 Watchlists are TOML files (format in ``docs/terms.md``); the default one ships as
-``analytics/watchlists/default.toml``::
+``analytics/terms/watchlists/default.toml``::
 
     [groups.o3_capabilities]
     description = "Words that grew in o3's reasoning over capabilities RL"
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from analytics.errors import InputError, SpecError
-from analytics.tokens import TOKEN_RE, normalize
+from cotwatch.analytics.errors import InputError, SpecError
+from cotwatch.analytics.terms.tokens import TOKEN_RE, normalize
 
 DEFAULT_WATCHLIST = "default"
 _GROUP_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -124,8 +124,8 @@ def parse_terms(texts, watchlist: Watchlist | None = None) -> list[TermSpec]:
 def load_watchlist(path: str | Path | None = None) -> Watchlist:
     """Load a watchlist TOML file (the shipped default when ``path`` is None). Raises SpecError."""
     if path is None:
-        resource = resources.files("analytics") / "watchlists" / f"{DEFAULT_WATCHLIST}.toml"
-        source, text = f"analytics/watchlists/{DEFAULT_WATCHLIST}.toml", resource.read_text(encoding="utf-8")
+        resource = resources.files(__package__) / "watchlists" / f"{DEFAULT_WATCHLIST}.toml"
+        source, text = f"analytics/terms/watchlists/{DEFAULT_WATCHLIST}.toml", resource.read_text(encoding="utf-8")
     else:
         p = Path(path)
         source = str(p)

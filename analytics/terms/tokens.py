@@ -15,12 +15,7 @@ import re
 TOKEN_PATTERN = r"[^\W_]+(?:'[^\W_]+)*"
 TOKEN_RE = re.compile(TOKEN_PATTERN)
 
-#: Segment kinds counted for each ``--scope``.
-SCOPES: dict[str, tuple[str, ...]] = {
-    "reasoning": ("reasoning", "reasoning_summary"),
-    "output": ("output",),
-    "all": ("reasoning", "reasoning_summary", "output", "user", "system", "tool"),
-}
+from cotwatch.analytics.kinds import KINDS_OF_SCOPE as SCOPES  # noqa: F401  (segment kinds per --scope)
 
 
 def normalize(text: str) -> str:

@@ -83,8 +83,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analytics import synth_vocab as V
-from analytics.tokens import tokenize
+from cotwatch.analytics.synth import vocab as V
+from cotwatch.analytics.terms.tokens import tokenize
 
 __all__ = [
     "DEFAULT_ENVIRONMENTS",
@@ -876,14 +876,14 @@ def generate_corpus_bytes(target_mb: float, path: str | os.PathLike, *, seed: in
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m analytics.synth OUT.jsonl[.gz] [--target-mb N | --transcripts-per-checkpoint N]``.
+    """``python -m cotwatch.analytics.synth.generator OUT.jsonl[.gz] [--target-mb N | --transcripts-per-checkpoint N]``.
 
     Writes a synthetic run and prints the summary as JSON (for benchmarks and quick looks; the
     user-facing command is ``cotwatch demo``).
     """
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m analytics.synth", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m cotwatch.analytics.synth.generator", description=main.__doc__)
     parser.add_argument("out", help="output file (.jsonl or .jsonl.gz)")
     parser.add_argument("--target-mb", type=float, help="grow the run until the file has this many MB")
     parser.add_argument("--run", default=None)

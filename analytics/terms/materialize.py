@@ -5,17 +5,17 @@ batches of whole transcripts, with one kernel that every engine uses (this modul
 the Ray path of issue 7 through :func:`count_kernel`), so results are identical by construction.
 Counts land in ``doc_term_lists`` / ``doc_tokens`` (per transcript; ``doc_terms`` is the
 documented view) and ``step_term_counts`` / ``step_token_counts`` (per run, step, environment,
-scope); the schemas are in ``analytics/migrations/0002_terms.sql``, ``0007_sparse_counts.sql``
+scope); the schemas are in ``analytics/store/migrations/0002_terms.sql``, ``0007_sparse_counts.sql``
 and ``docs/terms.md``.
 
-Why the kernel is fast and still exactly the token contract (``analytics.tokens``):
+Why the kernel is fast and still exactly the token contract (``cotwatch.analytics.terms.tokens``):
 
 * For text that is ASCII once the curly apostrophe U+2019 (and a few punctuation marks that are
   separators in every engine: dashes, curly double quotes, ellipsis, bullets, arrows...) are
   replaced, the contract reduces to bytes: lowercase ``A-Z``, every byte other than ``a-z0-9'`` is
   a separator, and an apostrophe is part of a token exactly when both neighbours are letters or
   digits of the same string (the regex is greedy, so ``a'b`` always joins). The compiled kernel
-  (``analytics/_tokcount.c``) does that in one pass over the batch's bytes with one hash table
+  (``analytics/terms/_tokcount.c``) does that in one pass over the batch's bytes with one hash table
   of the batch's tokens, and sums the per-transcript counts per cell on the way.
 * Any other text (letters outside ASCII: accents, Turkish dotted I, Greek final sigma, combining
   marks...) is cut by the contract itself, ``re`` on ``str.lower()``, and handed to the same
@@ -33,18 +33,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from analytics.store import Store, load_sql, registered
-from analytics.tokens import TOKEN_RE, normalize
+from cotwatch.analytics.kinds import SCOPE_OF_KIND, STORED_SCOPES as SCOPE_NAMES
+from cotwatch.analytics.store.database import Store, registered
+from cotwatch.analytics.store.sqlfiles import load_sql
+from cotwatch.analytics.terms.tokens import TOKEN_RE, normalize
 
-SCOPE_OF_KIND = {
-    "reasoning": "reasoning",
-    "reasoning_summary": "reasoning",
-    "output": "output",
-    "user": "other",
-    "system": "other",
-    "tool": "other",
-}
-SCOPE_NAMES = ("reasoning", "output", "other")
 _SCOPE_CODE = {name: i for i, name in enumerate(SCOPE_NAMES)}
 _KIND_NAMES = tuple(SCOPE_OF_KIND)
 _KIND_SCOPE_CODES = np.array([_SCOPE_CODE[SCOPE_OF_KIND[k]] for k in _KIND_NAMES] + [2], np.int64)
@@ -72,10 +65,10 @@ SEPARATOR_PUNCTUATION = (
 # --------------------------------------------------------------------------------------------
 def _compiled():
     try:
-        from analytics import _tokcount
+        from cotwatch.analytics.terms import _tokcount
     except ImportError as exc:  # a source tree whose extension was never built
         raise ImportError(
-            "analytics._tokcount (the compiled counting kernel, analytics/_tokcount.c) is not built: "
+            "cotwatch.analytics.terms._tokcount (the compiled counting kernel, analytics/terms/_tokcount.c) is not built: "
             "install the package with `pip install -e .` (needs a C compiler and the Python headers)"
         ) from exc
     return _tokcount
@@ -121,11 +114,11 @@ def count_kernel(batch):
 
 def _count_arrays(batch, *, with_cells: bool) -> dict:
     """The kernel proper: a batch of rows (transcript_pk, kind, text[, run, step, environment])
-    counted by ``analytics._tokcount.count_batch`` (see analytics/_tokcount.c for the arrays).
+    counted by ``cotwatch.analytics.terms._tokcount.count_batch`` (see analytics/terms/_tokcount.c for the arrays).
 
     ASCII rows (after U+2019 becomes an apostrophe and separator punctuation a space) are cut by
     the compiled byte path of the contract; any other row is cut by the contract itself (``re``
-    on ``str.lower()`` text, :mod:`analytics.tokens`) and handed over as pre-cut tokens, so the
+    on ``str.lower()`` text, :mod:`cotwatch.analytics.terms.tokens`) and handed over as pre-cut tokens, so the
     edge cases of Unicode case mapping can never diverge. ``with_cells``: documents are grouped
     into cells by (run, step, environment) for the per-cell sums; otherwise one cell."""
     import pyarrow as pa
@@ -145,7 +138,7 @@ def _count_arrays(batch, *, with_cells: bool) -> dict:
     groups = doc_of_row * 3 + _KIND_SCOPE_CODES[kind_idx]
 
     text = batch.column("text").cast(pa.large_string()).chunk(0) if batch.num_rows else pa.array([], pa.large_string())
-    # modes of analytics/_tokcount.c: 0 ASCII text, 1 pre-cut tokens, 2 null, 3 rewritten ASCII
+    # modes of analytics/terms/_tokcount.c: 0 ASCII text, 1 pre-cut tokens, 2 null, 3 rewritten ASCII
     modes = np.zeros(len(text), np.uint8)
     if text.null_count:
         modes[text.is_null().to_numpy(zero_copy_only=False)] = 2
@@ -348,7 +341,7 @@ def _scope_codes(column) -> np.ndarray:
 
     codes = pc.index_in(column.cast(pa.string()), value_set=pa.array(SCOPE_NAMES))
     if codes.null_count:
-        from analytics.errors import InputError
+        from cotwatch.analytics.errors import InputError
 
         bad = pc.filter(column.cast(pa.string()), pc.is_null(codes))[0]
         raise InputError(f"term-count partial: unknown scope {bad.as_py()!r} (expected one of {SCOPE_NAMES})")
@@ -583,7 +576,7 @@ def _insert_docs(store: Store, prepared: dict, global_id: np.ndarray) -> None:
 
 
 class _VocabIds:
-    """term → global term_id: a compiled map (``analytics._tokcount.ids_*``) in front of
+    """term → global term_id: a compiled map (``cotwatch.analytics.terms._tokcount.ids_*``) in front of
     ``term_vocab``. ``complete``: the whole table is loaded first (worth it for a large backlog),
     so new terms are numbered here and appended without a lookup; otherwise a term not seen yet
     in this run is looked up, or added, in the store (``termcounts_vocab``)."""
@@ -714,3 +707,23 @@ def _global_term_ids(con, vocab, used: np.ndarray) -> np.ndarray:
 def _compact(store: Store) -> None:
     """One row per key in the step tables (merges append per-batch partial sums)."""
     store.con.execute(load_sql("termcounts_compact")).fetchall()
+
+
+# --------------------------------------------------------------------------------------------
+# Materializing (for the CLI: one call, one summary row)
+# --------------------------------------------------------------------------------------------
+def materialize_counts(store: Store, workers: int | None = None):
+    """Count every transcript not counted yet (:func:`materialize`); one summary row:
+    counted, pending (after), transcripts, terms (vocabulary size), seconds."""
+    import time
+
+    import polars as pl
+
+    start = time.perf_counter()
+    counted = materialize(store, workers=workers)
+    seconds = time.perf_counter() - start
+    pending = pending_transcripts(store)
+    total = store.rows("select count(*) from transcripts")[0][0]
+    vocab = store.rows("select count(*) from term_vocab")[0][0]
+    return pl.DataFrame({"counted": [counted], "pending": [pending], "transcripts": [total],
+                         "terms": [vocab], "seconds": [round(seconds, 3)]})

@@ -1,10 +1,10 @@
 """Engine-neutral jobs over Parquet shards: one kernel per batch, partials, one-transaction merge.
 
-A *job* reads shards (``analytics.shards``; local paths or object-store URIs), runs a *kernel* —
+A *job* reads shards (``cotwatch.analytics.scale.shards``; local paths or object-store URIs), runs a *kernel* —
 a callable class built once per worker, ``kernel(table, source) -> {name: Arrow table}`` — on
 batches of whole transcripts, and writes each output as ``<job dir>/<name>/part-<id>.parquet``.
 When every batch is written, the driver writes ``<job dir>/_SUCCESS`` (a JSON manifest naming the
-parts). A merge (``analytics.shard_terms``, ``classifiers.shard_scores``) reads only the parts the
+parts). A merge (``cotwatch.analytics.scale.terms_job``, ``cotwatch.classifiers.shard_scores``) reads only the parts the
 manifest names, in one store transaction that also records the job id in ``jobs``
 (``migrations/0006_jobs.sql``): a job without ``_SUCCESS`` (killed, failed) merges nothing and a
 job already in ``jobs`` is never merged twice.
@@ -31,8 +31,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from analytics.errors import CotwatchError, InputError
-from analytics.shards import _write_table, conform, filesystem, join, resolve_input
+from cotwatch.analytics.errors import CotwatchError, InputError
+from cotwatch.analytics.scale.shards import _write_table, conform, filesystem, join, resolve_input
 
 ENGINES = ("duckdb", "ray")
 RAY_HINT = "the ray engine needs the ray extra: pip install 'cotwatch[ray]'"
@@ -358,12 +358,12 @@ def _cotwatch_cause(exc: BaseException) -> CotwatchError | None:
         if isinstance(e, CotwatchError):
             return e
         stack.extend([e.__cause__, e.__context__, getattr(e, "cause", None)])
-    # Ray Data keeps only the worker's traceback text: find "analytics.errors.<Name>: <message>"
+    # Ray Data keeps only the worker's traceback text: find "cotwatch.analytics.errors.<Name>: <message>"
     import re
 
-    from analytics import errors
+    from cotwatch.analytics import errors
 
-    found = re.search(r"^analytics\.errors\.(\w+): (.+)$", str(exc), re.M)
+    found = re.search(r"^cotwatch\.analytics\.errors\.(\w+): (.+)$", str(exc), re.M)
     if found:
         cls = getattr(errors, found.group(1), None)
         if isinstance(cls, type) and issubclass(cls, CotwatchError):
@@ -432,7 +432,7 @@ def _empty_partial(output: str):
 def pick_transcripts(store, job: Job) -> None:
     """Create ``_job_pick`` (one part per (run, transcript_id)) from the job's ``rows`` partials
     and refuse the merge when a transcript's content differs between shards or from the store."""
-    from analytics.store import load_sql
+    from cotwatch.analytics.store.sqlfiles import load_sql
 
     register_partials(store.con, "_p_rows", job, "rows")
     try:
@@ -441,7 +441,7 @@ def pick_transcripts(store, job: Job) -> None:
         store.con.unregister("_p_rows")
     conflicts = store.rows(load_sql("jobs_conflicts"))
     if conflicts:
-        from analytics.errors import RejectedRecords
+        from cotwatch.analytics.errors import RejectedRecords
 
         problems = [f"{source}: run {run!r}, transcript {tid!r} {reason}" for source, run, tid, reason in conflicts]
         raise RejectedRecords(f"job {job.job_id}: {len(problems)}{'+' if len(problems) == 20 else ''} transcript(s) "
@@ -457,7 +457,7 @@ def stage_missing(store, job: Job) -> int:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from analytics.store import load_sql
+    from cotwatch.analytics.store.sqlfiles import load_sql
 
     missing = store.rows(load_sql("jobs_missing"))
     by_source: dict[str, set[str]] = {}
@@ -497,13 +497,12 @@ def normalise_metadata(text: str | None, source: str) -> str | None:
         raise InputError(f"{source}: metadata is not JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise InputError(f"{source}: metadata must be a JSON object")
-    from analytics.ingest import canonical_json
-
+    from cotwatch.analytics.ingest.records import canonical_json
     return canonical_json(value)
 
 
 def record_job(store, job: Job, result: MergeResult) -> None:
-    from analytics.store import load_sql
+    from cotwatch.analytics.store.sqlfiles import load_sql
 
     store.rows(load_sql("jobs_record"), {
         "job_id": job.job_id, "kind": job.kind, "engine": job.engine, "input": job.input,
@@ -520,7 +519,7 @@ def remove_job_dir(job: Job) -> None:
 
 def open_for_merge(db, wait: float):
     """A writable store for ``db`` (a path or an open ``Store``); (store, opened_here)."""
-    from analytics.store import Store
+    from cotwatch.analytics.store.database import Store
 
     if isinstance(db, Store):
         if db.read_only:
