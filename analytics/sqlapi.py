@@ -28,7 +28,6 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 import duckdb
-
 from cotwatch.analytics.errors import InputError, QueryTimeout
 from cotwatch.analytics.store.database import Store
 

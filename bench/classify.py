@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--json", dest="json_out", default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)
 
-    from cotwatch.analytics.synth import generator as synth
     from cotwatch.analytics.ingest.loading import ingest_paths
     from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.synth import generator as synth
 
     work = Path(tempfile.mkdtemp(prefix="cw-bench-"))
     # never train into (or read from) the user's own $COTWATCH_HOME

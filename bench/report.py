@@ -63,7 +63,6 @@ def sql_store(root: Path, transcripts: int) -> Path:
 def naive_page(store_path: Path, out: Path) -> int:
     """Baseline: per-transcript rows into an Altair chart, aggregated by Vega-Lite in the browser."""
     import altair as alt
-
     from cotwatch.analytics.store.database import Store
 
     with Store.open(store_path) as store:

@@ -80,11 +80,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    from cotwatch.analytics.synth import generator as synth
     from cotwatch.analytics.errors import QueryTimeout
     from cotwatch.analytics.ingest.loading import ingest_paths
-    from cotwatch.analytics.sqlapi import get_query, list_queries, open_sql, run_query, run_sql
+    from cotwatch.analytics.sqlapi import (
+        get_query,
+        list_queries,
+        open_sql,
+        run_query,
+        run_sql,
+    )
     from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.synth import generator as synth
 
     folder = Path(tempfile.mkdtemp(prefix="cotwatch-bench-sql-"))
     jsonl = folder / "run.jsonl"

@@ -66,8 +66,8 @@ def _peak() -> dict:
 # Methods (each runs in a fresh process: `bench/terms.py --method NAME --db PATH`)
 # --------------------------------------------------------------------------------------------
 def run_cotwatch(db: str, workers: int | None) -> dict:
-    from cotwatch.analytics.terms import materialize as termcounts
     from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.terms import materialize as termcounts
 
     work = OUT / "terms-work.duckdb"
     shutil.copy(db, work)
@@ -132,10 +132,9 @@ def run_counter(db: str) -> dict:
 
 def run_sklearn(db: str) -> dict:
     import numpy as np
+    from cotwatch.analytics.terms.tokens import TOKEN_PATTERN, normalize
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
-
-    from cotwatch.analytics.terms.tokens import TOKEN_PATTERN, normalize
 
     rows = _segments(db)
     start = time.perf_counter()
@@ -215,9 +214,9 @@ def series_queries(db: Path | None = None) -> dict:
 def million_store(n: int) -> dict:
     """A store of ``n`` short transcripts (50 steps x 4 environments) made in SQL, counted by the
     real ``materialize``; then the single-term series timings on it."""
-    from cotwatch.analytics.terms import materialize as termcounts
     from cotwatch.analytics.store.database import Store
     from cotwatch.analytics.synth.generator import RISING_TERMS
+    from cotwatch.analytics.terms import materialize as termcounts
 
     db = OUT / f"terms-series-{n}.duckdb"
     db.unlink(missing_ok=True)

@@ -16,13 +16,12 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from cotwatch.analytics.errors import InputError
+from cotwatch.analytics.store.sqlfiles import load_sql
 from cotwatch.classifiers.artifacts import Artifact, load_artifact
 from cotwatch.classifiers.embeddings import StoreCache, progress_bar, text_hashes
 from cotwatch.classifiers.scoring import Scorer
 from cotwatch.classifiers.sentences import split_many
-from cotwatch.analytics.store.sqlfiles import load_sql
 
 
 class CountingCache(StoreCache):

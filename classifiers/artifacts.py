@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from cotwatch.analytics.errors import InputError, SpecError
+from cotwatch.analytics.store.atomic import atomic_path, atomic_write_text
 from cotwatch.classifiers.spec import Pattern, cotwatch_home, package_dir
 
 FORMAT = "cotwatch-classifier/1"
@@ -114,13 +114,9 @@ def save_artifact(path: Path, *, card: dict, head, static_head, static_threshold
         "recall": list(recall),
         "validation": {k: np.asarray(v) for k, v in validation.items()},
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    sio.dump(payload, tmp)
-    os.replace(tmp, path)
-    card_path = path.with_name(path.stem + ".card.json")
-    card_tmp = card_path.with_name(f".{card_path.name}.tmp")
-    card_tmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(card_tmp, card_path)
+    with atomic_path(path) as tmp:
+        sio.dump(payload, tmp)
+    atomic_write_text(path.with_name(path.stem + ".card.json"), json.dumps(card, indent=2, sort_keys=True) + "\n")
     return path
 
 

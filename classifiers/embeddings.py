@@ -23,7 +23,6 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-
 from cotwatch.analytics.errors import InputError
 
 DEFAULT_MODEL = "default"
@@ -186,7 +185,6 @@ class StoreCache:
 
     def get(self, model: str, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         import pyarrow as pa
-
         from cotwatch.analytics.store.sqlfiles import load_sql
 
         if len(hashes) == 0:
@@ -210,7 +208,6 @@ class StoreCache:
 
     def put(self, model: str, hashes: np.ndarray, vectors: np.ndarray) -> None:
         import pyarrow as pa
-
         from cotwatch.analytics.store.sqlfiles import load_sql
 
         if len(hashes) == 0:
@@ -265,7 +262,13 @@ def progress_bar(enabled: bool, total: int, description: str) -> Iterator[Callab
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True) as bar:

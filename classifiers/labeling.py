@@ -21,8 +21,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-
 from cotwatch.analytics.errors import InputError, NothingToReport
+from cotwatch.analytics.store.atomic import atomic_open
 from cotwatch.analytics.store.sqlfiles import load_sql
 
 
@@ -36,7 +36,6 @@ def export_for_labelling(store, n: int, out: str | os.PathLike[str], *, classifi
                          run: str | None = None, pool: int | None = None):
     """Write the ``n`` most uncertain, diverse unlabelled sentences to ``out``; returns a polars frame of them."""
     import polars as pl
-
     from cotwatch.classifiers.embeddings import StoreCache, text_hashes
     from cotwatch.classifiers.spec import load_spec
 
@@ -67,13 +66,9 @@ def export_for_labelling(store, n: int, out: str | os.PathLike[str], *, classifi
         pl.lit(None, dtype=pl.Int8).alias("label"),
         pl.lit(classifier).alias("classifier"),
     ).select("id", "text", "score", "label", "classifier", "transcript_id", "run", "step")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_open(out) as fh:
         for rec in picked.iter_rows(named=True):
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    os.replace(tmp, out)
     return picked
 
 
@@ -111,8 +106,12 @@ def import_labels(path: str | os.PathLike[str], *, classifier: str = "eval_aware
     prevalence correction — representative of it. A sentence can only ever be in one split.
     """
     import polars as pl
-
-    from cotwatch.classifiers.spec import heldout_files, load_spec, read_labelled, training_files
+    from cotwatch.classifiers.spec import (
+        heldout_files,
+        load_spec,
+        read_labelled,
+        training_files,
+    )
 
     if split not in ("train", "heldout"):
         raise InputError(f"split must be train or heldout, got {split!r}")

@@ -13,7 +13,6 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-
 from cotwatch.classifiers.spec import ClassifierSpec, Pattern
 
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from cotwatch.classifiers.embeddings import DEFAULT_MODEL, Encoder, embed
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
-
-from cotwatch.classifiers.embeddings import DEFAULT_MODEL, Encoder, embed
 
 
 def make_head(C: float = 1.0, calibration: str = "sigmoid", cv: int = 5, seed: int = 0):

@@ -35,7 +35,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from cotwatch.analytics.errors import InputError, NothingToReport
 from cotwatch.analytics.store.sqlfiles import load_sql
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-
 from cotwatch.classifiers.artifacts import Artifact, load_artifact
 from cotwatch.classifiers.embeddings import Encoder, StaticEncoder, embed, text_hashes
 from cotwatch.classifiers.lexicon import Lexicon
@@ -127,7 +126,6 @@ def score_texts(texts: Sequence[str], ids: Sequence[str] | None = None, *, class
     >>> score_texts(["ok. hmm, this smells like an alignment eval"])    # doctest: +SKIP
     """
     import polars as pl
-
     from cotwatch.classifiers.sentences import split_many
 
     texts = list(texts)

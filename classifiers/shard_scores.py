@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+from cotwatch.analytics.errors import InputError
 from cotwatch.analytics.kinds import REASONING_KINDS
 from cotwatch.analytics.scale.jobs import (
     Job,
@@ -29,13 +30,12 @@ from cotwatch.analytics.scale.jobs import (
     chunks_by_rows,
     open_for_merge,
     pick_transcripts,
-    register_partials,
     record_job,
+    register_partials,
     remove_job_dir,
     run_job,
     stage_missing,
 )
-from cotwatch.analytics.errors import InputError
 from cotwatch.analytics.scale.terms_job import default_partials
 from cotwatch.analytics.store.sqlfiles import load_sql
 
@@ -82,7 +82,6 @@ class ScorePartials:
     def __call__(self, table, source: str) -> dict:
         import numpy as np
         import pyarrow as pa
-
         from cotwatch.analytics.scale.shards import content_hashes
         from cotwatch.classifiers.embeddings import text_hashes
         from cotwatch.classifiers.sentences import split_many
@@ -156,7 +155,6 @@ def merge_scores_job(store, job_dir: str | os.PathLike[str], *, merge_rows: int 
     inserts transcripts the store lacks, and stores results for transcripts that have none for
     that artifact (others are skipped). A job already merged is a no-op."""
     import pyarrow as pa
-
     from cotwatch.classifiers.applying import register
 
     job = Job.load(job_dir, KIND)

@@ -21,14 +21,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from cotwatch.classifiers.artifacts import Artifact, load_artifact, save_artifact, user_dir
+from cotwatch.classifiers.artifacts import (
+    Artifact,
+    load_artifact,
+    save_artifact,
+    user_dir,
+)
 from cotwatch.classifiers.embeddings import Encoder, StaticEncoder, embed, progress_bar
 from cotwatch.classifiers.lexicon import Lexicon
-from cotwatch.classifiers.metrics import best_f1_threshold, binary_metrics, max_fpr_threshold
+from cotwatch.classifiers.metrics import (
+    best_f1_threshold,
+    binary_metrics,
+    max_fpr_threshold,
+)
 from cotwatch.classifiers.model import make_head, make_static_head
 from cotwatch.classifiers.prevalence import Validation
-from cotwatch.classifiers.spec import ClassifierSpec, data_hash, heldout_files, load_spec, load_split, training_files
+from cotwatch.classifiers.spec import (
+    ClassifierSpec,
+    data_hash,
+    heldout_files,
+    load_spec,
+    load_split,
+    training_files,
+)
 
 
 @dataclass
@@ -206,7 +221,6 @@ def evaluate(classifier: str = "eval_awareness", *, device: str = "auto", batch_
     data changed since (``data_changed``).
     """
     import polars as pl
-
     from cotwatch.classifiers.scoring import Scorer
 
     art: Artifact = load_artifact(classifier)
@@ -252,7 +266,6 @@ def train_summary(card: dict):
 def list_classifiers():
     """Artifacts (name, where, version, threshold, heldout F1/AUROC, path) plus untrained specs."""
     import polars as pl
-
     from cotwatch.classifiers.artifacts import available
     from cotwatch.classifiers.spec import shipped_specs
 

@@ -27,9 +27,9 @@ class DemoResult:
 def build_demo_store(out: Path, *, checkpoints: int = 12, transcripts_per_checkpoint: int = 50,
                      seed: int = 0, log: Log = lambda _: None) -> Path:
     """Generate the synthetic run and ingest it into a fresh ``out/cotwatch.duckdb``."""
-    from cotwatch.analytics.synth import generator as synth
     from cotwatch.analytics.ingest.loading import ingest_paths
     from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.synth import generator as synth
 
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".demo-", dir=out))
@@ -81,10 +81,10 @@ def _runs(result: DemoResult, log: Log) -> None:
 
 def _terms(result: DemoResult, log: Log) -> None:
     from cotwatch.analytics.store.database import Store
-    from cotwatch.analytics.terms.specs import load_watchlist
     from cotwatch.analytics.terms.discover import discover_terms
     from cotwatch.analytics.terms.rates import term_rates, term_trends
     from cotwatch.analytics.terms.shift import word_shift
+    from cotwatch.analytics.terms.specs import load_watchlist
     watchlist = load_watchlist()  # the shipped default
     with Store.open(result.store) as store:
         rates = term_rates(store, [], watchlist=watchlist)

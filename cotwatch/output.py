@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cotwatch.analytics.store.atomic import atomic_path, atomic_write_text
+
 FORMATS = ("table", "csv", "json")
 EXPORT_FORMATS = ("table", "csv", "json", "parquet")
 
@@ -29,7 +31,7 @@ def emit(df, fmt: str = "table", output: str | Path | None = None, *, title: str
     if fmt == "parquet":
         if output is None:
             raise UsageError("--format parquet needs --output FILE")
-        _atomic_write(Path(output), lambda tmp: df.write_parquet(tmp))
+        _write_via(output, lambda tmp: df.write_parquet(tmp))
         return
     if fmt == "csv":
         text = df.write_csv()
@@ -44,7 +46,7 @@ def emit(df, fmt: str = "table", output: str | Path | None = None, *, title: str
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        _atomic_write(Path(output), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        atomic_write_text(output, text)
 
 
 def render_table(df, *, title: str | None = None) -> str:
@@ -84,16 +86,6 @@ class _Null:
         pass
 
 
-def _atomic_write(path: Path, write) -> None:
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+def _write_via(output, write) -> None:
+    with atomic_path(output) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

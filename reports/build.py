@@ -277,7 +277,6 @@ def _term_rates(ctx: _Context):
 # -- sections -----------------------------------------------------------------------------------
 def _section_overview(ctx: _Context) -> Section:
     import polars as pl
-
     from cotwatch.reports.charts import overview_chart
 
     df = _overview_frame(ctx)
@@ -329,7 +328,6 @@ def _section_heatmap(ctx: _Context) -> Section:
 
 def _section_emergent(ctx: _Context) -> Section:
     import polars as pl
-
     from cotwatch.reports.charts import EMERGENT_COLUMNS, emergent_terms_chart
 
     fn = _need("discover_terms")
@@ -386,7 +384,6 @@ def _normalize_shift(df, from_step: int | None = None, to_step: int | None = Non
 
 def _section_word_shift(ctx: _Context) -> Section:
     import polars as pl
-
     from cotwatch.reports.charts import word_shift_chart
 
     fn = _need("word_shift")
@@ -460,7 +457,6 @@ def _section_awareness(ctx: _Context) -> Section:
 
 def _section_awareness_covert(ctx: _Context) -> Section:
     import polars as pl
-
     from cotwatch.reports.charts import COVERT_COLUMNS, awareness_covert_chart
 
     df = _awareness(ctx)
@@ -490,7 +486,6 @@ def _wilson(k, n, z: float = 1.959963984540054):
 
 def _section_environments(ctx: _Context) -> Section:
     import polars as pl
-
     from cotwatch.reports.charts import environment_breakdown_chart
 
     df = _overview_frame(ctx)

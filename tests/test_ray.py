@@ -14,13 +14,20 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'cotwatch[ray]')")
 
-from cotwatch.analytics.synth import generator as synth  # noqa: E402
-from cotwatch.analytics.scale.jobs import SUCCESS  # noqa: E402
 from cotwatch.analytics.errors import InputError  # noqa: E402
-from cotwatch.analytics.scale.terms_job import materialize_shards, merge_terms_job  # noqa: E402
+from cotwatch.analytics.scale.jobs import SUCCESS  # noqa: E402
 from cotwatch.analytics.scale.shards import export_parquet  # noqa: E402
+from cotwatch.analytics.scale.terms_job import materialize_shards, merge_terms_job  # noqa: E402
 from cotwatch.analytics.store.database import Store  # noqa: E402
-from tests._scale_helpers import KeywordScorer, apply_single_node, ingest_store, score_tables, term_tables  # noqa: E402
+from cotwatch.analytics.synth import generator as synth  # noqa: E402
+
+from tests._scale_helpers import (  # noqa: E402
+    KeywordScorer,
+    apply_single_node,
+    ingest_store,
+    score_tables,
+    term_tables,
+)
 from tests.test_shards import _bad_shard  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]

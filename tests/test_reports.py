@@ -18,8 +18,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from cotwatch.analytics.errors import InputError, SpecError
+
 from tests import _reports_helpers as H
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 def write_store(path: Path, *, checkpoints: int = 3, per_checkpoint: int = 4, payload: bool = True) -> Path:
     """A small store from the synthetic generator, plus (optionally) one hostile transcript whose
     environment and reasoning carry an HTML/JS payload."""
-    from cotwatch.analytics.synth import generator as synth
     from cotwatch.analytics.ingest.loading import ingest_paths
     from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.synth import generator as synth
 
     records = list(synth.generate_run(run="rl", checkpoints=checkpoints, transcripts_per_checkpoint=per_checkpoint,
                                       environments=synth.DEFAULT_ENVIRONMENTS[:2], seed=3))
@@ -51,9 +51,9 @@ def write_store(path: Path, *, checkpoints: int = 3, per_checkpoint: int = 4, pa
 
 def write_two_run_store(path: Path) -> Path:
     """Two small synthetic runs, one with a name that needs escaping and slugging."""
-    from cotwatch.analytics.synth import generator as synth
     from cotwatch.analytics.ingest.loading import ingest_paths
     from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.synth import generator as synth
 
     src = path.parent / f"{path.stem}.jsonl"
     with src.open("w") as fh:
@@ -248,7 +248,6 @@ def test_charts_accept_pandas():
 
 def test_one_theme_registered_and_enabled():
     import altair as alt
-
     from cotwatch.reports.charts import THEME, _alt, awareness_chart
 
     awareness_chart(H.awareness_frame())

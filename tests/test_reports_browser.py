@@ -27,6 +27,7 @@ ALL_DRAWN = ("document.querySelectorAll('div.vega-chart').length > 0 && "
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory) -> Path:
     from cotwatch.reports.write import write_report
+
     from tests.test_reports import write_store
 
     root = tmp_path_factory.mktemp("browser")
@@ -40,6 +41,7 @@ def full_report_dir(tmp_path_factory) -> Path:
     ``_reports_helpers.documented_analyses``), so every chart type is rendered by a real browser."""
     from cotwatch.reports import build
     from cotwatch.reports.write import write_report
+
     from tests.test_reports import write_store
 
     root = tmp_path_factory.mktemp("browser-full")
@@ -54,6 +56,7 @@ def full_report_dir(tmp_path_factory) -> Path:
 def two_run_report_dir(tmp_path_factory) -> Path:
     """Two runs: run-faceted charts and one emergent / word-shift chart per run."""
     from cotwatch.reports.write import write_report
+
     from tests.test_reports import write_two_run_store
 
     root = tmp_path_factory.mktemp("browser-two")

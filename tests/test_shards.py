@@ -14,13 +14,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-
-from cotwatch.analytics.synth import generator as synth
-from cotwatch.analytics.scale.jobs import SUCCESS, Job
 from cotwatch.analytics.errors import InputError, RejectedRecords
-from cotwatch.analytics.scale.terms_job import materialize_shards, merge_terms_job, run_terms_job
-from cotwatch.analytics.scale.shards import export_parquet, resolve_input, shard_schema, write_shards
+from cotwatch.analytics.scale.jobs import SUCCESS, Job
+from cotwatch.analytics.scale.shards import (
+    export_parquet,
+    resolve_input,
+    shard_schema,
+    write_shards,
+)
+from cotwatch.analytics.scale.terms_job import (
+    materialize_shards,
+    merge_terms_job,
+    run_terms_job,
+)
 from cotwatch.analytics.store.database import Store
+from cotwatch.analytics.synth import generator as synth
+
 from tests._scale_helpers import ingest_store, jsonl, term_tables
 
 REPO = Path(__file__).resolve().parents[1]
@@ -257,6 +266,7 @@ def test_cli_materialize_and_merge_job(corpus, tmp_path):
 # ---------------------------------------------------------------------------------------------
 def test_scores_from_shards_equal_classify_apply(corpus, tmp_path):
     from cotwatch.classifiers.shard_scores import apply_shards
+
     from tests._scale_helpers import KeywordScorer, apply_single_node, score_tables
 
     single = apply_single_node(fresh_copy(corpus, tmp_path, count_terms=True))
@@ -277,10 +287,10 @@ def test_scores_from_shards_equal_classify_apply(corpus, tmp_path):
 
 
 def test_cli_apply_from_shards_and_its_errors(corpus, tmp_path, monkeypatch):
+    import cotwatch.classifiers.shard_scores as shard_scores
+
     from cotwatch.commands import distributed
     from tests._scale_helpers import KeywordScorer
-
-    import cotwatch.classifiers.shard_scores as shard_scores
 
     real = shard_scores.apply_shards
     monkeypatch.setattr(shard_scores, "apply_shards",

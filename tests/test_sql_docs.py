@@ -8,8 +8,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from cotwatch.analytics.sqlapi import list_queries, open_sql, run_sql
+
 from tests._sql_helpers import build_fixture_store
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "sql.md"

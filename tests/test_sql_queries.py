@@ -9,9 +9,14 @@ from collections import Counter, defaultdict
 import duckdb
 import polars as pl
 import pytest
-
 from cotwatch.analytics.sqlapi import get_query, list_queries, parse_query, run_query
-from tests._sql_helpers import EXPECTED, RuleScorer, add_classifier_results, build_fixture_store
+
+from tests._sql_helpers import (
+    EXPECTED,
+    RuleScorer,
+    add_classifier_results,
+    build_fixture_store,
+)
 from tests.test_sql_views import CONTRACT
 
 QUERY_NAMES = [q.name for q in list_queries()]
@@ -94,10 +99,10 @@ def test_curly_apostrophe_and_case_in_term_parameters(fixture_store):
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from cotwatch.analytics.synth import generator as synth
     from cotwatch.analytics.ingest.loading import ingest_paths
     from cotwatch.analytics.sqlapi import open_sql
     from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.synth import generator as synth
 
     folder = tmp_path_factory.mktemp("sqldemo")
     records = []

@@ -10,9 +10,15 @@ import textwrap
 
 import duckdb
 import pytest
-
 from cotwatch.analytics.errors import InputError, QueryTimeout, StoreLocked
-from cotwatch.analytics.sqlapi import check_read_only, open_sql, run_query, run_sql, sql_parameters
+from cotwatch.analytics.sqlapi import (
+    check_read_only,
+    open_sql,
+    run_query,
+    run_sql,
+    sql_parameters,
+)
+
 from tests._sql_helpers import build_fixture_store, file_digest
 
 WRITES = {

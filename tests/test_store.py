@@ -9,7 +9,6 @@ import time
 
 import duckdb
 import pytest
-
 from cotwatch.analytics.errors import StoreLocked, StoreMissing
 from cotwatch.analytics.store.database import Store, migrations, resolve_db_path
 

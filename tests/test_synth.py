@@ -15,7 +15,6 @@ import sys
 from collections import Counter, defaultdict
 
 import pytest
-
 from cotwatch.analytics.synth import generator as synth
 from cotwatch.analytics.synth.generator import (
     CHAT_FORMATS,

@@ -10,17 +10,23 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import scipy.stats
-
-from cotwatch.analytics.terms import stats as term_stats
-from cotwatch.analytics.terms import materialize as termcounts
 from cotwatch.analytics.errors import InputError, NothingToReport, SpecError
 from cotwatch.analytics.ingest.loading import ingest_paths
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.store.sqlfiles import load_sql
-from cotwatch.analytics.terms.specs import load_watchlist, parse_term
 from cotwatch.analytics.terms import (
-    RATE_COLUMNS, chained_word_shift, discover_terms, kwic, term_rates, term_trends, word_shift,
+    RATE_COLUMNS,
+    chained_word_shift,
+    discover_terms,
+    kwic,
+    term_rates,
+    term_trends,
+    word_shift,
 )
+from cotwatch.analytics.terms import materialize as termcounts
+from cotwatch.analytics.terms import stats as term_stats
+from cotwatch.analytics.terms.specs import load_watchlist, parse_term
+
 from tests.conftest import DATA, requires_data
 
 TRACES = DATA / "thinking-traces"

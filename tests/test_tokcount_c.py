@@ -12,12 +12,11 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from cotwatch.analytics.terms import _tokcount as tc
 from cotwatch.analytics.terms.materialize import _string_buffers
 from cotwatch.analytics.terms.tokens import tokenize
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
 u8 = lambda *v: np.array(v, np.uint8)  # noqa: E731

@@ -7,14 +7,13 @@ from collections import Counter
 
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from cotwatch.analytics.terms import materialize as termcounts
 from cotwatch.analytics.ingest.loading import ingest_paths
 from cotwatch.analytics.store.database import Store
+from cotwatch.analytics.terms import materialize as termcounts
 from cotwatch.analytics.terms.concordance import _kwic_lines
 from cotwatch.analytics.terms.tokens import tokenize
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 HOSTILE = {
     "apostrophes": ("Don’t 'tis rock'n'roll a''b '' x' 'y O'NEIL’S", ["don't", "tis", "rock'n'roll", "a", "b", "x", "y", "o'neil's"]),

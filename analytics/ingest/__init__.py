@@ -7,6 +7,12 @@ atomically per file by ``loading``.
 ...     ingest_paths(store, ["rollouts.jsonl.gz"], run="rl-7")
 """
 
-from cotwatch.analytics.ingest.loading import FORMATS, FileResult, detect_format, ingest_file, ingest_paths
+from cotwatch.analytics.ingest.loading import (
+    FORMATS,
+    FileResult,
+    detect_format,
+    ingest_file,
+    ingest_paths,
+)
 
 __all__ = ["FORMATS", "FileResult", "detect_format", "ingest_file", "ingest_paths"]

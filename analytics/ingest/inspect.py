@@ -93,7 +93,11 @@ def _samples(path: Path) -> Iterator[Any]:
     silently skips samples whose epoch disagrees with the header); ``.json`` logs are one JSON
     document that inspect_ai parses whole anyway.
     """
-    from inspect_ai.log import read_eval_log, read_eval_log_sample, read_eval_log_sample_summaries
+    from inspect_ai.log import (
+        read_eval_log,
+        read_eval_log_sample,
+        read_eval_log_sample_summaries,
+    )
 
     if path.suffix.lower() == ".json":
         yield from read_eval_log(str(path), resolve_attachments=True).samples or []

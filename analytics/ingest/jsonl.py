@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from cotwatch.analytics.errors import InputError
-from cotwatch.analytics.ingest.records import RecordError, _Columns, _problem, record_from_json
+from cotwatch.analytics.ingest.records import (
+    RecordError,
+    _Columns,
+    _problem,
+    record_from_json,
+)
 
 
 class _Progress:

@@ -24,8 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from cotwatch.analytics.errors import InputError, RejectedRecords
-from cotwatch.analytics.ingest.jsonl import CHUNK_BYTES, _jsonl_chunks, _Progress, parse_jsonl_chunk
-from cotwatch.analytics.ingest.records import _Columns, _problem, RecordError
+from cotwatch.analytics.ingest.jsonl import (
+    CHUNK_BYTES,
+    _jsonl_chunks,
+    _Progress,
+    parse_jsonl_chunk,
+)
+from cotwatch.analytics.ingest.records import RecordError, _Columns, _problem
 from cotwatch.analytics.ingest.text import _read_text
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.store.sqlfiles import load_sql
@@ -108,7 +113,9 @@ def iter_input_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
 
 
 def _read_inspect(path: Path, progress: _Progress, defaults: dict[str, Any]) -> Iterator[tuple]:
-    from cotwatch.analytics.ingest.inspect import read_inspect_log  # imports inspect_ai: only when needed
+    from cotwatch.analytics.ingest.inspect import (
+        read_inspect_log,  # imports inspect_ai: only when needed
+    )
 
     yield from read_inspect_log(path, progress, defaults)
 

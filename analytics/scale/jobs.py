@@ -32,7 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cotwatch.analytics.errors import CotwatchError, InputError
-from cotwatch.analytics.scale.shards import _write_table, conform, filesystem, join, resolve_input
+from cotwatch.analytics.scale.shards import (
+    _write_table,
+    conform,
+    filesystem,
+    join,
+    resolve_input,
+)
 
 ENGINES = ("duckdb", "ray")
 RAY_HINT = "the ray engine needs the ray extra: pip install 'cotwatch[ray]'"
@@ -456,7 +462,6 @@ def stage_missing(store, job: Job) -> int:
     row per shard file (format ``parquet``). Inside the caller's transaction."""
     import pyarrow as pa
     import pyarrow.compute as pc
-
     from cotwatch.analytics.store.sqlfiles import load_sql
 
     missing = store.rows(load_sql("jobs_missing"))

@@ -228,7 +228,6 @@ def write_shards(records: Iterable, out_dir: str | os.PathLike[str], *, rows_per
     ``cotwatch.analytics.synth.generator.generate_run``) straight to shards, without a store. Records must carry
     ``id``, ``run`` and ``step``. Same layout as :func:`export_parquet`."""
     import pyarrow as pa
-
     from cotwatch.analytics.ingest.records import Record, RecordError, record_from_json
     text = os.fspath(out_dir)
     fs, root = filesystem(text)

@@ -24,8 +24,8 @@ from cotwatch.analytics.scale.jobs import (
     chunks_by_rows,
     open_for_merge,
     pick_transcripts,
-    register_partials,
     record_job,
+    register_partials,
     remove_job_dir,
     run_job,
     stage_missing,
@@ -48,7 +48,6 @@ class TermPartials:
     def __call__(self, table, source: str) -> dict:
         import pyarrow as pa
         import pyarrow.compute as pc
-
         from cotwatch.analytics.scale.shards import content_hashes, kernel_input
         from cotwatch.analytics.terms.materialize import count_kernel
 

@@ -8,7 +8,12 @@ file writes (``atomic``).
 """
 
 from cotwatch.analytics.store.database import (
-    Store, connect_with_retry, migrations, open_store, registered, resolve_db_path,
+    Store,
+    connect_with_retry,
+    migrations,
+    open_store,
+    registered,
+    resolve_db_path,
 )
 from cotwatch.analytics.store.sqlfiles import load_sql
 

@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
-from cotwatch.analytics.errors import InputError, StoreLocked, StoreMissing, StoreNeedsUpgrade
+from cotwatch.analytics.errors import (
+    InputError,
+    StoreLocked,
+    StoreMissing,
+    StoreNeedsUpgrade,
+)
 from cotwatch.analytics.store.sqlfiles import load_sql
 
 DEFAULT_DB = "cotwatch.duckdb"

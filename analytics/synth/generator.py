@@ -82,7 +82,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-
 from cotwatch.analytics.synth import vocab as V
 from cotwatch.analytics.terms.tokens import tokenize
 

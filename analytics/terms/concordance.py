@@ -6,15 +6,13 @@ import re
 from pathlib import Path
 
 import numpy as np
-
 from cotwatch.analytics.errors import InputError
 from cotwatch.analytics.kinds import kinds_of_stored_scope
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.store.sqlfiles import load_sql
+from cotwatch.analytics.terms.rates import _check_scope, _specs, resolve_terms
 from cotwatch.analytics.terms.specs import TermSpec, Watchlist
 from cotwatch.analytics.terms.tokens import TOKEN_RE, normalize
-from cotwatch.analytics.terms.rates import _check_scope, _specs, resolve_terms
-
 
 # --------------------------------------------------------------------------------------------
 # KWIC

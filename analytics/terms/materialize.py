@@ -32,8 +32,8 @@ import os
 from collections.abc import Iterator
 
 import numpy as np
-
-from cotwatch.analytics.kinds import SCOPE_OF_KIND, STORED_SCOPES as SCOPE_NAMES
+from cotwatch.analytics.kinds import SCOPE_OF_KIND
+from cotwatch.analytics.kinds import STORED_SCOPES as SCOPE_NAMES
 from cotwatch.analytics.store.database import Store, registered
 from cotwatch.analytics.store.sqlfiles import load_sql
 from cotwatch.analytics.terms.tokens import TOKEN_RE, normalize

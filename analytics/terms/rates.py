@@ -18,13 +18,17 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-
 from cotwatch.analytics.errors import InputError, NothingToReport
 from cotwatch.analytics.kinds import QUERY_SCOPES
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.store.sqlfiles import load_sql
 from cotwatch.analytics.terms import stats as term_stats
-from cotwatch.analytics.terms.specs import TermSpec, Watchlist, load_watchlist, parse_terms
+from cotwatch.analytics.terms.specs import (
+    TermSpec,
+    Watchlist,
+    load_watchlist,
+    parse_terms,
+)
 
 #: CLI scope → stored scopes (doc_tokens/doc_term_lists/step tables).
 STORED_SCOPES = QUERY_SCOPES

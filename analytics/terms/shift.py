@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-
 import numpy as np
-
 from cotwatch.analytics.errors import InputError, NothingToReport
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.store.sqlfiles import load_sql
 from cotwatch.analytics.terms import stats as term_stats
 from cotwatch.analytics.terms.rates import _cells, _check_scope
-
 
 # --------------------------------------------------------------------------------------------
 # Word shift

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from cotwatch.options import db_option, format_option, output_option, run_option, wait_option
+from cotwatch.options import (
+    db_option,
+    format_option,
+    output_option,
+    run_option,
+    wait_option,
+)
 
 
 @click.command()

@@ -6,7 +6,12 @@ import sys
 
 import click
 
-from cotwatch.commands.distributed import ENGINES, apply_from_shards, scoring_options, shard_input_options
+from cotwatch.commands.distributed import (
+    ENGINES,
+    apply_from_shards,
+    scoring_options,
+    shard_input_options,
+)
 from cotwatch.options import db_option, format_option, output_option, wait_option
 
 classifier_option = click.option(
@@ -47,7 +52,8 @@ def train(spec, model, out, seed, device, batch_size, fmt):
 
     Prints cross-validated and held-out metrics for the model, the cascade and the lexicon baseline.
     """
-    from cotwatch.classifiers.training import train as run_train, train_summary
+    from cotwatch.classifiers.training import train as run_train
+    from cotwatch.classifiers.training import train_summary
     from cotwatch.output import emit
 
     result = run_train(spec, model=model, out=out, device=device, batch_size=batch_size, seed=seed,
@@ -129,7 +135,8 @@ def apply(run, classifier, rescore, no_cascade, device, batch_size, engine, work
                                  concurrency=concurrency, device=device, encode_batch=batch_size,
                                  cascade=not no_cascade, run=run)
     from cotwatch.analytics.store.database import Store
-    from cotwatch.classifiers.applying import apply as run_apply, apply_summary
+    from cotwatch.classifiers.applying import apply as run_apply
+    from cotwatch.classifiers.applying import apply_summary
     from cotwatch.output import emit
 
     with Store.open(db, read_only=False, wait=wait) as store:

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import click
 
-from cotwatch.commands._sql_options import max_rows_option, param_option, report_truncated, timeout_option
-from cotwatch.options import db_option, export_format_option, format_option, output_option, wait_option
+from cotwatch.commands._sql_options import (
+    max_rows_option,
+    param_option,
+    report_truncated,
+    timeout_option,
+)
+from cotwatch.options import (
+    db_option,
+    export_format_option,
+    format_option,
+    output_option,
+    wait_option,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,7 +6,12 @@ import sys
 
 import click
 
-from cotwatch.commands._sql_options import max_rows_option, param_option, report_truncated, timeout_option
+from cotwatch.commands._sql_options import (
+    max_rows_option,
+    param_option,
+    report_truncated,
+    timeout_option,
+)
 from cotwatch.options import db_option, export_format_option, output_option, wait_option
 
 

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import click
 
-from cotwatch.commands.distributed import ENGINES, materialize_from_shards, merge_job, shard_input_options
+from cotwatch.commands.distributed import (
+    ENGINES,
+    materialize_from_shards,
+    merge_job,
+    shard_input_options,
+)
 from cotwatch.options import (
-    db_option, environment_option, format_option, output_option, run_option, scope_option, wait_option,
+    db_option,
+    environment_option,
+    format_option,
+    output_option,
+    run_option,
+    scope_option,
+    wait_option,
 )
 
 TERM_HELP = "TERM: a token (autop), a wildcard (autop*), a /regex/ over tokens, or @group of a watchlist."
