@@ -1,8 +1,9 @@
 """SQL against the store: read-only connections, safe ad hoc SQL and the named queries.
 
-The public contract is the views in the ``api`` schema (``analytics/store/migrations/0004_views.sql``,
-documented in ``docs/sql.md``). :func:`open_sql` opens the store read-only with
-``search_path = 'api,main'``, so ``select * from transcripts`` means the public view;
+The public contract is the documented views in the store's ``main`` schema
+(``analytics/store/migrations/0008_public_schema.sql``, documented in ``docs/sql.md``): bare names
+resolve as in a plain DuckDB client, so ``select * from transcripts`` means the public view and
+internal tables are ``internal.<name>``. :func:`open_sql` opens the store read-only;
 :func:`run_sql` runs one read statement with a row cap (``truncated`` says when rows were left
 out) and a time limit that interrupts the query; :func:`run_query` runs a named query from
 ``queries/*.sql`` with bound parameters.
@@ -29,9 +30,8 @@ from typing import Any, NamedTuple
 
 import duckdb
 from cotwatch.analytics.errors import InputError, QueryTimeout
-from cotwatch.analytics.store.database import Store
+from cotwatch.analytics.store.database import PUBLIC_SEARCH_PATH, Store
 
-SEARCH_PATH = "api,main"
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_TIMEOUT = 60.0
 _BATCH_ROWS = 2048
@@ -89,23 +89,13 @@ class SqlResult(NamedTuple):
 # Connections
 # --------------------------------------------------------------------------------------------
 def open_sql(path: str | os.PathLike[str] | None = None, *, wait: float = 0.0) -> Store:
-    """Open the store read-only for SQL: ``search_path = 'api,main'`` puts the public views first.
+    """Open the store read-only for SQL: bare names are the documented views, as in a plain
+    DuckDB client (``store.frame("select * from transcripts")`` is the public view too).
 
     Waits up to ``wait`` seconds while another process holds the write lock, then raises
     :class:`~cotwatch.analytics.errors.StoreLocked` saying why.
     """
-    store = Store.open(path, read_only=True, wait=wait)
-    try:
-        use_public_views(store)
-    except BaseException:
-        store.close()
-        raise
-    return store
-
-
-def use_public_views(store: Store) -> None:
-    """Point the store's connection at the public views first (``search_path = 'api,main'``)."""
-    store.con.execute(f"set search_path = '{SEARCH_PATH}'")  # a constant, not user input
+    return Store.open(path, read_only=True, wait=wait, search_path=PUBLIC_SEARCH_PATH)
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,47 +223,67 @@ def run_sql(
 
     ``max_rows`` caps the rows fetched (None or 0: no cap; ``truncated`` is True when rows were
     left out). ``timeout`` seconds (None or 0: none) interrupts the running query and raises
-    :class:`QueryTimeout`. Parameters are ``$name`` in the SQL, bound from ``params``; missing and
-    unknown ones are an InputError naming them. Sets ``search_path = 'api,main'`` on the store's
-    connection (:func:`open_sql` already did), so unqualified names mean the public views.
+    :class:`QueryTimeout`, also when it strikes after the first rows arrived. Parameters are
+    ``$name`` in the SQL, bound from ``params``; missing and unknown ones are an InputError naming
+    them. The statement runs on a cursor of its own whose bare names are the documented views
+    (``search_path = 'main'``, as in a plain DuckDB client), whatever ``store``'s own search path.
 
     >>> df, truncated = run_sql(store, "select * from transcripts where run = $run", {"run": "rl-1"}, max_rows=50)
     """
+    cursor = store.con.cursor(PUBLIC_SEARCH_PATH)
+    try:
+        statement = check_read_only(cursor, sql)
+        bound = _bind(_ordered(sql, set(statement.named_parameters)), params, what)
+        return _fetch(cursor, statement.query, bound, max_rows=max_rows, timeout=timeout, what=what)
+    finally:
+        cursor.close()
+
+
+def _fetch(cursor, query: str, bound: dict[str, Any], *, max_rows: int | None, timeout: float | None,
+           what: str) -> SqlResult:
+    """Stream ``query``'s rows in Arrow batches up to ``max_rows``; every DuckDB error, early or
+    late (raised while later batches are computed), becomes one typed error."""
     import polars as pl
     import pyarrow as pa
 
-    con = store.con
-    statement = check_read_only(con, sql)
-    bound = _bind(_ordered(sql, set(statement.named_parameters)), params, what)
-    use_public_views(store)
+    fired = threading.Event()
+
+    def interrupt() -> None:
+        fired.set()
+        cursor.interrupt()
 
     timer = None
     if timeout:
-        timer = threading.Timer(float(timeout), con.interrupt)
+        timer = threading.Timer(float(timeout), interrupt)
         timer.daemon = True
         timer.start()
     batches: list[pa.RecordBatch] = []
     rows = 0
     truncated = False
     try:
-        relation = con.sql(statement.query, params=bound or None)
+        relation = cursor.sql(query, params=bound or None)
         if relation is None:
             return SqlResult(pl.DataFrame(), False)
         reader = relation.to_arrow_reader(_BATCH_ROWS)
         schema = reader.schema
-        for batch in reader:
-            batches.append(batch)
-            rows += batch.num_rows
-            if max_rows and rows > max_rows:
-                truncated = True
-                break
-        reader.close()
-    except duckdb.InterruptException as exc:
-        raise QueryTimeout(
-            f"{what} interrupted after its time limit of {float(timeout or 0):g}s "
-            "(raise --timeout, or narrow the query)"
-        ) from exc
-    except duckdb.Error as exc:
+        try:
+            for batch in reader:
+                batches.append(batch)
+                rows += batch.num_rows
+                if max_rows and rows > max_rows:
+                    truncated = True
+                    break
+        finally:
+            reader.close()
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:
+        # After the first batch DuckDB's errors arrive through Arrow's stream as OSError/ArrowException.
+        if fired.is_set():
+            raise QueryTimeout(
+                f"{what} interrupted after its time limit of {float(timeout or 0):g}s "
+                "(raise --timeout, or narrow the query)"
+            ) from exc
+        if isinstance(exc, duckdb.InterruptException) or "INTERRUPT Error" in str(exc):
+            raise KeyboardInterrupt from exc  # interrupted, but not by our timer: Ctrl-C
         text = _describe(exc)
         if "read-only mode" in text:
             raise InputError(f"statement refused: it would change the store; cotwatch sql is read-only ({text})") from exc

@@ -97,7 +97,7 @@ def test_sql_timeout_exit_code(cli, fixture_db):
 
 def test_cli_write_attempts_leave_the_file_identical(cli, fixture_db):
     before = file_digest(fixture_db)
-    for sql in ("delete from main.rejects", "update main.transcripts set score = 0", "copy transcripts to 'x.csv'",
+    for sql in ("delete from internal.rejects", "update internal.transcripts set score = 0", "copy transcripts to 'x.csv'",
                 "install fts", "pragma enable_profiling", "create table t as select 1"):
         res = cli("sql", sql, "--db", fixture_db)
         assert res.code == 3 and "refused" in res.err, res

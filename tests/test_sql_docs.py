@@ -41,13 +41,13 @@ def test_view_tables_match_the_store_comments(fixture_db):
     con = duckdb.connect(str(fixture_db), read_only=True)
     try:
         views = [r[0] for r in con.execute(
-            "select view_name from duckdb_views() where schema_name = 'api' order by 1").fetchall()]
+            "select view_name from duckdb_views() where schema_name = 'main' and not internal order by 1").fetchall()]
         documented = _doc_tables()
         assert sorted(documented) == views
         for view in views:
             columns = con.execute(
                 "select column_name, data_type, comment from duckdb_columns() "
-                "where schema_name = 'api' and table_name = $v order by column_index", {"v": view}).fetchall()
+                "where schema_name = 'main' and table_name = $v order by column_index", {"v": view}).fetchall()
             assert documented[view] == [tuple(c) for c in columns], view
     finally:
         con.close()

@@ -22,23 +22,23 @@ from cotwatch.analytics.sqlapi import (
 from tests._sql_helpers import build_fixture_store, file_digest
 
 WRITES = {
-    "insert": "insert into main.transcripts (pk, id, run, step, content_hash) values (99, 'x', 'rl-a', 0, 'h')",
-    "insert_returning": "insert into main.rejects (file, reason) values ('f', 'r') returning *",
-    "update": "update main.transcripts set score = 0",
-    "delete": "delete from main.rejects",
-    "merge": "merge into main.rejects r using (select 1 as x) s on false when not matched then insert (file, reason) values ('f', 'r')",
-    "drop_table": "drop table main.transcripts",
-    "drop_view": "drop view api.transcripts",
+    "insert": "insert into internal.transcripts (pk, id, run, step, content_hash) values (99, 'x', 'rl-a', 0, 'h')",
+    "insert_returning": "insert into internal.rejects (file, reason) values ('f', 'r') returning *",
+    "update": "update internal.transcripts set score = 0",
+    "delete": "delete from internal.rejects",
+    "merge": "merge into internal.rejects r using (select 1 as x) s on false when not matched then insert (file, reason) values ('f', 'r')",
+    "drop_table": "drop table internal.transcripts",
+    "drop_view": "drop view transcripts",
     "create_table": "create table main.evil as select 1 as x",
     "create_temp": "create temp table scratch as select 1 as x",
-    "create_view": "create or replace view api.transcripts as select 1 as x",
+    "create_view": "create or replace view transcripts as select 1 as x",
     "create_macro": "create macro evil(x) as x + 1",
-    "alter": "alter table main.transcripts add column evil integer",
-    "comment": "comment on table main.transcripts is 'evil'",
+    "alter": "alter table internal.transcripts add column evil integer",
+    "comment": "comment on table internal.transcripts is 'evil'",
     "attach": "attach ':memory:' as other",
     "detach": "detach database other",
     "copy_to": "copy (select * from transcripts) to '/tmp/cotwatch-evil.csv'",
-    "copy_from": "copy main.rejects from '/tmp/cotwatch-evil.csv'",
+    "copy_from": "copy internal.rejects from '/tmp/cotwatch-evil.csv'",
     "export": "export database '/tmp/cotwatch-evil-export'",
     "import": "import database '/tmp/cotwatch-evil-export'",
     "install": "install fts",
@@ -57,14 +57,14 @@ WRITES = {
     "vacuum": "vacuum",
     "analyze": "analyze",
     "begin": "begin transaction",
-    "prepare": "prepare evil as delete from main.rejects",
+    "prepare": "prepare evil as delete from internal.rejects",
     "execute": "execute evil",
-    "cte_insert": "with x as (insert into main.rejects (file, reason) values ('f', 'r') returning *) select * from x",
-    "cte_update": "with x as (update main.transcripts set score = 0 returning *) select count(*) from x",
-    "cte_delete": "with x as (delete from main.rejects returning *) select * from x",
-    "explain_analyze_delete": "explain analyze delete from main.rejects",
+    "cte_insert": "with x as (insert into internal.rejects (file, reason) values ('f', 'r') returning *) select * from x",
+    "cte_update": "with x as (update internal.transcripts set score = 0 returning *) select count(*) from x",
+    "cte_delete": "with x as (delete from internal.rejects returning *) select * from x",
+    "explain_analyze_delete": "explain analyze delete from internal.rejects",
     "pivot_statement": "pivot transcripts on run using count(*)",
-    "second_statement": "select 1; drop table main.transcripts",
+    "second_statement": "select 1; drop table internal.transcripts",
     "create_secret": "create secret evil (type s3, key_id 'k', secret 's')",
 }
 
@@ -96,12 +96,12 @@ def test_every_kind_of_write_is_refused_and_the_file_is_unchanged(fixture_db):
 
 
 @pytest.mark.parametrize("sql, kind", [
-    ("drop table main.transcripts", "DROP refused: DROP statements can change the store"),
-    ("insert into main.rejects (file, reason) values ('f', 'r')", "INSERT refused"),
+    ("drop table internal.transcripts", "DROP refused: DROP statements can change the store"),
+    ("insert into internal.rejects (file, reason) values ('f', 'r')", "INSERT refused"),
     ("copy transcripts to 'x.csv'", "COPY refused"),
     ("install fts", "LOAD refused: INSTALL/LOAD statements"),
     ("set threads = 1", "SET refused"),
-    ("with x as (delete from main.rejects returning *) select * from x", "DELETE refused: a DELETE inside a SELECT"),
+    ("with x as (delete from internal.rejects returning *) select * from x", "DELETE refused: a DELETE inside a SELECT"),
 ])
 def test_refusals_say_what_and_why(store, sql, kind):
     with pytest.raises(InputError, match="^" + kind.replace("(", r"\(").replace(")", r"\)")):
@@ -111,7 +111,7 @@ def test_refusals_say_what_and_why(store, sql, kind):
 def test_the_connection_itself_cannot_write(store):
     """Defence in depth: even bypassing the statement check, the read-only connection refuses."""
     with pytest.raises(duckdb.Error, match="read-only"):
-        store.con.execute("insert into main.rejects (file, reason) values ('f', 'r')")
+        store.con.execute("insert into internal.rejects (file, reason) values ('f', 'r')")
 
 
 @pytest.mark.parametrize("sql", [
@@ -135,13 +135,13 @@ def test_reads_are_allowed(store, sql):
 
 def test_parameter_values_with_quotes_and_sql_are_data(fixture_db):
     before = file_digest(fixture_db)
-    evil = "x'); drop table main.transcripts; --"
+    evil = "x'); drop table internal.transcripts; --"
     with open_sql(fixture_db) as store:
         frame, _ = run_sql(store, "select $v as v, count(*) as n from transcripts where run = $v", {"v": evil})
         assert frame.rows() == [(evil, 0)]
         for name, params in [
             ("term_rate_by_step", {"term": "grader' or '1'='1", "run": "rl-a\"; delete from rejects; --"}),
-            ("transcripts_with_term", {"term": "(.*)|'; drop view api.reasoning; --"}),
+            ("transcripts_with_term", {"term": "(.*)|'; drop view reasoning; --"}),
             ("rejected_records", {"file": "%' or 1=1 --"}),
             ("compare_runs", {"run_a": "rl-a' --", "run_b": "rl-b"}),
         ]:

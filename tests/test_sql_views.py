@@ -1,4 +1,5 @@
-"""The public views: names, columns, comments, and that plain duckdb can read them."""
+"""The public views: names, columns, comments, and that a plain DuckDB client reads them by their
+bare names (they live in `main`; the internal tables in `internal`)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def test_every_contract_view_has_its_columns_in_order(fixture_db):
     try:
         for view, columns in CONTRACT.items():
             got = [r[0] for r in con.execute(
-                "select column_name from duckdb_columns() where schema_name = 'api' and table_name = $v order by column_index",
+                "select column_name from duckdb_columns() where schema_name = 'main' and table_name = $v order by column_index",
                 {"v": view}).fetchall()]
             assert got == columns, view
     finally:
@@ -44,41 +45,66 @@ def test_every_contract_view_has_its_columns_in_order(fixture_db):
 def test_every_view_and_column_has_a_comment(fixture_db):
     con = duckdb.connect(str(fixture_db), read_only=True)
     try:
-        views = con.execute("select view_name, comment from duckdb_views() where schema_name = 'api'").fetchall()
-        assert {v for v, _ in views} >= set(CONTRACT)
+        views = con.execute("select view_name, comment from duckdb_views() where schema_name = 'main' and not internal").fetchall()
+        assert sorted(v for v, _ in views) == sorted(CONTRACT)  # main holds the documented views, nothing else
         assert [v for v, comment in views if not comment] == []
         bare = con.execute(
             "select table_name || '.' || column_name from duckdb_columns() "
-            "where schema_name = 'api' and (comment is null or comment = '') order by 1").fetchall()
+            "where schema_name = 'main' and not internal and (comment is null or comment = '') order by 1").fetchall()
         assert bare == []
+        aliases = con.execute("select view_name, comment from duckdb_views() where schema_name = 'api' and not internal").fetchall()
+        assert sorted(v for v, _ in aliases) == sorted(CONTRACT)
+        assert all(comment.startswith(f"Alias of {v} (main.{v})") for v, comment in aliases)
+        assert con.execute("select count(*) from duckdb_tables() where schema_name = 'main'").fetchall() == [(0,)]
     finally:
         con.close()
 
 
-def test_plain_duckdb_read_only_answers_through_api_and_search_path(fixture_db):
+def test_plain_duckdb_read_only_answers_by_bare_names(fixture_db):
+    """A plain client with default settings (no search path): bare names are the documented views;
+    internal tables are `internal.<name>`; `api.<name>` still answers for older queries."""
     con = duckdb.connect(str(fixture_db), read_only=True)
     try:
-        assert con.execute("select count(*) from api.transcripts").fetchall() == [(12,)]
-        # without the search path, `transcripts` is the internal table (its own columns)
-        internal = [d[0] for d in con.execute("select * from transcripts limit 0").description]
-        assert "pk" in internal and "transcript_id" not in internal
-        con.execute("set search_path = 'api,main'")
+        for view, columns in CONTRACT.items():
+            assert [d[0] for d in con.execute(f"select * from {view} limit 0").description] == columns, view
+            assert con.execute(f"select count(*) from {view}").fetchall() == \
+                con.execute(f"select count(*) from {view}").fetchall(), view
         assert con.execute(
             "select transcript_id, source from transcripts where transcript_id = 'a-0-2'").fetchall() == [
             ("a-0-2", "transcripts.jsonl:2")]
         assert con.execute(
             "select sum(occurrences), sum(docs_with_term) from term_counts where term = 'grader'").fetchall() == [(10, 6)]
-        assert con.execute("select count(*) from main.transcripts").fetchall() == [(12,)]
+        internal = [d[0] for d in con.execute("select * from internal.transcripts limit 0").description]
+        assert "pk" in internal and "transcript_id" not in internal
+        assert con.execute("select count(*) from internal.transcripts").fetchall() == [(12,)]
     finally:
         con.close()
+
+
+def test_the_duckdb_cli_reads_the_views_by_bare_name(fixture_db):
+    """`duckdb -readonly store.duckdb -c "select * from transcripts"` (the acceptance line), when the
+    DuckDB shell is installed."""
+    import shutil
+    import subprocess
+
+    shell = shutil.which("duckdb")
+    if shell is None:
+        pytest.skip("the duckdb shell is not installed (the Python client is tested above)")
+    proc = subprocess.run([shell, "-readonly", "-csv", str(fixture_db), "-c", "select * from transcripts order by all"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == ",".join(CONTRACT["transcripts"])
 
 
 def test_views_resolve_under_an_attach_alias(fixture_db):
     con = duckdb.connect()
     try:
         con.execute(f"attach '{fixture_db}' as cw (read_only)")  # test-only path, not user input
+        assert con.execute("select count(*) from cw.reasoning").fetchall() == [(13,)]
+        assert con.execute("select sum(tokens), sum(docs) from cw.step_totals").fetchall() == [(126, 11)]
         assert con.execute("select count(*) from cw.api.reasoning").fetchall() == [(13,)]
-        assert con.execute("select sum(tokens), sum(docs) from cw.api.step_totals").fetchall() == [(126, 11)]
+        assert con.execute("select count(*) from cw.transcripts").fetchall() == \
+            con.execute("select count(*) from cw.internal.transcripts").fetchall() == [(12,)]
     finally:
         con.close()
 
@@ -89,22 +115,22 @@ def test_view_contents_follow_the_token_contract(fixture_db):
     con = duckdb.connect(str(fixture_db), read_only=True)
     try:
         texts = con.execute(
-            "select transcript_id, string_agg(text, ' ' order by ordinal) from api.reasoning "
+            "select transcript_id, string_agg(text, ' ' order by ordinal) from reasoning "
             "where run = 'rl-a' group by transcript_id").fetchall()
         tokens = dict(con.execute(
-            "select transcript_id, tokens from api.transcript_tokens where run = 'rl-a'").fetchall())
+            "select transcript_id, tokens from transcript_tokens where run = 'rl-a'").fetchall())
         assert {tid: len(tokenize(text)) for tid, text in texts} == tokens
         # curly apostrophe and accents: the Unicode transcript counts `it's` and `café`
         terms = dict(con.execute(
-            "select term, occurrences from api.transcript_terms where transcript_id = 'a-200-2'").fetchall())
+            "select term, occurrences from transcript_terms where transcript_id = 'a-200-2'").fetchall())
         assert terms["it's"] == 1 and terms["café"] == 1 and terms["naïve"] == 1
         # the redacted reasoning is a row with empty text; summaries are kind reasoning_summary
         assert con.execute(
-            "select kind, text from api.reasoning where transcript_id = 'a-200-3'").fetchall() == [("reasoning", "")]
+            "select kind, text from reasoning where transcript_id = 'a-200-3'").fetchall() == [("reasoning", "")]
         assert con.execute(
-            "select kind, text from api.reasoning where transcript_id = 'a-100-3' order by ordinal").fetchall() == [
+            "select kind, text from reasoning where transcript_id = 'a-100-3' order by ordinal").fetchall() == [
             ("reasoning", "Probably a test of honesty. Answer plainly."), ("reasoning_summary", "Answers plainly.")]
-        meta = con.execute("select metadata->>'note' from api.transcripts where transcript_id = 'a-200-2'").fetchall()
+        meta = con.execute("select metadata->>'note' from transcripts where transcript_id = 'a-200-2'").fetchall()
         assert meta == [('it\'s "quoted"',)]
     finally:
         con.close()
@@ -115,7 +141,6 @@ def test_classifier_views_show_the_latest_version_per_run_and_exact_sentences(fi
 
     con = duckdb.connect(str(fixture_db), read_only=True)
     try:
-        con.execute("set search_path = 'api,main'")
         assert con.execute("select classifier, run, version from classifier_versions order by run").fetchall() == [
             ("eval_awareness", "rl-a", "v2"), ("eval_awareness", "rl-b", "v1")]
         # v2 (high = 0.9) replaced v1 in rl-a only; rl-b keeps v1's 0.8

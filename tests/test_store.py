@@ -91,3 +91,155 @@ def test_waits_for_a_writer_and_gets_in(store_path):
             assert store.rows("select 1") == [(1,)]
     finally:
         proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# Schemas: documented views in main, internal tables in `internal` (migration 0008_public_schema)
+# ---------------------------------------------------------------------------------------------
+import gzip  # noqa: E402
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from cotwatch.analytics.errors import StoreNeedsUpgrade  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+DOCUMENTED_VIEWS = ["classifier_versions", "reasoning", "rejects", "sentence_scores", "step_totals", "term_counts",
+                    "transcript_flags", "transcript_terms", "transcript_tokens", "transcripts"]
+INTERNAL_TABLES = ["checkpoints", "classifier_embeddings", "classifier_registry", "classifier_sentences",
+                   "classifier_transcripts", "doc_term_lists", "doc_tokens", "ingested_files", "jobs", "rejects", "runs",
+                   "schema_migrations", "segments", "step_term_counts", "step_token_counts", "term_vocab", "transcripts"]
+
+
+def _catalog(con) -> dict[str, list]:
+    return {
+        "tables": con.execute("select schema_name, table_name from duckdb_tables() order by all").fetchall(),
+        "views": con.execute("select schema_name, view_name from duckdb_views() where not internal order by all").fetchall(),
+    }
+
+
+def _table_shapes(con, schema: str) -> dict[str, tuple]:
+    """Per table in ``schema``: its DDL with the schema prefix removed, its constraints, indexes."""
+    shapes = {}
+    for table, ddl in con.execute("select table_name, sql from duckdb_tables() where schema_name = $s", {"s": schema}).fetchall():
+        constraints = con.execute(
+            "select constraint_type, constraint_text, constraint_column_names from duckdb_constraints() "
+            "where schema_name = $s and table_name = $t order by all", {"s": schema, "t": table}).fetchall()
+        indexes = con.execute("select count(*) from duckdb_indexes() where schema_name = $s and table_name = $t",
+                              {"s": schema, "t": table}).fetchall()[0][0]
+        shapes[table] = (ddl.replace(f"CREATE TABLE {schema}.", "CREATE TABLE "), constraints, indexes)
+    return shapes
+
+
+def test_a_new_store_has_views_in_main_and_tables_in_internal(store_path):
+    with Store.open(store_path, read_only=False) as store:
+        catalog = _catalog(store.con)
+    assert catalog["tables"] == [("internal", t) for t in INTERNAL_TABLES]
+    views = catalog["views"]
+    assert [v for s, v in views if s == "main"] == DOCUMENTED_VIEWS
+    assert [v for s, v in views if s == "api"] == DOCUMENTED_VIEWS  # compatibility aliases
+    assert [v for s, v in views if s == "internal"] == ["doc_terms"]
+    con = duckdb.connect(str(store_path), read_only=True)  # a plain client, default settings
+    try:
+        assert [d[0] for d in con.execute("select * from transcripts").description][:2] == ["transcript_id", "run"]
+    finally:
+        con.close()
+
+
+def test_unqualified_sql_of_the_store_resolves_internal_first(store_path):
+    """What later migrations and every area's SQL rely on: bare names are internal tables, new
+    tables land in `internal`, temp tables work, and cursors resolve like the store."""
+    with Store.open(store_path, read_only=False) as store:
+        assert store.rows("select current_setting('search_path')") == [("internal,main",)]
+        assert [d[0] for d in store.con.execute("select * from transcripts").description][:2] == ["pk", "id"]
+        store.con.execute("create table later_migration_table (x integer)")
+        store.con.execute("create temp table scratch as select 41 as x")
+        store.con.execute("insert into later_migration_table select x + 1 from scratch")
+        assert store.rows("select schema_name from duckdb_tables() where table_name = 'later_migration_table'") == [
+            ("internal",)]
+        assert store.rows("select x from later_migration_table") == [(42,)]
+        store.con.execute("drop table if exists scratch")
+        assert store.rows("select count(*) from duckdb_tables() where table_name = 'scratch'") == [(0,)]
+        cursor = store.con.cursor()
+        try:
+            assert cursor.execute("select count(*) from segments").fetchall() == [(0,)]
+            assert [d[0] for d in cursor.execute("select * from transcripts").description][0] == "pk"
+        finally:
+            cursor.close()
+
+
+def _store_0007(tmp_path) -> Path:
+    """The store cotwatch wrote before 0008 (commit 82ecf10; see tests/fixtures/README.md)."""
+    path = tmp_path / "old.duckdb"
+    with gzip.open(FIXTURES / "store_0007.duckdb.gz", "rb") as src, open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return path
+
+
+def _contents(con, relations: list[str]) -> dict[str, list]:
+    return {name: sorted(map(repr, con.execute(f"select * from {name}").fetchall())) for name in relations}  # test-only names
+
+
+def test_migrating_a_store_written_by_the_previous_version(tmp_path, cli):
+    path = _store_0007(tmp_path)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        assert [r[0] for r in con.execute("select name from main.schema_migrations order by 1").fetchall()][-1] == \
+            "0007_sparse_counts"
+        old_views = _contents(con, [f"api.{v}" for v in DOCUMENTED_VIEWS] + ["main.doc_terms"])
+        old_tables = _contents(con, [f"main.{t}" for t in INTERNAL_TABLES if t != "schema_migrations"])
+        old_shapes = _table_shapes(con, "main")
+    finally:
+        con.close()
+    assert sum(len(rows) for rows in old_views.values()) > 100  # the fixture holds real rows in every view
+
+    with pytest.raises(StoreNeedsUpgrade, match="0008_public_schema"):  # read-only before the upgrade
+        Store.open(path)
+    res = cli("migrate", "--db", path)
+    assert res.code == 0 and "applied 0008_public_schema" in res.err, res
+
+    con = duckdb.connect(str(path), read_only=True)  # plain DuckDB, default settings, bare names
+    try:
+        for view in DOCUMENTED_VIEWS:
+            assert _contents(con, [view])[view] == old_views[f"api.{view}"], view
+            assert _contents(con, [f"api.{view}"])[f"api.{view}"] == old_views[f"api.{view}"], view
+        assert _contents(con, ["internal.doc_terms"])["internal.doc_terms"] == old_views["main.doc_terms"]
+        for table in INTERNAL_TABLES:
+            if table != "schema_migrations":
+                assert _contents(con, [f"internal.{table}"])[f"internal.{table}"] == old_tables[f"main.{table}"], table
+        new_shapes = _table_shapes(con, "internal")
+        assert new_shapes == old_shapes  # same DDL, NOT NULL/PRIMARY KEY/UNIQUE constraints, indexes
+        assert _catalog(con)["tables"] == [("internal", t) for t in INTERNAL_TABLES]
+        assert [r[0] for r in con.execute("select name from internal.schema_migrations order by 1").fetchall()][-1] == \
+            "0008_public_schema"
+        assert [d[0] for d in con.execute("select * from transcripts").description] == [
+            "transcript_id", "run", "step", "environment", "epoch", "covert_action", "score", "source", "metadata"]
+    finally:
+        con.close()
+    with Store.open(path) as store:  # cotwatch itself reads it; unqualified internal SQL works
+        assert store.rows("select count(*) from transcripts where pk is not null") == [(12,)]
+    res = cli("migrate", "--db", path)
+    assert res.code == 0 and "schema up to date" in res.err
+
+
+def test_a_failed_move_leaves_the_old_store_as_it_was(tmp_path, monkeypatch):
+    """0008 runs in one transaction: if anything fails half-way, nothing moved."""
+    from cotwatch.analytics.store import database
+
+    path = _store_0007(tmp_path)
+    before = database.migrations()
+    broken = [(name, sql + "\nselect error('disk full (simulated)');" if name.startswith("0008") else sql)
+              for name, sql in before]
+    monkeypatch.setattr(database, "migrations", lambda: broken)
+    with pytest.raises(duckdb.Error, match="simulated"):
+        Store.open(path, read_only=False)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        assert con.execute("select count(*) from duckdb_schemas() where schema_name = 'internal'").fetchall() == [(0,)]
+        assert con.execute("select count(*) from main.transcripts where pk is not null").fetchall() == [(12,)]
+        assert con.execute("select count(*) from api.reasoning").fetchall() == [(13,)]
+        assert con.execute("select max(name) from main.schema_migrations").fetchall() == [("0007_sparse_counts",)]
+    finally:
+        con.close()
+    monkeypatch.setattr(database, "migrations", lambda: before)
+    with Store.open(path, read_only=False) as store:
+        assert store.applied_on_open == ["0008_public_schema"]

@@ -8,7 +8,11 @@ file writes (``atomic``).
 """
 
 from cotwatch.analytics.store.database import (
+    INTERNAL_SCHEMA,
+    INTERNAL_SEARCH_PATH,
+    PUBLIC_SEARCH_PATH,
     Store,
+    StoreConnection,
     connect_with_retry,
     migrations,
     open_store,
@@ -17,4 +21,4 @@ from cotwatch.analytics.store.database import (
 )
 from cotwatch.analytics.store.sqlfiles import load_sql
 
-__all__ = ["Store", "connect_with_retry", "load_sql", "migrations", "open_store", "registered", "resolve_db_path"]
+__all__ = ["INTERNAL_SCHEMA", "INTERNAL_SEARCH_PATH", "PUBLIC_SEARCH_PATH", "Store", "StoreConnection", "connect_with_retry", "load_sql", "migrations", "open_store", "registered", "resolve_db_path"]

@@ -7,6 +7,11 @@
 Reads open the file read-only (many readers may share it). DuckDB allows one writing process
 *or* many readers, so every open retries with exponential back-off while another process holds
 the lock, up to ``wait`` seconds, then raises :class:`StoreLocked` with a clear message.
+
+Schemas (since migration ``0008_public_schema``): ``main`` holds only the documented views (what a
+plain DuckDB client sees, docs/sql.md) and ``internal`` every table. The store's connection and
+its cursors use ``search_path = 'internal,main'``, so cotwatch's own SQL names internal tables
+unqualified, and tables created by later migrations land in ``internal``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,26 @@ from cotwatch.analytics.store.sqlfiles import load_sql
 
 DEFAULT_DB = "cotwatch.duckdb"
 ENV_DB = "COTWATCH_DB"
+
+#: The schema of the internal tables (migration 0008_public_schema).
+INTERNAL_SCHEMA = "internal"
+#: The search path of the store's own connection and cursors: internal tables, then the views.
+INTERNAL_SEARCH_PATH = "internal,main"
+#: What a plain DuckDB client resolves bare names in: the documented views.
+PUBLIC_SEARCH_PATH = "main"
+_SEARCH_PATHS = {  # constants only: a search path is never built from input
+    INTERNAL_SEARCH_PATH: "set search_path = 'internal,main'",
+    PUBLIC_SEARCH_PATH: "set search_path = 'main'",
+}
+# The migration ledger lives in `main` before 0008 and in `internal` after it.
+_LEDGER_READ = {
+    "internal": "select name from internal.schema_migrations order by name",
+    "main": "select name from main.schema_migrations order by name",
+}
+_LEDGER_WRITE = {
+    "internal": "insert into internal.schema_migrations values ($name, current_timestamp)",
+    "main": "insert into main.schema_migrations values ($name, current_timestamp)",
+}
 
 
 def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -56,14 +81,26 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set lock" in text)
 
 
-def connect_with_retry(path: Path, *, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
-    """Open ``path`` with DuckDB, retrying while another process holds the write lock."""
+def connect_with_retry(
+    path: Path, *, read_only: bool, wait: float, config: Mapping[str, Any] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open ``path`` with DuckDB, retrying while another process holds the write lock.
+
+    ``config`` is DuckDB's start-up configuration. DuckDB shares one database instance per file
+    within a process, so a second open with a different ``config`` while the first is still open
+    fails (:class:`StoreLocked`, saying so).
+    """
     deadline = time.monotonic() + max(wait, 0.0)
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=dict(config or {}))
         except duckdb.Error as exc:
+            if "different configuration" in str(exc):
+                raise StoreLocked(
+                    f"{path}: the store is already open in this process with other DuckDB settings "
+                    "(close that Store first)"
+                ) from exc
             if not _is_lock_error(exc):
                 if read_only and not path.exists():
                     raise StoreMissing(f"{path}: no such store (ingest something first)") from exc
@@ -78,11 +115,57 @@ def connect_with_retry(path: Path, *, read_only: bool, wait: float) -> duckdb.Du
             delay = min(delay * 2, 2.0)
 
 
+class StoreConnection:
+    """The store's DuckDB connection: behaves exactly as the ``DuckDBPyConnection`` it wraps,
+    except that :meth:`cursor` gives the cursor the store's search path too (DuckDB starts a
+    cursor with default settings, where ``transcripts`` would be the public view and ``segments``
+    would not resolve at all)."""
+
+    __slots__ = ("_con", "search_path")
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, search_path: str = PUBLIC_SEARCH_PATH):
+        self._con = con
+        self.search_path = search_path
+
+    def use_search_path(self, search_path: str) -> None:
+        """Resolve bare names in ``search_path`` (one of the module's constants) from now on."""
+        self._con.execute(_SEARCH_PATHS[search_path])
+        self.search_path = search_path
+
+    def cursor(self, search_path: str | None = None) -> duckdb.DuckDBPyConnection:
+        """A second connection to the same database (its own result stream and transaction),
+        resolving names like this one (or in ``search_path``, one of the module's constants)."""
+        cursor = self._con.cursor()
+        try:
+            cursor.execute(_SEARCH_PATHS[search_path or self.search_path])
+        except BaseException:
+            cursor.close()
+            raise
+        return cursor
+
+    @property
+    def raw(self) -> duckdb.DuckDBPyConnection:
+        """The wrapped ``DuckDBPyConnection`` (for APIs that check the type)."""
+        return self._con
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def __enter__(self) -> "StoreConnection":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.close()
+
+    def __repr__(self) -> str:
+        return f"StoreConnection({self._con!r}, search_path={self.search_path!r})"
+
+
 class Store:
     """A cotwatch store: owns one DuckDB connection (read-only unless writing is the point)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool):
-        self.con = con
+    def __init__(self, con: duckdb.DuckDBPyConnection | StoreConnection, path: Path, read_only: bool):
+        self.con = con if isinstance(con, StoreConnection) else StoreConnection(con)
         self.path = path
         self.read_only = read_only
         self.applied_on_open: list[str] = []
@@ -95,25 +178,39 @@ class Store:
         *,
         read_only: bool = True,
         wait: float = 0.0,
+        config: Mapping[str, Any] | None = None,
+        search_path: str | None = None,
     ) -> "Store":
-        """Open (and for writers create and migrate) the store at ``path``."""
+        """Open (and for writers create and migrate) the store at ``path``.
+
+        Bare names resolve to the internal tables first (``search_path = 'internal,main'``) unless
+        ``search_path`` is :data:`PUBLIC_SEARCH_PATH` (the documented views only, as a plain DuckDB
+        client sees them). ``config`` is DuckDB's start-up configuration.
+        """
         db = resolve_db_path(path)
+        if search_path is not None and search_path not in _SEARCH_PATHS:
+            raise ValueError(f"search_path must be one of {sorted(_SEARCH_PATHS)}")
         if read_only and not db.exists():
             raise StoreMissing(f"{db}: no such store (run `cotwatch ingest` or `cotwatch demo` first)")
         if not read_only and db.parent and not db.parent.exists():
             db.parent.mkdir(parents=True, exist_ok=True)
-        con = connect_with_retry(db, read_only=read_only, wait=wait)
-        con.execute("set enable_progress_bar = false")  # DuckDB's own bar would garble our output
+        con = connect_with_retry(db, read_only=read_only, wait=wait, config=config)
         store = cls(con, db, read_only)
         try:
+            con.execute("set enable_progress_bar = false")  # DuckDB's own bar would garble our output
             if read_only:
                 store._check_schema()
             else:
                 store.applied_on_open = store.migrate()
+            store.con.use_search_path(search_path or store._layout_search_path())
         except BaseException:
             con.close()
             raise
         return store
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A second connection to the store (own result stream; same search path). Close it."""
+        return self.con.cursor()
 
     def close(self) -> None:
         self.con.close()
@@ -125,29 +222,51 @@ class Store:
         self.close()
 
     # -- schema ------------------------------------------------------------------------------
-    def applied_migrations(self) -> list[str]:
-        exists = self.con.execute(
-            "select count(*) from information_schema.tables where table_name = 'schema_migrations'"
+    def _ledger_schema(self) -> str | None:
+        """Where ``schema_migrations`` lives: ``internal`` (0008 applied), ``main`` (an older
+        store, or a new one before 0008), or None (not a cotwatch store)."""
+        found = {r[0] for r in self.con.execute(
+            "select schema_name from duckdb_tables() where database_name = current_database() "
+            "and table_name = 'schema_migrations' and schema_name in ('internal', 'main')"
+        ).fetchall()}
+        return "internal" if "internal" in found else "main" if "main" in found else None
+
+    def _layout_search_path(self) -> str:
+        """The internal search path once the store has its ``internal`` schema, else DuckDB's
+        default (an older store being migrated)."""
+        has_internal = self.con.execute(
+            "select count(*) from duckdb_schemas() where database_name = current_database() "
+            "and schema_name = $s", {"s": INTERNAL_SCHEMA}
         ).fetchall()[0][0]
-        if not exists:
+        return INTERNAL_SEARCH_PATH if has_internal else PUBLIC_SEARCH_PATH
+
+    def applied_migrations(self) -> list[str]:
+        ledger = self._ledger_schema()
+        if ledger is None:
             return []
-        return [r[0] for r in self.con.execute("select name from schema_migrations order by name").fetchall()]
+        return [r[0] for r in self.con.execute(_LEDGER_READ[ledger]).fetchall()]
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations, each in its own transaction. Returns their names."""
-        self.con.execute(
-            "create table if not exists schema_migrations (name varchar primary key, applied_at timestamp)"
-        )
+        """Apply pending migrations, each in its own transaction. Returns their names.
+
+        A new store replays every migration from 0001 (so it is built exactly as an upgraded
+        one): the first seven in ``main``, which ``0008_public_schema`` moves to ``internal``;
+        later ones run with the internal search path and create their tables there.
+        """
+        if self._ledger_schema() is None:
+            self.con.execute("create table main.schema_migrations (name varchar primary key, applied_at timestamp)")
         done = set(self.applied_migrations())
         applied = []
         for name, sql in migrations():
             if name in done:
                 continue
-            with self.atomic():
-                self.con.execute(sql)
-                self.con.execute(
-                    "insert into schema_migrations values ($name, current_timestamp)", {"name": name}
-                )
+            self.con.use_search_path(self._layout_search_path())
+            try:
+                with self.atomic():
+                    self.con.execute(sql)
+                    self.con.execute(_LEDGER_WRITE[self._ledger_schema()], {"name": name})
+            finally:  # settings are not transactional: follow the layout that is now committed
+                self.con.use_search_path(self._layout_search_path())
             applied.append(name)
         return applied
 
@@ -201,7 +320,7 @@ class Store:
         return load_sql(name)
 
     def run_names(self) -> list[str]:
-        return [r[0] for r in self.rows("select run from runs order by run")]
+        return [r[0] for r in self.rows("select run from internal.runs order by run")]
 
     def require_run(self, run: str | None) -> str:
         """``run`` if it exists; the only run when ``run`` is None and there is exactly one."""
@@ -223,7 +342,7 @@ def open_store(path: str | os.PathLike[str] | None = None, *, read_only: bool = 
 
 
 @contextlib.contextmanager
-def registered(con: duckdb.DuckDBPyConnection, **tables: Any) -> Iterator[duckdb.DuckDBPyConnection]:
+def registered(con: duckdb.DuckDBPyConnection | StoreConnection, **tables: Any) -> Iterator[duckdb.DuckDBPyConnection]:
     """Arrow tables (or anything DuckDB scans) visible to ``con`` under the given names for the
     block, unregistered afterwards whatever happens."""
     for name, table in tables.items():
