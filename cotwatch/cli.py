@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str] | dict] = {
     "report": ("cotwatch.commands.report:report", "Write the offline HTML drift report."),
     "query": ("cotwatch.commands.query:query", "Named SQL queries: list, show, run."),
     "sql": ("cotwatch.commands.sql:sql", "Run ad hoc read-only SQL against the store."),
+    "view": ("cotwatch.commands.view:view", "Browse the store in a local, read-only web viewer."),
 }
 
 
