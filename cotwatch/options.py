@@ -23,6 +23,11 @@ wait_option = click.option(
     help="Seconds to wait while another process holds the store's write lock.",
 )
 run_option = click.option("--run", "run", default=None, help="Run name (default: the only run in the store).")
+#: Repeatable ``--run`` (analyses that overlay runs): the callback gives a tuple, or None when absent.
+runs_option = click.option(
+    "--run", "run", multiple=True, callback=lambda ctx, param, value: tuple(value) or None,
+    help="Run name; repeat to overlay runs (a run column tells them apart). Default: every run, or the only one.",
+)
 environment_option = click.option("--environment", "environment", default=None, help="Only this environment.")
 format_option = click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format."

@@ -186,14 +186,20 @@ def test_single_token_fast_path_equals_document_path(demo_store):
 
 
 def test_term_errors(small_store):
-    with pytest.raises(InputError, match="not one token"):
-        term_rates(small_store, ["autop-run"])
+    with pytest.raises(InputError, match="at most 5"):
+        term_rates(small_store, ["a b c d e f"])
+    with pytest.raises(InputError, match="no token"):
+        term_rates(small_store, ["--"])
     with pytest.raises(InputError, match="no run named"):
         term_rates(small_store, ["wait"], run="nope")
+    with pytest.raises(InputError, match="no run named 'nope'"):
+        term_rates(small_store, ["wait"], run=["r", "nope"])
     with pytest.raises(NothingToReport):
         term_rates(small_store, ["wait"], run="r", environment="zzz")
-    with pytest.raises(InputError, match="invalid regular expression"):
+    with pytest.raises(InputError, match="invalid or unboundable regular expression"):
         term_rates(small_store, ["/(/"])
+    with pytest.raises(InputError, match="--case-sensitive applies to tokens and phrases"):
+        term_rates(small_store, ["autop*"], case_sensitive=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,8 +272,9 @@ def test_discover_finds_planted_terms(demo_store):
     rising = discover_terms(demo_store, top=20)
     assert set(rising["term"].head(10).to_list()) <= set(synth.RISING_TERMS)
     assert not set(rising["term"].to_list()) & set(synth.FLAT_TERMS)
-    assert rising.columns[:9] == ["term", "score", "english_zipf", "keyness_z", "trend_p", "slope",
-                                  "docs_with_term_early", "docs_with_term_late", "occurrences_early"]
+    assert rising.columns[:11] == ["run", "rank", "term", "score", "english_zipf", "keyness_z", "trend_p", "slope",
+                                   "docs_with_term_early", "docs_with_term_late", "occurrences_early"]
+    assert rising["rank"].to_list() == sorted(rising["rank"].to_list()) and rising["rank"][0] == 1
     assert all(f"[{t}]" in ex.lower() for t, ex in zip(rising["term"].head(3), rising["example"].head(3)))
     falling = discover_terms(demo_store, top=5, direction="falling")
     assert set(falling["term"].head(2).to_list()) == set(synth.FALLING_TERMS)
@@ -305,7 +312,7 @@ def test_word_shift_and_chained(demo_store):
     from cotwatch.analytics.synth import generator as synth
 
     df = word_shift(demo_store, from_step=0, to_step=1100, top=10)
-    assert df.columns == ["term", "occurrences_from", "occurrences_to", "rate_from", "rate_to", "shift",
+    assert df.columns == ["run", "term", "occurrences_from", "occurrences_to", "rate_from", "rate_to", "shift",
                           "jsd_contribution", "share", "direction"]
     assert df["jsd_contribution"].is_sorted(descending=True)
     assert set(df["term"].head(4)) & set(synth.RISING_TERMS)
@@ -390,7 +397,8 @@ def test_default_watchlist_has_the_o3_terms():
 
 @pytest.mark.parametrize("text, message", [
     ("[groups.x]\nterms = []\n", "non-empty list"),
-    ("[groups.x]\nterms = ['autop-run']\n", "not one token"),
+    ("[groups.x]\nterms = ['a b c d e f']\n", "at most 5"),
+    ("[groups.x]\nterms = ['/(a)\\1/']\n", "cannot run in bounded time"),
     ("[groups.x]\nterms = ['@y']\n", "groups cannot contain groups"),
     ("[groups.x]\nterms = ['a']\ncolour = 1\n", "unknown key"),
     ("groups = 3\n", "at least one"),
@@ -432,8 +440,10 @@ def test_cli_terms_commands(cli, tmp_path):
     assert cli("terms", "shift", "--chained", "--format", "csv").code == 0
     mat = cli("terms", "materialize", "--format", "json")
     assert mat.code == 0 and json.loads(mat.out)[0]["counted"] == 0
-    bad = cli("terms", "track", "autop-run")
-    assert bad.code == 3 and "not one token" in bad.err
+    phrase = cli("terms", "track", "autop-run", "--format", "csv")
+    assert phrase.code == 0 and "r,0,autop-run,1,14," in phrase.out  # a1: "Autop-run"
+    bad = cli("terms", "track", "a b c d e f")
+    assert bad.code == 3 and "at most 5" in bad.err
     assert cli("terms", "shift").code == 2
     assert cli("terms", "track", "x", "--watchlist", tmp_path / "missing.toml").code == 6
     assert cli("terms", "discover").code == 7  # 2 steps, but no term in >= 5 transcripts

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
-import numpy as np
 from cotwatch.analytics.errors import InputError
 from cotwatch.analytics.kinds import kinds_of_stored_scope
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.store.sqlfiles import load_sql
-from cotwatch.analytics.terms.rates import _check_scope, _specs, resolve_terms
+from cotwatch.analytics.terms.phrases import TokenSequence, original_offsets, sequence_of
+from cotwatch.analytics.terms.rates import RunArg, _check_scope, _specs, resolve_terms, run_list
 from cotwatch.analytics.terms.specs import TermSpec, Watchlist
 from cotwatch.analytics.terms.tokens import TOKEN_RE, normalize
 
@@ -20,50 +21,90 @@ from cotwatch.analytics.terms.tokens import TOKEN_RE, normalize
 KWIC_COLUMNS = ["transcript_id", "run", "step", "environment", "left", "match", "right"]
 
 
-def kwic(store: Store, term: str | TermSpec, run: str | None = None, step: int | None = None,
+def kwic(store: Store, term: str | TermSpec, run: RunArg = None, step: int | None = None,
          width: int = 60, limit: int = 20, scope: str = "reasoning", environment: str | None = None,
-         watchlist: Watchlist | str | Path | None = None):
-    """Keyword-in-context lines for ``term`` (any spec): transcript_id, run, step, environment,
-    left, match, right — the original text around each occurrence, whitespace folded.
+         watchlist: Watchlist | str | Path | None = None, *, case_sensitive: bool = False):
+    """Keyword-in-context lines for ``term`` (any spec, phrases included): transcript_id, run,
+    step, environment, left, match, right — the original text around each occurrence,
+    whitespace folded; transcripts in (run, step, id) order.
 
-    The transcripts are found through the materialized counts, then only their text is read.
+    The transcripts are found through the materialized counts (and, for phrases, RE2's
+    prefilter), then only their text is read. ``step`` must be a counted step of the selection
+    (InputError listing the steps otherwise).
     """
     import polars as pl
 
     if width < 1 or limit < 1:
         raise InputError("--width and --limit must be at least 1")
     stored = _check_scope(scope)
-    spec = _specs([term], watchlist)[0]
-    if run is not None:
-        store.require_run(run)
+    spec = _specs([term], watchlist, case_sensitive)[0]
+    runs = run_list(store, run)
+    if step is not None:
+        check_step(store, step, runs, stored, environment)
+    kinds = [k for s in stored for k in kinds_of_stored_scope(s)]
     matches = resolve_terms(store, [spec])
+    wanted = set(matches["term"].to_list())
+    sequences = [sequence_of(leaf) for leaf in spec.leaves() if leaf.needs_text]
+    all_ids: list[list[int]] = []
+    live: list[TokenSequence] = []
+    for seq in sequences:
+        ids = _ids(store, seq.candidate_tokens())
+        if ids is not None:
+            all_ids.append(ids)
+            live.append(seq)
     rows: list[tuple] = []
-    if matches.height:
-        wanted = set(matches["term"].to_list())
-        docs = store.rows(load_sql("term_kwic_docs"), {
-            "ids": matches["term_id"].to_list(), "scopes": list(stored), "run": run, "step": step,
-            "environment": environment, "limit": limit})
-        kinds = [k for s in stored for k in _kinds_of(s)]
-        for start in range(0, len(docs), 64):
-            chunk = docs[start:start + 64]
-            texts: dict[int, list[str]] = {}
-            for pk, _, text in store.rows(load_sql("term_kwic_text"), {"pks": [d[0] for d in chunk], "kinds": kinds}):
-                texts.setdefault(pk, []).append(text)
-            for pk, tid, r, st, env in chunk:
-                for text in texts.get(pk, []):
-                    for left, match, right in _kwic_lines(text, wanted, width):
-                        rows.append((tid, r, st, env, left, match, right))
-                        if len(rows) >= limit:
-                            break
-                    if len(rows) >= limit:
-                        break
-                if len(rows) >= limit:
-                    break
-            if len(rows) >= limit:
-                break
+    if wanted or live:
+        params = {"any_ids": matches["term_id"].to_list(), "all_ids": all_ids,
+                  "prefilter": "|".join(f"(?:{s.prefilter()})" for s in live) or None, "scopes": list(stored),
+                  "kinds": kinds, "runs": runs, "step": step, "environment": environment}
+        cursor = store.con.cursor()  # the candidate stream stays open while texts are read
+        try:
+            reader = cursor.sql(load_sql("term_kwic_docs"), params=params).to_arrow_reader(64)
+            rows = _collect(store, reader, wanted, live, kinds, width, limit)
+        finally:
+            cursor.close()
     schema = {"transcript_id": pl.String, "run": pl.String, "step": pl.Int64, "environment": pl.String,
               "left": pl.String, "match": pl.String, "right": pl.String}
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _collect(store: Store, reader, wanted: set[str], live: list[TokenSequence], kinds: list[str], width: int,
+             limit: int) -> list[tuple]:
+    """The first ``limit`` lines of the candidate transcripts ``reader`` streams (64 at a time)."""
+    def lines():
+        for batch in reader:
+            chunk = batch.to_pylist()
+            texts: dict[int, list[str]] = {}
+            for pk, _, text in store.rows(load_sql("term_kwic_text"), {"pks": [d["pk"] for d in chunk], "kinds": kinds}):
+                texts.setdefault(pk, []).append(text)
+            for d in chunk:
+                for text in texts.get(d["pk"], []):
+                    for left, match, right in _lines(text, wanted, live, width):
+                        yield d["transcript_id"], d["run"], d["step"], d["environment"], left, match, right
+
+    return list(itertools.islice(lines(), limit))
+
+
+def _ids(store: Store, tokens: list[str]) -> list[int] | None:
+    if not tokens:
+        return []
+    found = dict((term, tid) for tid, term in store.rows(load_sql("term_vocab_exact"), {"terms": tokens}))
+    return [found[t] for t in tokens] if len(found) == len(tokens) else None
+
+
+def check_step(store: Store, step: int, runs, stored_scopes, environment: str | None = None) -> None:
+    """InputError listing the counted steps when ``step`` is not one of them."""
+    steps = counted_steps(store, runs, stored_scopes, environment)
+    if step not in steps:
+        where = f" of run(s) {', '.join(runs)}" if runs else ""
+        shown = ", ".join(map(str, steps[:50])) + (f", ... ({len(steps)} steps)" if len(steps) > 50 else "")
+        raise InputError(f"--step {step}: no counted transcripts at that step{where} (steps: {shown or 'none'})")
+
+
+def counted_steps(store: Store, runs, stored_scopes, environment: str | None = None) -> list[int]:
+    rows = store.rows(load_sql("term_counted_steps"), {"runs": list(runs) if runs else None,
+                                                       "scopes": list(stored_scopes), "environment": environment})
+    return [r[0] for r in rows]
 
 
 def _kinds_of(stored_scope: str) -> tuple[str, ...]:
@@ -73,22 +114,35 @@ def _kinds_of(stored_scope: str) -> tuple[str, ...]:
 _WS = re.compile(r"\s+")
 
 
+def _cut(text: str, a: int, b: int, width: int) -> tuple[str, str, str]:
+    left = _WS.sub(" ", text[max(0, a - width):a])
+    right = _WS.sub(" ", text[b:b + width])
+    return left.rjust(width) if len(left) < width else left[-width:], text[a:b], right[:width]
+
+
+def _lines(text: str, wanted: set[str], sequences: list[TokenSequence], width: int):
+    """(left, match, right) for every token in ``wanted`` and every occurrence of a sequence,
+    in text order."""
+    spans = [(a, b) for a, b in _token_spans(text, wanted)]
+    for seq in sequences:
+        spans += seq.spans(text)
+    for a, b in sorted(set(spans)):
+        yield _cut(text, a, b, width)
+
+
+def _token_spans(text: str, wanted: set[str]):
+    if not wanted:
+        return
+    norm = normalize(text)
+    back = original_offsets(text, norm)
+    for m in TOKEN_RE.finditer(norm):
+        if m.group() in wanted:
+            a, b = m.span()
+            yield back(a), back(b - 1) + 1
+
+
 def _kwic_lines(text: str, wanted: set[str], width: int):
     """(left, match, right) for each token of ``text`` in ``wanted`` (tokens per the contract),
     cut from the original text (normalization can change lengths: positions are mapped back)."""
-    norm = normalize(text)
-    if len(norm) == len(text):
-        back = None
-    else:  # map normalized offsets to original ones (e.g. 'İ'.lower() is two characters)
-        lengths = np.fromiter((len(normalize(c)) for c in text), np.int64, len(text))
-        ends = np.cumsum(lengths)
-        back = lambda i: int(np.searchsorted(ends, i, side="right"))  # noqa: E731
-    for m in TOKEN_RE.finditer(norm):
-        if m.group() not in wanted:
-            continue
-        a, b = m.span()
-        if back is not None:
-            a, b = back(a), back(b - 1) + 1
-        left = _WS.sub(" ", text[max(0, a - width):a])
-        right = _WS.sub(" ", text[b:b + width])
-        yield left.rjust(width) if len(left) < width else left[-width:], text[a:b], right[:width]
+    for a, b in _token_spans(text, wanted):
+        yield _cut(text, a, b, width)

@@ -3,16 +3,23 @@
 A term spec is one of (matching is case-insensitive, against tokens of the token contract):
 
 * ``autop`` — one token (normalized like text: lowercased, U+2019 → ``'``);
+* ``autop-run``, ``"might be a test"``, ``wait, but`` — a **phrase**: the sequence of 2 to
+  :data:`MAX_PHRASE_TOKENS` tokens the text holds under the token contract (hyphens, spaces and
+  punctuation only separate), matched as consecutive tokens within one segment;
 * ``autop*`` — a wildcard: ``*`` stands for any run of token characters (``autop*`` is a prefix);
-* ``/^disclaim/`` — a Python regular expression searched in each token (``re.search``);
+* ``/^disclaim/`` — a regular expression searched in each token, run by RE2 with a bounded cost
+  (``cotwatch.analytics.regexes``: Python syntax without backreferences or lookaround);
 * ``@o3_capabilities`` — a named group of a watchlist (its members are specs themselves).
+
+With ``case_sensitive=True`` tokens and phrases match the text's own case instead (see
+:meth:`TermSpec.as_case_sensitive`); wildcards and regexes always match folded tokens.
 
 Watchlists are TOML files (format in ``docs/terms.md``); the default one ships as
 ``analytics/terms/watchlists/default.toml``::
 
     [groups.o3_capabilities]
     description = "Words that grew in o3's reasoning over capabilities RL"
-    terms = ["autop", "watchers", "disclaim*", "/^overshadow/"]
+    terms = ["autop", "autop-run", "watchers", "disclaim*", "/^overshadow/"]
 """
 
 from __future__ import annotations
@@ -24,33 +31,108 @@ from importlib import resources
 from pathlib import Path
 
 from cotwatch.analytics.errors import InputError, SpecError
+from cotwatch.analytics.regexes import BoundedRegex, compile_bounded
 from cotwatch.analytics.terms.tokens import TOKEN_RE, normalize
 
 DEFAULT_WATCHLIST = "default"
+#: Longest phrase, in tokens (like the Ngram Viewer's 5-grams).
+MAX_PHRASE_TOKENS = 5
 _GROUP_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
 
 
 @dataclass(frozen=True)
 class TermSpec:
-    """A parsed term: ``label`` is how it is reported; ``kind`` is token, wildcard, regex or group."""
+    """A parsed term: ``label`` is how it is reported; ``kind`` is token, phrase, wildcard, regex
+    or group. ``pattern`` is the folded token (token), the folded tokens joined by one space
+    (phrase), the wildcard, or the regex. ``cased`` holds the tokens as typed (case kept) for
+    tokens and phrases; ``case_sensitive`` says they are matched that way."""
 
     label: str
     kind: str
     pattern: str = ""
     members: tuple["TermSpec", ...] = field(default=())
+    cased: tuple[str, ...] = ()
+    case_sensitive: bool = False
+    source: str = ""
 
     @property
     def is_single_token(self) -> bool:
-        return self.kind == "token"
+        """Counted from the per-cell sums (a folded single token)."""
+        return self.kind == "token" and not self.case_sensitive
 
-    def regex(self) -> re.Pattern | None:
-        """Compiled matcher for wildcard/regex specs (None for tokens and groups)."""
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """The token sequence a token or phrase matches (case kept when case-sensitive)."""
+        if self.kind not in ("token", "phrase"):
+            return ()
+        if self.case_sensitive:
+            return self.cased
+        return tuple(self.pattern.split(" "))
+
+    @property
+    def needs_text(self) -> bool:
+        """Counted from stored text (phrases, case-sensitive tokens), not from the token lists."""
+        return self.kind == "phrase" or (self.kind == "token" and self.case_sensitive)
+
+    def leaves(self) -> tuple["TermSpec", ...]:
+        return self.members if self.kind == "group" else (self,)
+
+    def regex(self):
+        """A matcher for wildcard/regex specs (None for the other kinds): for a wildcard, an object
+        with ``fullmatch``/``match``/``search`` over one token (linear time); for a regex, a
+        :class:`~cotwatch.analytics.regexes.BoundedRegex` (RE2)."""
         if self.kind == "wildcard":
-            body = ".*".join(re.escape(part) for part in self.pattern.split("*"))
-            return re.compile(f"^{body}$")
+            return WildcardMatcher(self.pattern)
         if self.kind == "regex":
-            return re.compile(self.pattern, re.IGNORECASE)
+            return compile_bounded(self.pattern, ignore_case=True, where=f"TERM {self.label!r}")
         return None
+
+    def as_case_sensitive(self) -> "TermSpec":
+        """This spec matched with the text's own case: tokens and phrases (and groups of them)
+        keep the case they were typed in; InputError for wildcards and regexes."""
+        if self.case_sensitive:
+            return self
+        if self.kind == "group":
+            return TermSpec(self.label, "group", members=tuple(m.as_case_sensitive() for m in self.members),
+                            case_sensitive=True)
+        if self.kind not in ("token", "phrase"):
+            raise InputError(f"TERM {self.label!r}: --case-sensitive applies to tokens and phrases; "
+                             f"{self.kind} terms match folded tokens (drop --case-sensitive for it)")
+        if not self.cased or len(self.cased) > MAX_PHRASE_TOKENS:
+            raise InputError(f"TERM {self.source or self.label!r}: holds {len(self.cased)} tokens with its case "
+                             f"kept; a term has 1 to {MAX_PHRASE_TOKENS}")
+        kind = "token" if len(self.cased) == 1 else "phrase"
+        label = self.cased[0] if kind == "token" else (self.source or " ".join(self.cased))
+        return TermSpec(label, kind, self.pattern, cased=self.cased, case_sensitive=True, source=self.source)
+
+
+class WildcardMatcher:
+    """Glob matching of one token against a wildcard (``*`` = any run of characters) in
+    O(len(token) x len(pattern)) time — never the exponential backtracking of a ``.*`` regex."""
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        self.parts = pattern.split("*")
+
+    def fullmatch(self, token: str) -> bool:
+        parts = self.parts
+        if len(parts) == 1:
+            return token == parts[0]
+        first, last = parts[0], parts[-1]
+        if len(token) < len(first) + len(last) or not token.startswith(first) or not token.endswith(last):
+            return False
+        pos, end = len(first), len(token) - len(last)
+        for middle in parts[1:-1]:  # leftmost placement of each middle part is optimal
+            if not middle:
+                continue
+            found = token.find(middle, pos, end)
+            if found < 0:
+                return False
+            pos = found + len(middle)
+        return True
+
+    match = search = fullmatch
 
 
 @dataclass(frozen=True)
@@ -69,11 +151,24 @@ class Watchlist:
         return list(seen.values())
 
 
-def parse_term(text: str, watchlist: Watchlist | None = None, *, where: str = "TERM") -> TermSpec:
+def parse_term(text: str, watchlist: Watchlist | None = None, *, where: str = "TERM",
+               case_sensitive: bool = False) -> TermSpec:
     """Parse one TERM argument (see the module docstring). Raises InputError/SpecError."""
-    raw = text.strip()
+    raw = _unquote(text.strip())
     if not raw:
         raise InputError(f"{where}: empty term")
+    spec = _parse(raw, watchlist, where)
+    return spec.as_case_sensitive() if case_sensitive else spec
+
+
+def _unquote(raw: str) -> str:
+    """Strip one pair of surrounding quotes ("might be a test" typed with its quotes)."""
+    if len(raw) >= 2 and _QUOTES.get(raw[0]) == raw[-1]:
+        return raw[1:-1].strip()
+    return raw
+
+
+def _parse(raw: str, watchlist: Watchlist | None, where: str) -> TermSpec:
     if raw.startswith("@"):
         name = raw[1:]
         wl = watchlist or load_watchlist()
@@ -83,10 +178,7 @@ def parse_term(text: str, watchlist: Watchlist | None = None, *, where: str = "T
         return TermSpec(label=raw, kind="group", members=wl.groups[name])
     if len(raw) >= 2 and raw.startswith("/") and raw.endswith("/"):
         pattern = raw[1:-1]
-        try:
-            re.compile(pattern, re.IGNORECASE)
-        except re.error as exc:
-            raise InputError(f"{where} {raw!r}: invalid regular expression: {exc}") from exc
+        compile_bounded(pattern, ignore_case=True, where=f"{where} {raw!r}")
         return TermSpec(label=raw, kind="regex", pattern=pattern)
     norm = normalize(raw)
     if "*" in norm:
@@ -98,13 +190,15 @@ def parse_term(text: str, watchlist: Watchlist | None = None, *, where: str = "T
             raise InputError(f"{where} {raw!r}: a wildcard needs at least one letter or digit")
         return TermSpec(label=norm, kind="wildcard", pattern=norm)
     tokens = TOKEN_RE.findall(norm)
-    if tokens != [norm]:
-        inner = ", ".join(repr(t) for t in tokens) or "no token"
-        raise InputError(
-            f"{where} {raw!r} is not one token under the token contract (it holds {inner}); "
-            "hyphens, underscores and spaces separate tokens: track the parts separately"
-        )
-    return TermSpec(label=norm, kind="token", pattern=norm)
+    cased = tuple(TOKEN_RE.findall(raw.replace("\u2019", "'")))
+    if not tokens:
+        raise InputError(f"{where} {raw!r} holds no token (letters or digits) under the token contract")
+    source = " ".join(raw.replace("\u2019", "'").split())
+    if len(tokens) == 1:
+        return TermSpec(label=tokens[0], kind="token", pattern=tokens[0], cased=cased, source=source)
+    if len(tokens) > MAX_PHRASE_TOKENS:
+        raise InputError(f"{where} {raw!r} holds {len(tokens)} tokens; a phrase has at most {MAX_PHRASE_TOKENS}")
+    return TermSpec(label=" ".join(norm.split()), kind="phrase", pattern=" ".join(tokens), cased=cased, source=source)
 
 
 def _token_fragment(part: str) -> bool:
@@ -112,11 +206,11 @@ def _token_fragment(part: str) -> bool:
     return re.fullmatch(r"'?(?:[^\W_]+(?:'[^\W_]+)*)?'?", part) is not None
 
 
-def parse_terms(texts, watchlist: Watchlist | None = None) -> list[TermSpec]:
+def parse_terms(texts, watchlist: Watchlist | None = None, *, case_sensitive: bool = False) -> list[TermSpec]:
     """Parse TERM arguments; duplicates (same label) are kept once."""
     out: dict[str, TermSpec] = {}
     for text in texts:
-        spec = parse_term(text, watchlist)
+        spec = parse_term(text, watchlist, case_sensitive=case_sensitive)
         out.setdefault(spec.label, spec)
     return list(out.values())
 

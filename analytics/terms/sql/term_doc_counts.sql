@@ -1,17 +1,26 @@
--- term_doc_counts: per cell and label, the sums behind rates and intervals, for labels made of
--- several tokens (registered _labels(label, term_id)) or several scopes: a transcript's count of
--- a label is the sum over its tokens and the scopes, so docs_with_term counts it once.
--- Parameters: $ids (every term_id of _labels), $scopes (list), $run, $environment (null = all).
+-- term_doc_counts: per cell and label, the sums behind rates and intervals, for labels counted
+-- per transcript: several tokens (registered _labels(label, term_id): wildcards, regexes, groups),
+-- several scopes, or token sequences counted from text (registered _text_hits(transcript_pk,
+-- label, n): phrases, case-sensitive tokens). A transcript's count of a label is the sum over
+-- its tokens, sequences and scopes, so docs_with_term counts it once.
+-- Parameters: $ids (every term_id of _labels), $scopes (list), $runs (list; null = all),
+-- $environment (null = all).
 with hits as (
     select d.transcript_pk, unnest(d.term_ids) as term_id,
            unnest(list_resize(d.counts, len(d.term_ids), 1)) as n  -- counts > 1 first (0007)
     from doc_term_lists d
-    where list_contains($scopes, d.scope) and list_has_any(d.term_ids, $ids)
+    where list_contains($scopes, d.scope) and list_has_any(d.term_ids, $ids::integer[])
 ), per_doc as (
-    select h.transcript_pk, l.label, sum(h.n)::bigint as x
-    from hits h
-    join _labels l on l.term_id = h.term_id
-    group by h.transcript_pk, l.label
+    select transcript_pk, label, sum(n)::bigint as x
+    from (
+        select h.transcript_pk, l.label, h.n
+        from hits h
+        join _labels l on l.term_id = h.term_id
+        union all
+        select transcript_pk, label, n
+        from _text_hits
+    )
+    group by transcript_pk, label
 ), tok as (
     select d.transcript_pk, sum(d.tokens)::bigint as t
     from doc_tokens d
@@ -25,6 +34,6 @@ select tr.run, tr.step, tr.environment, p.label,
 from per_doc p
 join tok on tok.transcript_pk = p.transcript_pk
 join transcripts tr on tr.pk = p.transcript_pk
-where ($run is null or tr.run = $run)
+where ($runs is null or list_contains($runs, tr.run))
   and ($environment is null or tr.environment = $environment)
 group by tr.run, tr.step, tr.environment, p.label;
