@@ -36,27 +36,6 @@ AWARE_REASONING = (
 )
 
 
-class RuleScorer:
-    """A stand-in classifier so the store gets real classifier rows without a model: sentences
-    naming an evaluation or a test score 0.9 (flagged at 0.5), ones naming the grader 0.3 (past
-    the first stage), the rest 0 (stopped by the first stage)."""
-
-    AWARE = re.compile(r"\b(evaluation|a test)\b", re.I)
-
-    def __init__(self):
-        from types import SimpleNamespace
-
-        self.artifact = SimpleNamespace(name="eval_awareness", version="rules-1", sha256="viewer-test-rules",
-                                        embedding_model="rules", threshold=0.5, card={"test": True})
-
-    def score(self, texts, *, cascade=True, cache=None, hashes=None, progress=None):
-        import numpy as np
-
-        scores = np.array([0.9 if self.AWARE.search(t) else 0.3 if "grader" in t.lower() else 0.0 for t in texts],
-                          dtype=np.float32)
-        return scores, scores > 0
-
-
 def viewer_records() -> list[dict]:
     """A small synthetic run plus hand-made transcripts: planted phrases, hostile text, a hostile
     run name and id, an id in two runs, no environment, redacted reasoning, a phrase split over
@@ -100,9 +79,11 @@ def build_store(path: Path, *, classify: bool = True) -> Path:
         if classify:
             import warnings
 
+            from tests._sql_helpers import RuleScorer  # the SQL tests' stand-in classifier (no model)
+
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                apply(store, "eval_awareness", scorer=RuleScorer())
+                apply(store, "eval_awareness", scorer=RuleScorer("viewer-rules", high=0.9))
     return path
 
 
@@ -403,7 +384,7 @@ def test_flagged_sentences_are_highlighted_with_their_scores(app, truth):
     listed = page.tree.by_id("flagged")
     assert listed is not None and "eval_awareness 0.900" in listed["_text"]
     results = page.tree.by_id("classifier-results")
-    assert "rules-1" in results["_text"]
+    assert "viewer-rules" in results["_text"]
 
 
 def test_hits_are_highlighted_and_anchored(app):
@@ -543,12 +524,34 @@ def test_hostile_run_name_and_id_round_trip_through_links(app):
     ("/search?q=x&mode=bogus", 400), ("/search?q=" + "x" * 300, 400), ("/search?q=%ff", 400),
     ("/search?q=x&scope=everything", 400), ("/search?q=autop&run=nope", 404), ("/nowhere", 404),
     ("/search?" + "&".join(f"a{i}=1" for i in range(50)), 400), ("/search?q=/(a%2B)%2B$/&mode=term", 400),
+    ("/transcripts?run=rl&page=1000000000000000000", 400), ("/search?q=autop&after=99999999999999999999", 400),
+    ("/search?q=" + "x" * 9000, 414),
 ])
 def test_bad_parameters_get_a_page_with_one_reason(app, path, status):
     page = get(app, path)
     assert page.status == status, page.text[-300:]
     assert page.tree.find("p", "error") or page.status == 400
     assert "Traceback" not in page.text
+
+
+def test_a_cursor_below_the_first_key_starts_at_the_first(app):
+    assert hits_of([get(app, "/search?q=autop&after=-5")]) == hits_of([get(app, "/search?q=autop")])
+
+
+def test_a_bug_is_a_plain_500_and_one_line(store_file, monkeypatch):
+    from cotwatch.reports.viewer import data
+    from cotwatch.reports.viewer.app import Viewer
+
+    lines = []
+    app = Viewer(store_file, linger=0.0, port=8765, log=lines.append)
+
+    def broken(reader):
+        raise ZeroDivisionError("boom\x1b[2J")
+
+    monkeypatch.setattr(data, "runs", broken)
+    page = get(app, "/")
+    assert page.status == 500 and "Traceback" not in page.text and "boom" not in page.text
+    assert len(lines) == 1 and "ZeroDivisionError: boom" in lines[0] and "\x1b" not in lines[0]
 
 
 def test_a_too_broad_wildcard_is_refused(app, monkeypatch):

@@ -98,7 +98,9 @@ class Viewer:
         self.lease = StoreLease(db, wait=wait, linger=linger, time_limit=time_limit)
         self.report_dir = Path(report_dir).resolve() if report_dir is not None else None
         self.port = port
-        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        sink = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        # one line, with anything that could act on a terminal made visible (messages quote data)
+        self.log = lambda msg: sink(plain(" ".join(str(msg).splitlines())))
         self.env = Environment(loader=PackageLoader("cotwatch.reports.viewer", "templates"),
                                autoescape=select_autoescape(default=True, default_for_string=True),
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)

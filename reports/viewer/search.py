@@ -5,7 +5,7 @@ Three kinds of query (``mode="auto"`` picks one from what was typed):
 * **term** — one token of the token contract (``autop``) or a wildcard (``disclaim*``). Totals come
   from the materialized counts (``step_term_counts``); the transcripts from the per-transcript
   term lists (``doc_term_lists``); only their text is read, to cut the lines.
-* **phrase** — two to ten tokens (``might be a test``, ``autop-run``, or anything in double
+* **phrase** — two to five tokens (``might be a test``, ``autop-run``, or anything in double
   quotes): consecutive tokens under the token contract, whatever separates them. The candidate
   transcripts are those whose term lists hold *every* word (materialized counts), and only their
   text is scanned for the sequence: a bounded scan, page by page.
@@ -35,7 +35,6 @@ from cotwatch.reports.viewer.text import kwic_line, token_spans
 MODES = ("auto", "term", "phrase", "text")
 SCOPES = tuple(QUERY_SCOPES)
 MAX_QUERY_CHARS = 200
-MAX_PHRASE_TOKENS = 10
 #: a wildcard matching more counted terms than this is refused (it would list most of the vocabulary)
 MAX_WILDCARD_TERMS = 5000
 #: transcripts with hits per result page, and lines shown per transcript
@@ -45,52 +44,66 @@ LINES_PER_TRANSCRIPT = 3
 PAGE_BUDGET = 6.0
 #: transcript keys per query window at first (bounded work per query); it doubles up to MAX_WINDOW
 #: while windows come back within FAST_WINDOW_SECONDS (measured on 1M transcripts: a 20k window of
-#: term lists or text reads in 40-160 ms)
+#: term lists or text reads in 20-160 ms)
 WINDOW = 20_000
 MAX_WINDOW = 320_000
 FAST_WINDOW_SECONDS = 0.15
-_WORDLIKE = re.compile(r"[\w'\u2019*\s-]+")
+#: what auto mode reads as words: token characters, apostrophes, hyphens, spaces, sentence
+#: punctuation and the wildcard's * (anything else, like < = /, makes it a text search)
+_WORDLIKE = re.compile(r"[\w'\u2019*\s,;:.!?-]+")
+_QUOTES = {'"': '"', "\u201c": "\u201d"}
 
 
-@dataclass(frozen=True)
 class Matcher:
-    """A parsed query: finds its hits in a text (``spans``)."""
+    """A parsed query; :meth:`spans` finds its hits in a text.
 
-    mode: str                       # term | phrase | text
-    query: str                      # as typed (stripped)
-    tokens: tuple[str, ...] = ()    # term: (token or wildcard,); phrase: the words
-    wildcard: re.Pattern | None = None
+    ``mode`` is ``term`` (a token or a wildcard), ``phrase`` (2-5 tokens) or ``text``; ``spec``
+    is the :class:`~cotwatch.analytics.terms.specs.TermSpec` of a term or phrase. Tokens and
+    phrases are matched by the terms package's own :class:`~cotwatch.analytics.terms.phrases.TokenSequence`
+    (the token contract, overlapping occurrences included), wildcards by its glob matcher.
+    """
+
+    def __init__(self, mode: str, query: str, spec=None):
+        from cotwatch.analytics.terms.phrases import TokenSequence
+
+        self.mode = mode
+        self.query = query
+        self.spec = spec
+        self.wildcard = spec is not None and spec.kind == "wildcard"
+        self._glob = spec.regex() if self.wildcard else None
+        self.sequence = TokenSequence(spec.tokens) if spec is not None and not self.wildcard else None
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """The folded tokens (phrase, token) or the wildcard pattern."""
+        if self.spec is None:
+            return ()
+        return (self.spec.pattern,) if self.wildcard else self.spec.tokens
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         if self.mode == "text":
             return [m.span() for m in re.finditer(re.escape(self.query), text, re.IGNORECASE)]
-        if self.mode == "term":
-            if self.wildcard is not None:
-                return [(a, b) for a, b, t in token_spans(text) if self.wildcard.fullmatch(t)]
-            return [(a, b) for a, b, t in token_spans(text) if t == self.tokens[0]]
-        words = list(token_spans(text))
-        n = len(self.tokens)
-        out = []
-        i = 0
-        while i + n <= len(words):
-            if all(words[i + k][2] == self.tokens[k] for k in range(n)):
-                out.append((words[i][0], words[i + n - 1][1]))
-                i += n
-            else:
-                i += 1
-        return out
+        if self.wildcard:
+            return [(a, b) for a, b, t in token_spans(text) if self._glob.fullmatch(t)]
+        return self.sequence.spans(text)
 
     def describe(self) -> str:
         if self.mode == "term":
-            return f"the {'wildcard' if self.wildcard is not None else 'term'} {self.tokens[0]!r}"
+            return f"the {'wildcard' if self.wildcard else 'term'} {self.tokens[0]!r}"
         if self.mode == "phrase":
             return f"the phrase {' '.join(self.tokens)!r} (consecutive tokens)"
         return f"the text {self.query!r} (case-insensitive substring)"
 
 
 def parse_query(q: str | None, mode: str = "auto") -> Matcher:
-    """What the user typed → a :class:`Matcher`. Raises BadRequest with a one-line reason."""
-    from cotwatch.analytics.terms.specs import parse_term
+    """What the user typed → a :class:`Matcher`. Raises BadRequest with a one-line reason.
+
+    ``auto``: words (with sentence punctuation, hyphens, apostrophes; ``*`` for a wildcard) are a
+    term or a phrase as ``cotwatch terms`` parses them (``parse_term``: one token, a wildcard, or 2
+    to 5 tokens); anything else, or more than 5 words, is text. ``term``/``phrase``: parsed by
+    ``parse_term`` whatever it holds. ``text``: the literal text.
+    """
+    from cotwatch.analytics.terms.specs import MAX_PHRASE_TOKENS, parse_term
 
     if mode not in MODES:
         raise BadRequest(f"mode {mode!r}: expected one of {', '.join(MODES)}")
@@ -101,37 +114,19 @@ def parse_query(q: str | None, mode: str = "auto") -> Matcher:
         raise BadRequest(f"the query is longer than {MAX_QUERY_CHARS} characters")
     if mode == "text":
         return Matcher("text", text)
-    quoted = len(text) >= 2 and text[0] == text[-1] == '"'
-    inner = text[1:-1].strip() if quoted else text
+    inner = text[1:-1].strip() if len(text) >= 2 and _QUOTES.get(text[0]) == text[-1] else text
     if mode == "auto":
-        if not inner or not _WORDLIKE.fullmatch(inner):
-            return Matcher("text", inner or text)
         words = tokenize(inner.replace("*", " "))
-        if "*" in inner:
-            mode = "term"
-        elif len(words) == 1 and not quoted:
-            mode = "term"
-        elif 1 <= len(words) <= MAX_PHRASE_TOKENS:
-            mode = "phrase"
-        else:
-            return Matcher("text", inner)
-    if mode == "term":
-        try:
-            spec = parse_term(inner, where="search")
-        except InputError as exc:
-            raise BadRequest(str(exc)) from None
-        if spec.kind not in ("token", "wildcard"):
-            raise BadRequest("the viewer searches words, wildcards (word*), phrases and text; "
-                             "use `cotwatch terms` for regular expressions and watchlist groups")
-        return Matcher("term", inner, (spec.pattern,), spec.regex() if spec.kind == "wildcard" else None)
-    words = tokenize(inner)
-    if not words:
-        raise BadRequest(f"{inner!r} holds no word (letters or digits); search it as text")
-    if len(words) > MAX_PHRASE_TOKENS:
-        raise BadRequest(f"a phrase has at most {MAX_PHRASE_TOKENS} words; search longer text as text")
-    if len(words) == 1:
-        return Matcher("term", inner, (words[0],))
-    return Matcher("phrase", inner, tuple(words))
+        if not inner or not _WORDLIKE.fullmatch(inner) or not words or len(words) > MAX_PHRASE_TOKENS:
+            return Matcher("text", inner or text)
+    try:
+        spec = parse_term(inner, where="search")
+    except InputError as exc:
+        raise BadRequest(str(exc)) from None
+    if spec.kind not in ("token", "wildcard", "phrase"):
+        raise BadRequest("the viewer searches words, wildcards (word*), phrases and text; "
+                         "use `cotwatch terms kwic` for regular expressions and watchlist groups")
+    return Matcher("phrase" if spec.kind == "phrase" else "term", inner, spec)
 
 
 @dataclass
@@ -200,15 +195,15 @@ def search(reader: Reader, matcher: Matcher, *, scope: str = "reasoning", filter
 
 # -- term and phrase -------------------------------------------------------------------------------
 def _term_ids(reader: Reader, matcher: Matcher, result: SearchResult) -> list[int]:
+    """Term ids to find the transcripts by: the tokens a term matches (any of them), or every
+    word of a phrase (all of them). Fills the totals from the materialized counts for terms."""
     from cotwatch.analytics.terms.rates import resolve_terms
-    from cotwatch.analytics.terms.specs import TermSpec
 
     scopes = list(QUERY_SCOPES[result.scope])
     where = result.filters.params()
     if matcher.mode == "term":
         word = matcher.tokens[0]
-        spec = TermSpec(word, "wildcard" if matcher.wildcard is not None else "token", word)
-        found = resolve_terms(reader, [spec])
+        found = resolve_terms(reader, [matcher.spec])
         if found.height > MAX_WILDCARD_TERMS:
             raise BadRequest(f"{word!r} matches {found.height:,} counted terms; make the wildcard narrower")
         if found.is_empty():
@@ -219,14 +214,15 @@ def _term_ids(reader: Reader, matcher: Matcher, result: SearchResult) -> list[in
         terms = found["term"].to_list()
         result.steps = reader.dicts("viewer_term_steps", {"terms": terms, "scopes": scopes, **where})
         result.total_occurrences = sum(s["occurrences"] for s in result.steps)
-        if matcher.wildcard is None:
+        if not matcher.wildcard:
             result.total_docs = sum(s["docs"] for s in result.steps)
         else:
             result.top_terms = reader.dicts("viewer_term_top", {"terms": terms, "scopes": scopes, "limit": 20, **where})
-        return found["term_id"].to_list()
-    found = dict(reader.rows(load_sql("term_vocab_exact", "cotwatch.analytics"), {"terms": sorted(set(matcher.tokens))}))
+        return sorted(set(found["term_id"].to_list()))
+    words = matcher.sequence.candidate_tokens()
+    found = dict(reader.rows(load_sql("term_vocab_exact", "cotwatch.analytics"), {"terms": words}))
     counted = set(found.values())
-    missing = [w for w in matcher.tokens if w not in counted]
+    missing = [w for w in words if w not in counted]
     if missing:
         result.notes.append(f"the word {missing[0]!r} never occurs in the counted text, so neither does the phrase")
         return []

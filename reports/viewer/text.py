@@ -95,23 +95,14 @@ def plain(text: object) -> str:
 def token_spans(text: str) -> Iterator[tuple[int, int, str]]:
     """``(start, end, token)`` of every token of ``text`` under the token contract
     (``cotwatch.analytics.terms.tokens``), positions in the original text (lowercasing can change
-    lengths, e.g. ``'İ'.lower()`` is two characters: offsets are mapped back)."""
-    norm = normalize(text)
-    if len(norm) == len(text):
-        for m in TOKEN_RE.finditer(norm):
-            yield m.start(), m.end(), m.group()
-        return
-    starts: list[int] = []  # normalized offset where each original character begins
-    pos = 0
-    for ch in text:
-        starts.append(pos)
-        pos += len(normalize(ch))
-    import bisect
+    lengths, e.g. ``'İ'.lower()`` is two characters: offsets are mapped back by the terms
+    package's ``original_offsets``)."""
+    from cotwatch.analytics.terms.phrases import original_offsets
 
+    norm = normalize(text)
+    back = original_offsets(text, norm)
     for m in TOKEN_RE.finditer(norm):
-        a = bisect.bisect_right(starts, m.start()) - 1
-        b = bisect.bisect_right(starts, m.end() - 1)
-        yield a, b, m.group()
+        yield back(m.start()), back(m.end() - 1) + 1, m.group()
 
 
 # -- highlights --------------------------------------------------------------------------------------
