@@ -682,6 +682,24 @@ def test_report_files_are_served_sandboxed(report_server):
     assert (status, headers["location"]) == (301, "/report/")
 
 
+def test_concurrent_requests_share_the_store(report_server):
+    """Sixteen clients at once: every page answers, each request on its own cursor."""
+    paths = ["/", "/run?run=rl", "/transcripts?run=rl", "/transcript?run=rl&id=aware-1&q=autop",
+             "/search?q=autop", "/search?q=might+be+a+test", "/search?q=%3Cscript%3E", "/report/data/a.csv"]
+    results: list[int] = []
+
+    def client(k: int) -> None:
+        for i in range(6):
+            results.append(raw_get(report_server, paths[(k + i) % len(paths)])[0])
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == [200] * 96
+
+
 def test_without_a_report_folder_report_is_404(app):
     page = get(app, "/report/index.html")
     assert page.status == 404 and "--report" in page.text

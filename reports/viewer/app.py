@@ -101,7 +101,7 @@ class Viewer:
         sink = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         # one line, with anything that could act on a terminal made visible (messages quote data)
         self.log = lambda msg: sink(plain(" ".join(str(msg).splitlines())))
-        self.env = Environment(loader=PackageLoader("cotwatch.reports.viewer", "templates"),
+        self.env = Environment(loader=PackageLoader(__package__, "templates"),
                                autoescape=select_autoescape(default=True, default_for_string=True),
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(url=url, report=self.report_dir is not None, store_path=str(self.lease.path))
@@ -248,36 +248,31 @@ class Viewer:
         return self.render("transcript.html", title=f"Transcript {plain(head['id'])}", q=q, matcher=matcher, **page)
 
     def search(self, params: dict[str, str]) -> Response:
-        q = params.get("q")
+        q = params.get("q") or ""
         mode = params.get("mode") or "auto"
         scope = params.get("scope") or "reasoning"
         filters = search.Filters(run=params.get("run") or None, step=_int(params, "step"),
                                  environment=params.get("environment") or None)
         after = _int(params, "after")
-        context = {"progress": search.progress, "q": q or "", "mode": mode, "scope": scope, "filters": filters, "modes": search.MODES,
-                   "scopes": search.SCOPES, "result": None, "error": None, "title": "Search"}
-        if not q:
-            with self.lease.reader() as reader:
-                context["runs"] = data.runs(reader)
-            return self.render("search.html", **context)
-        try:
-            matcher = search.parse_query(q, mode)
-        except BadRequest as exc:
-            context["error"] = str(exc)
-            with self.lease.reader() as reader:
-                context["runs"] = data.runs(reader)
-            return self.render("search.html", status=400, **context)
+        matcher, error, result = None, None, None
+        if q:
+            try:
+                matcher = search.parse_query(q, mode)
+            except BadRequest as exc:
+                error = str(exc)
         with self.lease.reader() as reader:
-            context["runs"] = data.runs(reader)
-            if filters.run is not None:
-                data.require_run(reader, filters.run)
-            context["result"] = search.search(reader, matcher, scope=scope, filters=filters,
-                                              after=after if after is not None else -1)
-        context["title"] = f"Search: {plain(q)}"
-        return self.render("search.html", **context)
+            runs = data.runs(reader)
+            if matcher is not None:
+                if filters.run is not None:
+                    data.require_run(reader, filters.run)
+                result = search.search(reader, matcher, scope=scope, filters=filters,
+                                       after=after if after is not None else -1)
+        return self.render("search.html", status=400 if error else 200, title=f"Search: {plain(q)}" if q else "Search",
+                           q=q, mode=mode, scope=scope, filters=filters, modes=search.MODES, scopes=search.SCOPES,
+                           runs=runs, result=result, error=error, progress=search.progress)
 
     def stylesheet(self, params: dict[str, str]) -> Response:
-        css = (resources.files("cotwatch.reports.viewer") / "static" / "viewer.css").read_bytes()
+        css = (resources.files(__package__) / "static" / "viewer.css").read_bytes()
         return Response(css, content_type="text/css; charset=utf-8")
 
     # -- the report folder -----------------------------------------------------------------------------
@@ -289,7 +284,10 @@ class Viewer:
         target = safe_report_path(self.report_dir, path.removeprefix("/report/"))
         if target is None:
             return self.error_page(404, "Not found", "There is no such file in the report.")
-        fh = open(target, "rb")  # noqa: SIM115  (closed by the WSGI server through the iterator)
+        try:
+            fh = open(target, "rb")  # noqa: SIM115  (closed by the WSGI server through the iterator)
+        except OSError:
+            return self.error_page(404, "Not found", "There is no such file in the report.")
         size = os.fstat(fh.fileno()).st_size
         ctype = REPORT_TYPES.get(target.suffix.lower())
         headers = []

@@ -26,7 +26,7 @@ from cotwatch.analytics.errors import QueryTimeout
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.store.sqlfiles import load_sql
 
-PACKAGE = "cotwatch.reports.viewer"
+PACKAGE = __package__  # this package (a module name spelled in a string would count as an import of it)
 
 
 class Reader:

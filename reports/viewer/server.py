@@ -20,7 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from cotwatch.analytics.errors import InputError
 from cotwatch.reports.viewer.app import Viewer
-from cotwatch.reports.viewer.text import plain
+from cotwatch.reports.viewer.text import _hidden_re, plain
 
 #: seconds a connection may stay silent before the server drops it (slow clients hold a thread)
 SOCKET_TIMEOUT = 30
@@ -51,6 +51,13 @@ class ViewerServer(socketserver.ThreadingMixIn, WSGIServer):
         self.log = log
         super().__init__(address, handler)
 
+    def server_close(self) -> None:
+        """Close the socket and let go of the store."""
+        super().server_close()
+        viewer = getattr(self, "viewer", None)
+        if viewer is not None:
+            viewer.lease.close()
+
     def handle_error(self, request, client_address) -> None:
         """A dropped connection or a client's garbage: one line, never a traceback."""
         import sys
@@ -74,6 +81,7 @@ def make_server(db: str | os.PathLike[str] | None = None, *, host: str = "127.0.
         raise InputError(f"--report {report_dir}: no such folder")
     app = Viewer(db, report_dir=report_dir, wait=wait, log=log)
     app.lease.check()
+    _hidden_re()  # build the hidden-character class now (~0.4 s), not on the first page
     try:
         ipv6 = isinstance(ipaddress.ip_address(host.strip("[]")), ipaddress.IPv6Address)
     except ValueError:
@@ -127,7 +135,6 @@ def serve(db: str | os.PathLike[str] | None = None, *, host: str = "127.0.0.1", 
         server.serve_forever(poll_interval=0.25)
     finally:
         server.server_close()
-        viewer.lease.close()
 
 
 def serve_in_thread(server: ViewerServer) -> threading.Thread:

@@ -3,7 +3,7 @@
 Every character of the stored text reaches the page. Characters that HTML would drop or change
 (NUL, CR) or that are invisible and can disguise text (other control characters, bidirectional
 overrides such as U+202E, zero-width and other format characters) are shown as a visible marker
-``<span class="cc" data-cp="HEX">…</span>``: the marker's ``data-cp`` holds the code point, so the
+``<span class="cc" data-cp="HEX">ESC</span>``: the marker's ``data-cp`` holds the code point, so the
 original text is recovered exactly from the page (the browser test does so). Everything else is
 written through :func:`markupsafe.escape`, so ``<script>`` in a transcript is text.
 
@@ -45,14 +45,14 @@ def _hidden_re() -> re.Pattern:
     return re.compile(f"[{body}]")
 
 
+#: short names of the C0 controls and DEL, shown in markers (ASCII: every font has them)
+_C0_NAMES = ("NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN ETB "
+             "CAN EM SUB ESC FS GS RS US").split()
+
+
 def _marker(ch: str) -> str:
     cp = ord(ch)
-    if cp < 0x20:
-        shown = chr(0x2400 + cp)          # Unicode control pictures: ␀ … ␟
-    elif cp == 0x7F:
-        shown = "\u2421"                  # ␡
-    else:
-        shown = f"<U+{cp:04X}>"
+    shown = _C0_NAMES[cp] if cp < 0x20 else "DEL" if cp == 0x7F else f"U+{cp:04X}"
     name = unicodedata.name(ch, f"U+{cp:04X}")
     return f'<span class="cc" data-cp="{cp:x}" title="U+{cp:04X} {escape(name)}">{escape(shown)}</span>'
 
