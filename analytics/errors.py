@@ -44,6 +44,14 @@ class InputError(CotwatchError):
     exit_code = 3
 
 
+class OutputError(InputError, OSError):
+    """A file we were asked to write cannot be written (no such directory, not a regular file,
+    read-only filesystem, ``/proc``...). Still an ``OSError`` for callers that catch those."""
+
+    def __init__(self, message: str):
+        InputError.__init__(self, message)
+
+
 class RejectedRecords(InputError):
     """One or more records were rejected; ``problems`` lists one line per record."""
 

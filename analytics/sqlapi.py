@@ -16,6 +16,11 @@ out) and a time limit that interrupts the query; :func:`run_query` runs a named 
 Writes are refused twice over: the connection is read-only, and every statement is checked
 first with DuckDB's own parser (statement types, and the parsed tree of SELECTs for data-changing
 CTEs), so a refused statement never reaches the store.
+
+SQL stays local: :func:`open_sql` starts DuckDB with extension auto-install and auto-load off and
+external access off, so no URL (``https://``, ``s3://``, ``hf://`` ...) is fetched, no extension
+is downloaded and nothing is written under ``$HOME``; local files are readable only below the
+directories given as ``allow_read`` (``cotwatch sql --allow-read DIR``), none by default.
 """
 
 from __future__ import annotations
@@ -23,14 +28,20 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, NamedTuple
 
 import duckdb
-from cotwatch.analytics.errors import InputError, QueryTimeout
+from cotwatch.analytics.errors import InputError, QueryTimeout, StoreLocked
 from cotwatch.analytics.store.database import PUBLIC_SEARCH_PATH, Store
+
+#: DuckDB start-up settings of every SQL connection: no extension is installed or loaded behind
+#: the user's back (the four cotwatch needs are built in: core_functions, icu, json, parquet).
+SQL_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+#: DuckDB types that polars cannot hold faithfully: run_sql returns their DuckDB text instead.
+_AS_TEXT = frozenset({"bit", "bignum", "varint", "variant", "time with time zone", "interval", "union"})
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_TIMEOUT = 60.0
@@ -69,6 +80,7 @@ _WHY_REFUSED = {
     "LOGICAL_PLAN": "logical-plan statements can change the store",
     "EXTENSION": "extension statements can change the store",
     "UPDATE_EXTENSIONS": "UPDATE EXTENSIONS statements change the engine",
+    "UNKNOWN": "statements of a kind cotwatch does not know (e.g. UPDATE EXTENSIONS) are not run",
 }
 _DML_NODE_RE = re.compile(r'"type"\s*:\s*"((?:INSERT|UPDATE|DELETE|MERGE)\w*)"')
 #: Table functions that act on the database rather than read it.
@@ -76,6 +88,7 @@ _ACTING_FUNCTION_RE = re.compile(r'"function_name"\s*:\s*"((?:force_)?checkpoint
 _EXPLAIN_RE = re.compile(r"^\s*explain\s+(?:analy[sz]e\s+)?(?:\([^)]*\)\s*)?(?P<inner>.*)$", re.I | re.S)
 _PRAGMA_RE = re.compile(r"^\s*pragma\s+(?P<name>\w+)\s*(?P<rest>.*)$", re.I | re.S)
 _PARAM_RE = re.compile(r"\$([A-Za-z_]\w*)")
+_DENIED_RE = re.compile(r'Permission Error: Cannot access (?:file|directory) "(.*?)" - file system operations are disabled')
 
 
 class SqlResult(NamedTuple):
@@ -88,26 +101,84 @@ class SqlResult(NamedTuple):
 # --------------------------------------------------------------------------------------------
 # Connections
 # --------------------------------------------------------------------------------------------
-def open_sql(path: str | os.PathLike[str] | None = None, *, wait: float = 0.0) -> Store:
+def open_sql(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    wait: float = 0.0,
+    allow_read: Sequence[str | os.PathLike[str]] = (),
+) -> Store:
     """Open the store read-only for SQL: bare names are the documented views, as in a plain
     DuckDB client (``store.frame("select * from transcripts")`` is the public view too).
 
-    Waits up to ``wait`` seconds while another process holds the write lock, then raises
+    The connection stays local (:data:`SQL_CONFIG`, then ``enable_external_access = false``): no
+    network, no extension install or load, no file outside the store — except local files below
+    the existing directories in ``allow_read``. Waits up to ``wait`` seconds while another
+    process holds the write lock, then raises
     :class:`~cotwatch.analytics.errors.StoreLocked` saying why.
     """
-    return Store.open(path, read_only=True, wait=wait, search_path=PUBLIC_SEARCH_PATH)
+    directories = _readable_directories(allow_read)
+    store = Store.open(path, read_only=True, wait=wait, config=SQL_CONFIG, search_path=PUBLIC_SEARCH_PATH)
+    try:
+        _stay_local(store, directories)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _readable_directories(allow_read: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """``allow_read`` as absolute directory prefixes (ending in ``/``); InputError for anything
+    that is not an existing local directory."""
+    directories = []
+    for entry in allow_read:
+        text = os.fspath(entry)
+        if "://" in text:
+            raise InputError(f"--allow-read {text}: only local directories can be allowed (SQL never reads URLs)")
+        folder = os.path.realpath(text)
+        if not os.path.isdir(folder):
+            raise InputError(f"--allow-read {text}: no such directory")
+        directories.append(folder.rstrip(os.sep) + os.sep)
+    return sorted(set(directories))
+
+
+def _stay_local(store: Store, directories: list[str]) -> None:
+    """Turn external access off on the store's DuckDB instance (it cannot be turned on again
+    while the instance lives), allowing reads below ``directories`` only."""
+    con = store.con
+    on = con.execute("select current_setting('enable_external_access')").fetchall()[0][0]
+    if on:
+        con.execute("set allowed_directories = $dirs", {"dirs": directories})
+        con.execute("set enable_external_access = false")
+        return
+    current = sorted(con.execute("select current_setting('allowed_directories')").fetchall()[0][0] or [])
+    if current != directories:  # the instance is shared by another open_sql of the same file
+        raise StoreLocked(
+            f"{store.path}: already open for SQL in this process with other --allow-read directories "
+            f"({', '.join(current) or 'none'}); close that store first"
+        )
+
+
+def _require_local(store: Store) -> None:
+    on = store.con.execute("select current_setting('enable_external_access')").fetchall()[0][0]
+    if on:
+        raise InputError("ad hoc SQL needs a store opened with open_sql() (external access off); "
+                         "this one was opened with Store.open()")
 
 
 # --------------------------------------------------------------------------------------------
 # Statement checks
 # --------------------------------------------------------------------------------------------
 def _type_name(statement: Any) -> str:
-    return str(statement.type).rsplit(".", 1)[-1]
+    try:
+        return str(statement.type).rsplit(".", 1)[-1]
+    except ValueError:  # a statement type this duckdb build's Python API cannot name (UPDATE EXTENSIONS)
+        return "UNKNOWN"
 
 
 def _refuse(kind: str, why: str | None = None) -> InputError:
     reason = why or _WHY_REFUSED.get(kind) or f"{kind} statements can change the store"
-    return InputError(f"{kind.replace('_', ' ')} refused: {reason}; cotwatch sql is read-only")
+    label = "statement" if kind == "UNKNOWN" else kind.replace("_", " ")
+    return InputError(f"{label} refused: {reason}; cotwatch sql is read-only")
 
 
 def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list[Any]:
@@ -230,6 +301,7 @@ def run_sql(
 
     >>> df, truncated = run_sql(store, "select * from transcripts where run = $run", {"run": "rl-1"}, max_rows=50)
     """
+    _require_local(store)
     cursor = store.con.cursor(PUBLIC_SEARCH_PATH)
     try:
         statement = check_read_only(cursor, sql)
@@ -264,6 +336,8 @@ def _fetch(cursor, query: str, bound: dict[str, Any], *, max_rows: int | None, t
         relation = cursor.sql(query, params=bound or None)
         if relation is None:
             return SqlResult(pl.DataFrame(), False)
+        names = list(relation.columns)
+        relation = _with_text_for_unsupported(relation)
         reader = relation.to_arrow_reader(_BATCH_ROWS)
         schema = reader.schema
         try:
@@ -275,26 +349,47 @@ def _fetch(cursor, query: str, bound: dict[str, Any], *, max_rows: int | None, t
                     break
         finally:
             reader.close()
-    except (duckdb.Error, pa.ArrowException, OSError) as exc:
-        # After the first batch DuckDB's errors arrive through Arrow's stream as OSError/ArrowException.
+    except (duckdb.Error, pa.ArrowException, OSError, RuntimeError) as exc:
+        # After the first batch DuckDB's errors arrive through Arrow's stream as OSError or
+        # ArrowException; a SIGINT while DuckDB computes surfaces as RuntimeError("Query interrupted").
+        if type(exc) is RuntimeError and str(exc) != "Query interrupted":
+            raise
         if fired.is_set():
             raise QueryTimeout(
                 f"{what} interrupted after its time limit of {float(timeout or 0):g}s "
                 "(raise --timeout, or narrow the query)"
             ) from exc
-        if isinstance(exc, duckdb.InterruptException) or "INTERRUPT Error" in str(exc):
+        if (isinstance(exc, duckdb.InterruptException) or type(exc) is RuntimeError
+                or str(exc).startswith("INTERRUPT Error")):
             raise KeyboardInterrupt from exc  # interrupted, but not by our timer: Ctrl-C
         text = _describe(exc)
         if "read-only mode" in text:
             raise InputError(f"statement refused: it would change the store; cotwatch sql is read-only ({text})") from exc
+        denied = _DENIED_RE.search(text)
+        if denied:
+            raise InputError(
+                f"{what} refused: cannot read {denied.group(1)}: SQL reads the store only, never a URL, "
+                "and local files only below an --allow-read directory"
+            ) from exc
         raise InputError(f"{what} failed: {text}") from exc
     finally:
         if timer is not None:
             timer.cancel()
-    table = pa.Table.from_batches(batches, schema=schema)
+    table = pa.Table.from_batches(batches, schema=schema).rename_columns(names)
     if truncated:
         table = table.slice(0, max_rows)
     return SqlResult(arrow_to_polars(table), truncated)
+
+
+def _with_text_for_unsupported(relation):
+    """``relation`` with its BIT, BIGNUM, VARIANT, TIMETZ, INTERVAL and UNION columns cast to
+    DuckDB's own text (``1 day``, ``12:00:00+01``), by column position; names are restored after."""
+    types = [t.id for t in relation.types]
+    if not _AS_TEXT.intersection(types):
+        return relation
+    return relation.project(", ".join(
+        f"cast(#{i} as varchar)" if kind in _AS_TEXT else f"#{i}" for i, kind in enumerate(types, start=1)
+    ))  # positions and constants only: no name or value from the query is formatted in
 
 
 def arrow_to_polars(table):
@@ -315,12 +410,51 @@ def arrow_to_polars(table):
         names.append(candidate)
     columns = []
     for name, column in zip(names, table.columns):
+        column = _temporal_in_range(column)
         try:
             columns.append(pl.from_arrow(pa.table({"c": column})).to_series().alias(name))
         except Exception:  # an Arrow type polars has no dtype for: keep its text
             texts = [None if v is None else str(v) for v in column.to_pylist()]
             columns.append(pl.Series(name, texts, dtype=pl.String))
     return pl.DataFrame(columns, schema=names) if columns else pl.DataFrame()
+
+
+_INT64_MAX = 2**63 - 1
+_INT32_MAX = 2**31 - 1
+# Python's datetime (and polars' conversions to it) hold years 1..9999 only.
+_DAY_RANGE = (-719162, 2932896)            # 0001-01-01 .. 9999-12-31 as days since 1970-01-01
+_SECOND_RANGE = (-62135596800, 253402300799)
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _temporal_in_range(column):
+    """A DATE/TIMESTAMP column holding values outside years 1..9999 (DuckDB's ``infinity``,
+    ``-infinity``, year 294000) as text — polars would panic on them; other columns unchanged."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if pa.types.is_date32(kind):
+        lo, hi, unit, sentinel = _DAY_RANGE[0], _DAY_RANGE[1], "D", _INT32_MAX
+        raw = pc.cast(column, pa.int32())
+    elif pa.types.is_timestamp(kind):
+        per = _PER_SECOND[kind.unit]
+        lo, hi, unit, sentinel = _SECOND_RANGE[0] * per, (_SECOND_RANGE[1] + 1) * per - 1, kind.unit, _INT64_MAX
+        raw = pc.cast(column, pa.int64())
+    else:
+        return column
+    bounds = pc.min_max(raw)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is None or (low >= lo and high <= hi):
+        return column
+    values = raw.to_numpy(zero_copy_only=False).astype(np.int64)
+    valid = np.asarray(pc.is_valid(raw).to_numpy(zero_copy_only=False))
+    texts = np.datetime_as_string(values.astype(f"datetime64[{unit}]")).astype(object)
+    texts[values == sentinel] = "infinity"
+    texts[values == -sentinel] = "-infinity"
+    texts[~valid] = None
+    return pa.chunked_array([pa.array(texts.tolist(), type=pa.string())])
 
 
 # --------------------------------------------------------------------------------------------

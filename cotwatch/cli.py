@@ -9,11 +9,15 @@ result; expected failures are ``CotwatchError`` and become one line on stderr an
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
 
 import click
 
 from cotwatch.analytics.errors import CotwatchError, RejectedRecords
+
+INTERRUPTED = 130  # 128 + SIGINT, what shells report for a process stopped by Ctrl-C
 
 #: name → (module:attribute, one-line help). Nested dicts are command groups.
 COMMANDS: dict[str, tuple[str, str] | dict] = {
@@ -83,31 +87,94 @@ def cli() -> None:
     """
 
 
+def _say(line: str) -> None:
+    """One line on stderr, with anything in it that could act on a terminal made visible
+    (messages quote file names, run names and SQL the user or a data file supplied)."""
+    from cotwatch.output import terminal_safe
+
+    click.echo(terminal_safe(line, keep_newlines=False), err=True)
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C, however it surfaced: KeyboardInterrupt, DuckDB's InterruptException (DuckDB turns
+    SIGINT during a query into one), or the same error relayed through an Arrow stream."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    name = type(exc).__name__
+    text = str(exc)
+    return (name == "InterruptException"
+            or (isinstance(exc, OSError) and text.startswith("INTERRUPT Error"))
+            or (type(exc) is RuntimeError and text == "Query interrupted"))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI, mapping expected failures to one line and an exit code."""
+    """Entry point: run the CLI, mapping expected failures to one line and an exit code.
+
+    Ctrl-C anywhere in a command is exit code 130 with one line, never a traceback (work in
+    progress is rolled back by the transactions and atomic writes below)."""
     try:
-        cli.main(args=argv, prog_name="cotwatch", standalone_mode=False)
-    except CotwatchError as exc:
-        if isinstance(exc, RejectedRecords):
-            for problem in exc.problems:
-                click.echo(f"cotwatch: rejected: {problem}", err=True)
-        click.echo(f"cotwatch: error: {exc}", err=True)
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("cotwatch: interrupted", err=True)
-        return 130
-    except KeyboardInterrupt:
-        click.echo("cotwatch: interrupted; nothing half-written was kept", err=True)
-        return 130
-    except BrokenPipeError:
-        return 0
+        try:
+            # click's own main() would print an empty line on Ctrl-C; run the group directly
+            args = sys.argv[1:] if argv is None else list(argv)
+            with cli.make_context("cotwatch", args) as ctx:
+                cli.invoke(ctx)
+        except CotwatchError as exc:
+            if isinstance(exc, RejectedRecords):
+                for problem in exc.problems:
+                    _say(f"cotwatch: rejected: {problem}")
+            _say(f"cotwatch: error: {exc}")
+            return exc.exit_code
+        except click.exceptions.Exit as exc:
+            return exc.exit_code
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        except click.exceptions.Abort:
+            _say("cotwatch: interrupted")
+            return INTERRUPTED
+        except BrokenPipeError:
+            _quiet_stdout()
+            return 0
+        except BaseException as exc:
+            if _is_interrupt(exc):
+                raise KeyboardInterrupt from exc
+            raise
+    except KeyboardInterrupt:  # also a second Ctrl-C while the first one's clean-up ran
+        _say("cotwatch: interrupted; nothing half-written was kept")
+        return INTERRUPTED
     return 0
 
 
+def _quiet_stdout() -> None:
+    """After the reader of our stdout went away (``cotwatch sql ... | head``), point stdout at
+    /dev/null so the interpreter's final flush does not print a BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _exit_on_interrupt(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+    os._exit(INTERRUPTED)
+
+
 def run() -> None:
-    sys.exit(main())
+    """The ``cotwatch`` console script."""
+    try:
+        code = main()
+    except KeyboardInterrupt:  # Ctrl-C between the command's end and main's return
+        _say("cotwatch: interrupted")
+        code = INTERRUPTED
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+    except KeyboardInterrupt:
+        code = INTERRUPTED
+    # From here on (interpreter shutdown: joining worker threads, closing DuckDB) a Ctrl-C ends
+    # the process at once instead of printing a traceback from an exit handler.
+    signal.signal(signal.SIGINT, _exit_on_interrupt)
+    sys.exit(code)

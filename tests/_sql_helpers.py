@@ -70,3 +70,18 @@ def add_classifier_results(path: Path, runs: tuple[str, str] = ("rl-a", "rl-b"))
         warnings.simplefilter("ignore", UserWarning)  # duckdb's note about an Arrow copy in apply
         apply(store, "eval_awareness", scorer=RuleScorer("v1", high=0.8))
         apply(store, "eval_awareness", run=runs[0], scorer=RuleScorer("v2", high=0.9))
+
+
+def migrated_store_0007(path: Path) -> Path:
+    """The previous version's fixture store (``fixtures/store_0007.duckdb.gz``: the SQL fixture
+    corpus with classifier results), migrated to the current schema — a ready store that does not
+    depend on today's ingest."""
+    import gzip
+    import shutil
+
+    from cotwatch.analytics.store.database import Store
+
+    with gzip.open(FIXTURES.parent / "store_0007.duckdb.gz", "rb") as src, open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    Store.open(path, read_only=False).close()
+    return path

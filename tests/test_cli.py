@@ -46,3 +46,63 @@ def test_python_dash_m():
 def test_unknown_command_is_a_usage_error(cli):
     result = cli("frobnicate")
     assert result.code == 2 and "No such command" in result.err
+
+
+# ---------------------------------------------------------------------------------------------
+# The boundary: Ctrl-C anywhere is one line and exit code 130; a closed pipe is not an error
+# ---------------------------------------------------------------------------------------------
+import os  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory):
+    from tests._sql_helpers import migrated_store_0007
+
+    return migrated_store_0007(tmp_path_factory.mktemp("cli") / "store.duckdb")
+
+
+def _interrupt_after(args: list[str], seconds: float) -> tuple[int, str]:
+    proc = subprocess.Popen([sys.executable, "-c", "from cotwatch.cli import run; run()", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(seconds)
+    assert proc.poll() is None, "the command ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("args", [
+    # DuckDB is computing: SIGINT arrives as DuckDB's InterruptException
+    ["sql", "select count(*) from range(100000000000) a where a.range % 7 = 3", "--timeout", "0"],
+    # Python is formatting rows: SIGINT arrives as KeyboardInterrupt
+    ["sql", "select range, range::varchar as s from range(20000000)", "--max-rows", "0", "--timeout", "0",
+     "--format", "json"],
+])
+def test_ctrl_c_is_one_line_and_exit_130(small_store, args):
+    code, err = _interrupt_after([*args, "--db", str(small_store)], 3.0)
+    assert code == 130, err
+    assert err.startswith("cotwatch: interrupted") and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_interrupts_from_duckdb_map_to_130(cli, small_store, monkeypatch):
+    import duckdb
+
+    def interrupted(*args, **kwargs):
+        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+
+    monkeypatch.setattr("cotwatch.analytics.sqlapi.open_sql", interrupted)
+    res = cli("sql", "select 1", "--db", small_store)
+    assert res.code == 130 and res.err == "cotwatch: interrupted; nothing half-written was kept\n"
+
+
+def test_a_closed_pipe_is_quiet(small_store):
+    proc = subprocess.Popen([sys.executable, "-c", "from cotwatch.cli import run; run()", "sql",
+                             "select * from range(2000000)", "--max-rows", "0", "--format", "csv",
+                             "--db", str(small_store)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"range\n"
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert proc.returncode == 0 and err == "", err

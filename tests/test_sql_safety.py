@@ -251,6 +251,6 @@ def test_any_result_shape_becomes_a_frame(store):
     frame, _ = run_sql(store, "select 1 as a, 2 as a, 3 as a_2")
     assert frame.columns == ["a", "a_2", "a_2_2"] and frame.rows() == [(1, 2, 3)]
     frame, _ = run_sql(store, "select interval 1 day as i, union_value(k := 7) as u, [1, 2] as l, 1::hugeint as h")
-    assert frame.rows() == [("MonthDayNano(months=0, days=1, nanoseconds=0)", "7", [1, 2], 1)]
+    assert frame.rows() == [("1 day", "7", [1, 2], 1)]  # DuckDB's own text for types polars lacks
     frame, _ = run_sql(store, "select * from transcripts where false")
     assert frame.height == 0 and frame.columns[:2] == ["transcript_id", "run"]

@@ -2,7 +2,11 @@
 
 The content goes to a fresh temporary file beside the target (same filesystem, unique name, so
 concurrent writers never share it), which is fsynced and renamed over the target. A failure or
-Ctrl-C removes the temporary file and leaves the previous target untouched.
+Ctrl-C removes the temporary file and leaves the previous target untouched. A target that is a
+symlink is written where it points (the link stays); a target that exists but is not a regular
+file (a device such as ``/dev/stdout``, a FIFO, a directory) or cannot be written (``/proc/...``,
+a read-only or missing place) is an :class:`~cotwatch.analytics.errors.OutputError` (exit code 3)
+naming it, and nothing is written.
 
 >>> with atomic_path("labels.jsonl") as tmp:                    # doctest: +SKIP
 ...     tmp.write_text("...")
@@ -17,20 +21,34 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from cotwatch.analytics.errors import OutputError
+
+
+def _cannot(path: str | os.PathLike[str], exc: OSError) -> OutputError:
+    return OutputError(f"{os.fspath(path)}: cannot write ({exc.strerror or exc})")
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``path``; renamed onto ``path`` when the block ends without error."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    if target.exists() and not target.is_file():
+        raise OutputError(f"{os.fspath(path)}: cannot write (not a regular file)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _cannot(path, exc) from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        try:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise _cannot(path, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -5,7 +5,7 @@ anywhere below the package (``analytics/ingest/sql/ingest_append.sql``, ...). Na
 within a package tree, so a caller asks for a statement by name alone::
 
     load_sql("ingest_append")                                  # below cotwatch.analytics
-    load_sql("awareness_cells", package="cotwatch.classifiers")
+    load_sql("awareness_transcripts", package="cotwatch.classifiers")
 """
 
 from __future__ import annotations

@@ -35,6 +35,14 @@ timeout_option = click.option(
 )
 
 
+allow_read_option = click.option(
+    "--allow-read", "allow_read", multiple=True, metavar="DIR",
+    type=click.Path(exists=True, file_okay=False, dir_okay=True),
+    help="Let the SQL read local files below DIR (repeatable), e.g. read_parquet('DIR/x.parquet'). "
+         "Without it SQL reads the store only; URLs (https://, s3://, ...) are never fetched.",
+)
+
+
 def report_truncated(truncated: bool, max_rows: int) -> None:
     """The visible notice that the row cap left rows out."""
     if truncated:

@@ -7,6 +7,7 @@ import sys
 import click
 
 from cotwatch.commands._sql_options import (
+    allow_read_option,
     max_rows_option,
     param_option,
     report_truncated,
@@ -22,15 +23,17 @@ from cotwatch.options import db_option, export_format_option, output_option, wai
 @output_option
 @max_rows_option
 @timeout_option
+@allow_read_option
 @db_option
 @wait_option
-def sql(query, params, fmt, output, max_rows, timeout, db, wait):
+def sql(query, params, fmt, output, max_rows, timeout, allow_read, db, wait):
     """Run one read-only SQL statement against the store (SQL '-' reads it from stdin).
 
-    The public views (transcripts, reasoning, term_counts, step_totals, transcript_terms,
-    transcript_tokens, rejects, ...) come first on the search path; see docs/sql.md. Statements
-    that could write (INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH, COPY, SET, INSTALL/LOAD, ...)
-    are refused and the store is left unchanged.
+    Bare names are the documented views (transcripts, reasoning, term_counts, step_totals,
+    transcript_terms, transcript_tokens, rejects, ...), as in any DuckDB client; see docs/sql.md.
+    Statements that could write (INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH, COPY, SET,
+    INSTALL/LOAD, ...) are refused and the store is left unchanged. SQL stays local: no URL is
+    fetched, no extension installed, and files are read only below --allow-read directories.
 
     \b
     Examples:
@@ -42,7 +45,7 @@ def sql(query, params, fmt, output, max_rows, timeout, db, wait):
     from cotwatch.output import emit
 
     text = sys.stdin.read() if query == "-" else query
-    with open_sql(db, wait=wait) as store:
+    with open_sql(db, wait=wait, allow_read=allow_read) as store:
         frame, truncated = run_sql(store, text, params, max_rows=max_rows or None, timeout=timeout or None)
     emit(frame, fmt, output)
     report_truncated(truncated, max_rows)
