@@ -1,31 +1,61 @@
-"""JSONL ingest throughput against DuckDB's own ``read_json`` of the same file, in one run.
+"""JSONL ingest against DuckDB itself, in one run, at several sizes: what the user waits for.
 
-For each corpus size (synthetic RL runs from ``cotwatch.analytics.synth.generator``), each variant runs in a fresh
-process on a fresh store; we report MB/s, transcripts/s and peak RSS, and the ratio of cotwatch's
-rate to the baseline's:
+For each size (MB of JSONL from ``cotwatch.analytics.synth.generator``) two corpora are written:
+*plain* (``reasoning``/``output`` fields) and *chat* (every record a ``messages`` list whose
+assistant turn holds a reasoning part and a text part). Every variant runs in a fresh process on a
+fresh store; the figures are wall seconds, MB/s of JSONL and the process's peak RSS (VmHWM).
 
-- baseline: ``create table raw as select * from read_json(file, format='newline_delimited')`` —
-  DuckDB parsing the file into a plain table (no validation, no segments, no dedup);
-- cotwatch ingest (store only): validation, segments, content hashing, dedup, one transaction
-  (``ingest --defer-terms``);
-- cotwatch ingest + terms: the same plus the materialized term counts (what plain
-  ``cotwatch ingest`` does).
+Store only (per corpus):
 
-    .venv/bin/python bench/ingest.py --sizes 25,50,100
+- ``read_json``: DuckDB's ``create table raw as select * from read_json(file)`` into a fresh
+  database file — parsing and writing, no validation, no segments, no hashing, no dedup;
+- ``cotwatch ingest --defer-terms``: validation, segments, content hashes, dedup, one
+  transaction, the store's tables.
+
+End to end, from the plain JSONL to the first term series (the rate of one term per step):
+
+- ``naive DuckDB``: ``read_json`` + ``regexp_extract_all`` + ``unnest`` + ``GROUP BY`` — per
+  transcript counts of every token, then per step, then the series of the term;
+- ``cotwatch``: ``ingest`` (term counts included) + ``term_rates(store, [term])``.
+
+    flock /tmp/cotwatch-bench.lock .venv/bin/python bench/ingest.py --sizes 50,100,200
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+PATTERN_RE2 = r"[\pL\pN]+(?:'[\pL\pN]+)*"
 
-from bench._util import measure, print_table  # noqa: E402
+_CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    sys.path.insert(0, {root!r})
 
-BASELINE = """
+    def peak_mb():
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    extra = {{}}
+    t0 = time.perf_counter()
+    {body}
+    seconds = time.perf_counter() - t0
+    print("__RESULT__" + json.dumps({{"seconds": seconds, "peak_rss_mb": peak_mb(), **extra}}))
+    """
+)
+
+READ_JSON = """
 import duckdb
 con = duckdb.connect({db!r})
 con.execute("create table raw as select * from read_json({path!r}, format='newline_delimited')")
@@ -33,44 +63,114 @@ extra["records"] = con.execute("select count(*) from raw").fetchall()[0][0]
 con.close()
 """
 
-COTWATCH = """
+INGEST = """
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.ingest.loading import ingest_paths
 with Store.open({db!r}, read_only=False) as store:
     [res] = ingest_paths(store, [{path!r}], count_terms={count_terms})
-extra["records"] = res.added
+    extra["records"] = res.added
+    extra["python_lines"] = res.python_lines
+    if {series!r}:
+        from cotwatch.analytics.terms.rates import term_rates
+        series = term_rates(store, [{term!r}])
+        extra["series_rows"] = series.height
+        extra["occurrences"] = int(series["occurrences"].sum())
 """
+
+NAIVE = """
+import duckdb
+con = duckdb.connect({db!r})
+con.execute("create table raw as select * from read_json({path!r}, format='newline_delimited')")
+con.execute({naive_per_doc!r})
+con.execute("create temp table per_step as select step, term, sum(n) as occurrences, count(*) as docs from per_doc group by all")
+rows = con.execute({naive_series!r}, {{"term": {term!r}}}).fetchall()
+extra["records"] = con.execute("select count(*) from raw").fetchall()[0][0]
+extra["series_rows"] = len(rows)
+extra["occurrences"] = int(sum(r[1] for r in rows))
+con.close()
+"""
+
+APOSTROPHE = "''''"  # the SQL literal holding one apostrophe
+NAIVE_PER_DOC = (
+    "create temp table per_doc as select id, step, term, count(*) as n from ("
+    f"select id, step, unnest(regexp_extract_all(lower(replace(reasoning, '\u2019', {APOSTROPHE})), '"
+    + PATTERN_RE2.replace("'", "''") + "')) as term from raw) group by all"
+)
+NAIVE_SERIES = (
+    "select s.step, coalesce(t.occurrences, 0) as occurrences, s.tokens "
+    "from (select step, sum(occurrences) as tokens from per_step group by step) s "
+    "left join per_step t on t.step = s.step and t.term = $term order by s.step"
+)
+
+
+def measure(body: str, **fmt) -> dict:
+    """Run ``body`` in a fresh interpreter; seconds (after imports of the body's own) and VmHWM."""
+    code = _CHILD.format(root=str(ROOT), body=textwrap.dedent(body).format(**fmt).strip())
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark step failed:\n{proc.stderr[-3000:]}")
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("__RESULT__"))
+    return json.loads(line.removeprefix("__RESULT__"))
+
+
+def _generate(path: Path, size: float, chat: bool) -> dict:
+    from cotwatch.analytics.synth.generator import generate_corpus
+
+    params = {"chat_fraction": 1.0, "chat_formats": ("reasoning",)} if chat else {}
+    return generate_corpus(path, size, seed=7, **params)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="25,50,100", help="corpus sizes in MB (comma-separated)")
-    parser.add_argument("--no-terms", action="store_true", help="skip the ingest + terms variant")
+    parser.add_argument("--sizes", default="50,100,200", help="corpus sizes in MB (comma-separated)")
+    parser.add_argument("--term", default="wait", help="the term of the first series")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: plain,chat,e2e")
+    parser.add_argument("--json", help="also write the rows as JSON to this file")
     args = parser.parse_args()
-    from cotwatch.analytics.synth.generator import generate_corpus
-
+    skip = {s for s in args.skip.split(",") if s}
     rows = []
-    with tempfile.TemporaryDirectory(prefix="cotwatch-bench-") as tmp:
+
+    def run(size_mb: float, corpus: str, variant: str, body: str, path: Path, tmp: Path, baseline: dict | None, **fmt):
+        db = tmp / f"bench-{len(rows)}.duckdb"
+        r = measure(body, db=str(db), path=str(path), term=args.term, naive_per_doc=NAIVE_PER_DOC,
+                    naive_series=NAIVE_SERIES, **fmt)
+        mb = path.stat().st_size / 1e6
+        row = {"MB": round(mb, 1), "corpus": corpus, "variant": variant, "seconds": round(r["seconds"], 2),
+               "MB/s": round(mb / r["seconds"], 1), "peak RSS MB": round(r["peak_rss_mb"]),
+               "vs baseline": round(baseline["seconds"] / r["seconds"], 2) if baseline else 1.0,
+               **{k: v for k, v in r.items() if k not in ("seconds", "peak_rss_mb")}}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        for f in (db, Path(f"{db}.wal")):
+            f.unlink(missing_ok=True)
+        return r
+
+    with tempfile.TemporaryDirectory(prefix="cotwatch-bench-ingest-") as tmp_name:
+        tmp = Path(tmp_name)
         for size in [float(s) for s in args.sizes.split(",")]:
-            path = Path(tmp) / f"corpus-{size:g}.jsonl"
-            info = generate_corpus(path, size, seed=7)
-            mb = info["bytes"] / 1e6
-            variants = [("duckdb read_json (baseline)", BASELINE, {}),
-                        ("cotwatch ingest (store only)", COTWATCH, {"count_terms": False})]
-            if not args.no_terms:
-                variants.append(("cotwatch ingest + terms", COTWATCH, {"count_terms": True}))
-            base_rate = None
-            for name, body, fmt in variants:
-                db = Path(tmp) / f"{name.split()[0]}-{size:g}-{len(rows)}.duckdb"
-                r = measure(body, db=str(db), path=str(path), **fmt)
-                rate = mb / r["seconds"]
-                base_rate = base_rate or rate
-                rows.append({"MB": round(mb, 1), "variant": name, "seconds": r["seconds"], "MB/s": rate,
-                             "transcripts/s": r["records"] / r["seconds"], "peak RSS MB": r["peak_rss_mb"], "worker RSS MB": r["peak_child_rss_mb"],
-                             "ratio vs baseline": rate / base_rate})
-                db.unlink(missing_ok=True)
-            path.unlink()
-    print_table(rows, ["MB", "variant", "seconds", "MB/s", "transcripts/s", "peak RSS MB", "worker RSS MB", "ratio vs baseline"])
+            for corpus in ("plain", "chat"):
+                if corpus in skip and (corpus == "chat" or "e2e" in skip):
+                    continue
+                path = tmp / f"{corpus}-{size:g}.jsonl"
+                _generate(path, size, corpus == "chat")
+                if corpus not in skip:
+                    base = run(size, corpus, "read_json (baseline)", READ_JSON, path, tmp, None)
+                    run(size, corpus, "cotwatch ingest --defer-terms", INGEST, path, tmp, base,
+                        count_terms=False, series=False)
+                if corpus == "plain" and "e2e" not in skip:
+                    base = run(size, corpus, "naive DuckDB to first series (baseline)", NAIVE, path, tmp, None)
+                    run(size, corpus, "cotwatch ingest + first series", INGEST, path, tmp, base,
+                        count_terms=True, series=True)
+                path.unlink()
+    print()
+    columns = ["MB", "corpus", "variant", "seconds", "MB/s", "peak RSS MB", "vs baseline"]
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for r in rows:
+        print("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

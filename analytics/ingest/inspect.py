@@ -2,7 +2,8 @@
 
 Mapping (documented in the README):
 
-- run = ``--run``, else the task name; step = ``--step``, else the eval metadata key ``step``
+- run = ``--run``, else the task name; step = ``--step``, else ``--step-from`` (``metadata:KEY``,
+  ``task_arg:KEY`` or ``path:REGEX``), else the eval metadata key ``step``
   (``inspect eval ... --metadata step=1200``); environment = ``--environment``, else the task name;
 - transcript id = ``<eval_id>/<sample id>/<epoch>`` (unique even when many logs of one task go
   into one run); epoch = the sample's epoch; ``metadata`` keeps ``sample_id``, ``eval_id``,
@@ -15,6 +16,14 @@ Mapping (documented in the README):
 
 Samples are streamed one at a time (``read_eval_log_samples``) with attachments resolved, and
 logs whose status is ``error`` or ``cancelled`` are still read for the samples they hold.
+
+Before inspect_ai reads anything, :func:`check_log` bounds what it will have to hold: every entry
+of an ``.eval`` archive is checked in the archive's directory (uncompressed size at most
+``limits.max_entry_bytes``, compression ratio at most ``limits.max_ratio``), then decompressed
+once in pieces of 1 MB, stopping at the first byte beyond its declared size (a zip may lie about
+sizes, and inspect_ai's zstd reader does not stop at them) and checking its nesting depth; a
+``.json`` log is checked for size and nesting depth as a whole. Any refusal is one line naming
+the file and the entry.
 """
 
 from __future__ import annotations
@@ -25,7 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from cotwatch.analytics.errors import InputError
+from cotwatch.analytics.ingest.jsonl import MB, Limits
 from cotwatch.analytics.ingest.records import Record, RecordError, Segment, split_think
+
+#: Entries smaller than this are never refused for their compression ratio (they cannot hurt).
+RATIO_MIN_BYTES = 1 * MB
+_ZIP_ZSTD = 93
 
 
 def _content_segments(content: Any, role: str, kind: str):
@@ -106,10 +120,128 @@ def _samples(path: Path) -> Iterator[Any]:
         yield read_eval_log_sample(str(path), id=summary.id, epoch=summary.epoch, resolve_attachments=True)
 
 
-def read_inspect_log(path: Path, progress: Callable[[int], None], defaults: dict[str, Any]) -> Iterator[tuple]:
+def check_log(path: Path, limits: Limits) -> None:
+    """Refuse a log that would make inspect_ai hold more than the limits allow (see the module
+    docstring). Raises InputError with one line."""
+    from cotwatch.analytics.ingest.jsonl import LineChunk, scan
+
+    if path.suffix.lower() != ".eval":
+        size = path.stat().st_size
+        if size > limits.max_entry_bytes:
+            raise InputError(f"{path}: log of {size / MB:.0f} MB is larger than {limits.max_entry_bytes / MB:g} MB "
+                             "(raise --max-entry-mb to read it)")
+        _check_depth(scan(LineChunk(path.read_bytes(), 1), limits.max_depth, whole=True), path, None, limits)
+        return
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable Inspect log (not a zip archive: {exc})") from None
+    with archive, open(path, "rb") as raw:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            if info.file_size > limits.max_entry_bytes:
+                raise InputError(f"{path}: entry {info.filename} would decompress to {info.file_size / MB:.0f} MB, more "
+                                 f"than {limits.max_entry_bytes / MB:g} MB (raise --max-entry-mb to read it)")
+            if info.file_size >= RATIO_MIN_BYTES and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+                raise InputError(f"{path}: entry {info.filename} compresses {info.file_size / max(info.compress_size, 1):.0f}:1, "
+                                 f"more than {limits.max_ratio:g}:1 (a decompression bomb? raise --max-ratio to read it)")
+            data = _bounded_entry(archive, raw, info, path)
+            if info.filename.endswith(".json"):
+                _check_depth(scan(LineChunk(data, 1), limits.max_depth, whole=True), path, info.filename, limits)
+
+
+def _bounded_entry(archive, raw, info, path: Path) -> bytes:
+    """The entry's bytes, decompressed in 1 MB pieces and never beyond its declared size."""
+    import zipfile
+
+    limit = info.file_size
+    if info.compress_type == _ZIP_ZSTD:
+        import io
+        import struct
+
+        import zstandard
+
+        raw.seek(info.header_offset)
+        header = raw.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise InputError(f"{path}: entry {info.filename}: corrupt archive (no local header)")
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        raw.seek(info.header_offset + 30 + name_len + extra_len)
+        compressed = io.BytesIO(raw.read(info.compress_size))
+        reader = zstandard.ZstdDecompressor().stream_reader(compressed, read_across_frames=True)
+    else:
+        try:
+            reader = archive.open(info)  # stored/deflate: the stdlib stops at the declared size
+        except (zipfile.BadZipFile, NotImplementedError, OSError, RuntimeError) as exc:
+            raise InputError(f"{path}: entry {info.filename}: cannot read: {exc}") from None
+    pieces, total = [], 0
+    try:
+        with reader:
+            while True:
+                piece = reader.read(MB)
+                if not piece:
+                    break
+                total += len(piece)
+                if total > limit:
+                    raise InputError(f"{path}: entry {info.filename} decompresses beyond its declared {limit:,} bytes "
+                                     "(a corrupt or hostile archive)")
+                pieces.append(piece)
+    except InputError:
+        raise
+    except Exception as exc:  # zstd/zlib errors, CRC mismatches
+        raise InputError(f"{path}: entry {info.filename}: cannot decompress: {str(exc).splitlines()[0][:200]}") from None
+    return b"".join(pieces)
+
+
+def _check_depth(chunk, path: Path, entry: str | None, limits: Limits) -> None:
+    status = int(chunk.status[0]) if len(chunk.status) else 0
+    where = f"{path}: entry {entry}" if entry else str(path)
+    if status == 2:
+        raise InputError(f"{where}: not valid UTF-8 (byte {int(chunk.detail[0])})")
+    if status == 3:
+        raise InputError(f"{where}: nested deeper than {limits.max_depth} levels (raise --max-depth to read it)")
+
+
+def _log_step(path: Path, ev, defaults: dict[str, Any], step_from) -> int:
+    """The step of a log: --step, else --step-from (metadata:KEY / task_arg:KEY), else the eval
+    metadata key ``step``."""
+    step = defaults.get("step")
+    if step is not None:
+        return step
+    if step_from is not None:
+        source = ev.metadata if step_from.source == "metadata" else getattr(ev, "task_args", None)
+        what = "eval metadata" if step_from.source == "metadata" else "task argument"
+        if not source or step_from.key not in source or source[step_from.key] is None:
+            raise InputError(f"{path}: no {what} {step_from.key!r} to take the step from")
+        value = source[step_from.key]
+        label = f"{path}: {what} {step_from.key!r} ({value!r})"
+    else:
+        value = (ev.metadata or {}).get("step")
+        if value is None:
+            raise InputError(f"{path}: no step for this log (pass --step or --step-from, or run the eval with "
+                             "--metadata step=N)")
+        label = f"{path}: eval metadata 'step' ({value!r})"
+    if isinstance(value, bool):
+        raise InputError(f"{label} must be an integer")
+    try:
+        step = int(str(value).strip())
+    except ValueError:
+        raise InputError(f"{label} must be an integer") from None
+    if not -(1 << 63) <= step < (1 << 63):
+        raise InputError(f"{label} is out of range")
+    return step
+
+
+def read_inspect_log(path: Path, progress: Callable[[int], None] | None, defaults: dict[str, Any], *,
+                     limits: Limits | None = None, step_from=None) -> Iterator[tuple]:
     """Yield ``(Record | RecordError, None, entry)`` for every sample of an Inspect log.
 
-    ``defaults`` holds the ``--run/--step/--environment`` flags, which win over the log's own.
+    ``defaults`` holds the ``--run/--step/--environment`` flags, which win over the log's own;
+    ``step_from``: a ``metadata:KEY`` / ``task_arg:KEY`` StepFrom (``path:REGEX`` is resolved by
+    the caller into ``defaults["step"]``).
     """
 
     try:
@@ -117,6 +249,7 @@ def read_inspect_log(path: Path, progress: Callable[[int], None], defaults: dict
     except ImportError as exc:  # pragma: no cover - inspect-ai is a hard dependency
         raise InputError("reading Inspect logs needs inspect-ai: pip install inspect-ai") from exc
 
+    check_log(path, limits or Limits())
     try:
         header = read_eval_log(str(path), header_only=True)
     except Exception as exc:  # inspect raises many types for non-logs
@@ -125,16 +258,7 @@ def read_inspect_log(path: Path, progress: Callable[[int], None], defaults: dict
 
     ev = header.eval
     task = ev.task
-    eval_meta = ev.metadata or {}
-    step = defaults.get("step")
-    if step is None and eval_meta.get("step") is not None:
-        step = eval_meta.get("step")
-        try:
-            step = int(step)
-        except (TypeError, ValueError):
-            raise InputError(f"{path}: eval metadata 'step' must be an integer, got {step!r}") from None
-    if step is None:
-        raise InputError(f"{path}: no step for this log (pass --step, or run the eval with --metadata step=N)")
+    step = _log_step(path, ev, defaults, step_from)
     base_meta = {
         "eval_id": ev.eval_id,
         "task": task,
@@ -174,4 +298,5 @@ def read_inspect_log(path: Path, progress: Callable[[int], None], defaults: dict
         raise
     except Exception as exc:
         raise InputError(f"{path}: cannot read samples: {str(exc).splitlines()[0][:200]}") from exc
-    progress(size)
+    if progress:
+        progress(size)

@@ -1,102 +1,272 @@
-"""Generic JSONL (``.jsonl``, ``.jsonl.gz``): whole-line chunks, parsed and validated in batches."""
+"""Generic JSONL (``.jsonl``, ``.jsonl.gz``) and JSON record files, read in bounded chunks.
+
+Reading is bounded before anything is parsed: the file (or its gzip stream) is read in blocks of
+``CHUNK_BYTES``; a line longer than ``limits.max_record_bytes`` is skipped as it streams past (it
+never sits in memory whole) and reported; every chunk of whole lines goes through the compiled
+scanner (``_jsonscan.c``: line bounds, UTF-8, nesting depth, repeated keys) and then to DuckDB's
+JSON parser (``sql/ingest_jsonl_*.sql``), which stores the common record shapes directly; every
+other line is parsed and validated by :func:`cotwatch.analytics.ingest.records.record_from_json`.
+
+JSON record files (``.json`` holding a list of records, or an object with one list field named by
+``records_field``) are read whole (up to ``limits.max_document_bytes``) and their records fed
+through the same chunks, one record per "line" (reported as ``[record N]``).
+"""
 
 from __future__ import annotations
 
 import gzip
 import io
-import json
+import os
+import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cotwatch.analytics.errors import InputError
-from cotwatch.analytics.ingest.records import (
-    RecordError,
-    _Columns,
-    _problem,
-    record_from_json,
-)
+
+#: Bytes (decompressed) read per block; a chunk holds the block's whole lines.
+CHUNK_BYTES = 16 << 20
+
+MB = 1 << 20
 
 
-class _Progress:
-    """Bytes-read callback holder (rich progress bar on a terminal, nothing otherwise)."""
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one input may make cotwatch read (README, "Ingest guarantees").
 
-    def __init__(self, callback: Callable[[int], None] | None):
-        self.callback = callback
+    ``max_record_bytes``: longest JSONL line / JSON record / text file; ``max_depth``: JSON nesting
+    (objects and arrays); ``max_entry_bytes``: an Inspect log entry (a sample of an ``.eval``
+    archive, uncompressed) or a whole JSON document; ``max_ratio``: an ``.eval`` entry's
+    uncompressed / compressed size."""
 
-    def __call__(self, position: int) -> None:
-        if self.callback:
-            self.callback(position)
+    max_record_bytes: int = 64 * MB
+    max_depth: int = 64
+    max_entry_bytes: int = 256 * MB
+    max_ratio: float = 200.0
+
+    #: Deepest nesting anyone may ask for (Python's own parsers stop near 1,000 levels).
+    DEPTH_CEILING = 512
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_depth <= self.DEPTH_CEILING:
+            raise InputError(f"--max-depth must be between 1 and {self.DEPTH_CEILING}, got {self.max_depth}")
+        if self.max_record_bytes < 1 or self.max_entry_bytes < 1 or self.max_ratio < 1:
+            raise InputError("size limits must be positive (and --max-ratio at least 1)")
 
 
-CHUNK_BYTES = 4 << 20
+@dataclass
+class LineChunk:
+    """Whole lines of a file: ``data`` with the scanner's results (``bounds``, ``status``,
+    ``detail``: see ``_jsonscan.c``), the number of its first line, and lines skipped before
+    parsing (``(line, reason)``, e.g. too long)."""
+
+    data: bytes
+    first_line: int
+    bounds: object = None
+    status: object = None
+    detail: object = None
+    types: object = None
+    fields: tuple = ()
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    #: JSON record files: lines are records and are reported as "[record N]"
+    records: bool = False
+
+    def line_bytes(self, i: int) -> bytes:
+        """The bytes of the chunk's i-th line (0-based), without its line break."""
+        return self.data[int(self.bounds[i]) : int(self.bounds[i + 1])].rstrip(b"\r\n")
 
 
-def _jsonl_chunks(path: Path, progress: _Progress) -> Iterator[tuple[bytes, int]]:
-    """Whole-line chunks of about CHUNK_BYTES (decompressed) with their first line number."""
-    raw = open(path, "rb")
+def scan(chunk: LineChunk, max_depth: int, whole: bool = False, fields: tuple[bytes, ...] = ()) -> LineChunk:
+    """Run the compiled scanner over ``chunk.data`` (``whole``: as one document; ``fields``:
+    top-level keys whose JSON types to report, in ``chunk.types``, one row per line)."""
+    import numpy as np
+
+    from cotwatch.analytics.ingest import _jsonscan
+
+    bounds, status, detail, types = _jsonscan.scan_lines(chunk.data, max_depth, whole, list(fields))
+    chunk.bounds = np.frombuffer(bounds, np.int64)
+    chunk.status = np.frombuffer(status, np.uint8)
+    chunk.detail = np.frombuffer(detail, np.int64)
+    chunk.types = np.frombuffer(types, np.uint8).reshape(len(chunk.status), len(fields))
+    chunk.fields = tuple(fields)
+    return chunk
+
+
+def _open_stream(path: Path) -> tuple[io.BufferedIOBase, io.BufferedReader]:
     try:
-        stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw) if _is_gzip(raw) else raw
+        raw = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        head = raw.peek(2)[:2]
+    except OSError as exc:
+        raw.close()
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
+    return stream, raw
+
+
+def read_line_chunks(path: Path, limits: Limits, progress: Callable[[int], None] | None = None,
+                     chunk_bytes: int | None = None, fields: tuple[bytes, ...] = ()) -> Iterator[LineChunk]:
+    """Chunks of whole lines of a JSONL file (plain or gzip), scanned, with their first line's
+    number. A line longer than ``limits.max_record_bytes`` is dropped while it streams past and
+    reported in the next chunk's ``skipped``; a UTF-8 byte-order mark at the start is ignored."""
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    stream, raw = _open_stream(path)
+    max_line = limits.max_record_bytes
+    try:
         carry = b""
-        next_line = 1
+        next_line = 1          # number of the first line in `carry`
+        skipping = False       # inside an over-long line, dropping bytes until its end
+        skipped: list[tuple[int, str]] = []
+        first = True
         while True:
-            block = stream.read(CHUNK_BYTES)
+            block = stream.read(chunk_bytes)
+            if first:
+                first = False
+                if block.startswith(b"\xef\xbb\xbf"):
+                    block = block[3:]
             if not block:
                 break
-            data = carry + block
+            if skipping:
+                cut = block.find(b"\n")
+                if cut < 0:
+                    continue
+                block = block[cut + 1 :]
+                next_line += 1
+                skipping = False
+            data = carry + block if carry else block
             cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                carry = data
-                continue
-            chunk, carry = data[:cut], data[cut:]
-            yield chunk, next_line
-            next_line += chunk.count(b"\n")
-            progress(raw.tell())
+            whole, carry = data[:cut], data[cut:]
+            if whole:
+                chunk = LineChunk(whole, next_line, skipped=skipped)
+                skipped = []
+                scan(chunk, limits.max_depth, fields=fields)
+                next_line += len(chunk.status)
+                too_long = _too_long_lines(chunk, max_line)
+                if too_long:
+                    chunk.skipped.extend((chunk.first_line + i, _too_long(max_line)) for i in too_long)
+                    chunk.status = chunk.status.copy()
+                    chunk.status[too_long] = 1  # dropped: treated like a blank line from here on
+                yield chunk
+            if len(carry) > max_line:
+                skipped.append((next_line, _too_long(max_line)))
+                carry = b""
+                skipping = True
+            if progress:
+                progress(raw.tell())
+        if skipping:
+            next_line += 1
         if carry:
-            yield carry, next_line
-    except (OSError, EOFError) as exc:  # truncated or corrupt gzip
+            chunk = scan(LineChunk(carry, next_line, skipped=skipped), limits.max_depth, fields=fields)
+            skipped = []
+            yield chunk
+        if skipped:
+            yield scan(LineChunk(b"", next_line, skipped=skipped), limits.max_depth, fields=fields)
+    except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt gzip, unreadable file
         raise InputError(f"{path}: cannot read: {exc}") from exc
     finally:
         raw.close()
 
 
-def parse_jsonl_chunk(data: bytes, first_line: int, defaults: dict[str, Any]):
-    """Parse and validate a chunk of whole JSONL lines (runs in worker processes).
+def _too_long_lines(chunk: LineChunk, max_line: int) -> list[int]:
+    import numpy as np
 
-    Returns ``(transcripts, segments, bad)``: two Arrow tables keyed by a chunk-local ``seq`` and
-    the bad records as ``(line, None, reason)``.
-    """
-    columns = _Columns()
-    bad: list[tuple[int | None, str | None, str]] = []
-    for offset, line in enumerate(data.split(b"\n")):
-        if not line.strip():
-            continue
-        lineno = first_line + offset
-        try:
-            rec = record_from_json(json.loads(line))
-        except UnicodeDecodeError as exc:
-            bad.append((lineno, None, f"not valid UTF-8 ({exc.reason})"))
-            continue
-        except ValueError as exc:  # json.JSONDecodeError is a ValueError
-            bad.append((lineno, None, f"invalid JSON: {exc}"))
-            continue
-        except RecordError as exc:
-            bad.append((lineno, None, str(exc)))
-            continue
-        # flags fill what a record lacks
-        rec.run = rec.run or defaults.get("run")
-        rec.step = rec.step if rec.step is not None else defaults.get("step")
-        rec.environment = rec.environment or defaults.get("environment")
-        rec.line = lineno
-        problem = _problem(rec)
-        if problem:
-            bad.append((lineno, None, problem))
+    lengths = np.diff(chunk.bounds)
+    return np.flatnonzero(lengths > max_line + 2).tolist()  # + line break
+
+
+def _too_long(max_line: int) -> str:
+    return f"record longer than {max_line / MB:g} MB (raise --max-record-mb to read it)"
+
+
+# --------------------------------------------------------------------------------------------
+# JSON record files
+# --------------------------------------------------------------------------------------------
+def read_json_records(path: Path, limits: Limits, records_field: str | None,
+                      progress: Callable[[int], None] | None = None,
+                      chunk_records: int = 20_000, fields: tuple[bytes, ...] = ()) -> Iterator[LineChunk]:
+    """The records of a JSON document — a list of records, or an object whose ``records_field``
+    is that list — as chunks of one-record "lines" (each record re-encoded as compact JSON)."""
+    import orjson
+
+    size = _size(path)
+    if size > limits.max_entry_bytes:
+        raise InputError(f"{path}: JSON document of {size / MB:.0f} MB is larger than "
+                         f"{limits.max_entry_bytes / MB:g} MB (raise --max-entry-mb to read it)")
+    data = _read_bytes(path)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    # nesting, UTF-8 and repeated keys checked on the whole document before parsing it (records
+    # sit one level down, or two below --records-field)
+    probe = scan(LineChunk(data, 1), limits.max_depth + 2, whole=True)
+    status = int(probe.status[0]) if len(probe.status) else 1
+    where = int(probe.detail[0]) if len(probe.status) else 0
+    if status == 1:
+        raise InputError(f"{path}: empty file")
+    if status == 2:
+        raise InputError(f"{path}: not valid UTF-8 (byte {where})")
+    if status == 3:
+        raise InputError(f"{path}: nested deeper than {limits.max_depth} levels (byte {where}; raise --max-depth)")
+    if status == 4:
+        key = data[where : where + 80].split(b'"', 2)[1].decode("utf-8", "replace")
+        raise InputError(f"{path}: an object repeats the key {key!r} (byte {where})")
+    try:
+        if status == 5:  # escaped keys: repeated keys can only be judged after decoding
+            from cotwatch.analytics.ingest.records import RecordError, parse_json_record
+
+            try:
+                document = parse_json_record(data, check_repeated_keys=True)
+            except RecordError as exc:
+                raise InputError(f"{path}: {exc}") from None
         else:
-            columns.add(rec, defaults["source_file"])
-    transcripts, segments = columns.to_arrow()
-    return transcripts, segments, bad
+            document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"{path}: invalid JSON: {exc}") from None
+    del data, probe
+    if records_field is not None:
+        if not isinstance(document, dict) or records_field not in document:
+            raise InputError(f"{path}: no top-level field {records_field!r} holding the records")
+        document = document[records_field]
+    if not isinstance(document, list):
+        fields = [k for k, v in document.items() if isinstance(v, list)] if isinstance(document, dict) else []
+        hint = f" (pass --records-field {fields[0]})" if len(fields) == 1 else ""
+        raise InputError(f"{path}: not a list of records{hint}")
+    if progress:
+        progress(size)
+    for start in range(0, len(document), chunk_records):
+        lines = []
+        for item in document[start : start + chunk_records]:
+            try:
+                lines.append(orjson.dumps(item))
+            except TypeError:  # an integer beyond 64 bits: the standard library keeps it
+                import json
+
+                lines.append(json.dumps(item, ensure_ascii=False).encode("utf-8"))
+        chunk = LineChunk(b"\n".join(lines) + b"\n", start + 1, records=True)
+        yield scan(chunk, limits.max_depth, fields=fields)
 
 
-def _is_gzip(fh: io.BufferedReader) -> bool:
-    head = fh.peek(2)[:2]
-    return head == b"\x1f\x8b"
+def is_record_list(path: Path) -> bool:
+    """Whether a ``.json`` file holds a list of records (its first non-blank byte is ``[``)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return False
+    return head[:1] == b"["
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc

@@ -1,13 +1,17 @@
-"""Ingest transcripts into the store: generic JSONL, Inspect AI logs, plain text.
+"""Ingest transcripts into the store: generic JSONL, JSON record files, Inspect AI logs, plain text.
 
-Every file is ingested in one transaction: with any bad record the whole file is rejected and
-the store is left unchanged (one problem line per bad record), unless ``skip_bad`` is set, in
-which case the good records go in and the bad ones are kept in the ``rejects`` table. A crash or
-Ctrl-C mid-file rolls the transaction back, so no partial file is ever visible.
+Every file is ingested in one transaction (:class:`~cotwatch.analytics.ingest.staging.FileIngest`):
+with any bad record the whole file is rejected and the store is left unchanged (one problem line
+per bad record), unless ``skip_bad`` is set, in which case the good records go in and the bad
+ones are kept in the ``rejects`` table. A crash, ``kill -9`` or Ctrl-C mid-file rolls the
+transaction back, so no partial file is ever visible. Term counts are written in the file's own
+transaction (counted in a thread while the next chunk is staged), so an ingest ends with counts
+ready; anything left pending by an interrupted or deferred count is counted at the end of the next
+ingest (:func:`cotwatch.analytics.terms.materialize.resume_pending`).
 
-Records are parsed one at a time and staged in batches into temporary DuckDB tables (memory
-stays flat however large the file); duplicates are found in SQL at the end of the file by
-``(run, id)`` and content hash.
+Named files are checked before anything is stored (missing, not a regular file, a format that
+does not fit); a folder is walked in name order and files it cannot take are skipped, each with
+its reason (a ``FileResult`` with ``skipped`` set) — never after part of the folder was stored.
 
 >>> from cotwatch.analytics.store import Store
 >>> with Store.open("runs.duckdb", read_only=False) as store:
@@ -16,51 +20,89 @@ stays flat however large the file); duplicates are found in SQL at the end of th
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+import re
+import stat
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cotwatch.analytics.errors import InputError, RejectedRecords
+from cotwatch.analytics.errors import InputError, RejectedRecords, UsageError
 from cotwatch.analytics.ingest.jsonl import (
-    CHUNK_BYTES,
-    _jsonl_chunks,
-    _Progress,
-    parse_jsonl_chunk,
+    MB,
+    Limits,
+    is_record_list,
+    read_json_records,
+    read_line_chunks,
 )
-from cotwatch.analytics.ingest.records import RecordError, _Columns, _problem
-from cotwatch.analytics.ingest.text import _read_text
+from cotwatch.analytics.ingest.records import FieldMap
+from cotwatch.analytics.ingest.staging import FileIngest, FileResult
+from cotwatch.analytics.ingest.text import ID_FROM, read_text
 from cotwatch.analytics.store.database import Store
-from cotwatch.analytics.store.sqlfiles import load_sql
 
-FORMATS = ("auto", "jsonl", "inspect", "text")
-BATCH_RECORDS = 2000
+FORMATS = ("auto", "jsonl", "json", "inspect", "text")
 INGEST_MEMORY = "512MB"  # DuckDB memory limit while ingesting ($COTWATCH_INGEST_MEMORY overrides)
 
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
-_INSPECT_SUFFIXES = (".eval", ".json")
 _TEXT_SUFFIXES = (".txt", ".md")
+#: Files a folder walk never takes for transcripts, whatever their extension.
+_NOT_TRANSCRIPTS = re.compile(r"^(licen[cs]e|copying|notice|readme|changelog|authors|contributing)([-_.].*)?$", re.I)
+
+__all__ = ["FORMATS", "FileResult", "Limits", "StepFrom", "detect_format", "ingest_file", "ingest_paths"]
 
 
-@dataclass
-class FileResult:
-    file: str
-    format: str
-    added: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    problems: list[str] = field(default_factory=list)
-    committed: bool = False
-    bad: list[tuple[int | None, str | None, str]] = field(default_factory=list, repr=False)
+# --------------------------------------------------------------------------------------------
+# Where a file's step comes from (--step-from)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StepFrom:
+    """``--step-from``: ``metadata:KEY`` (Inspect eval metadata), ``task_arg:KEY`` (Inspect task
+    arguments) or ``path:REGEX`` (the first group of REGEX searched in the file's path, any
+    format).
 
-    def summary(self) -> str:
-        state = "" if self.committed else " — file rejected, nothing stored"
-        return (
-            f"{self.file}: {self.added} added, {self.duplicates} duplicates, "
-            f"{self.rejected} rejected{state}"
-        )
+    >>> StepFrom.parse(r"path:step_(\\d+)").from_path(Path("logs/step_1200/a.eval"))
+    1200
+    """
+
+    source: str
+    key: str
+
+    SOURCES = ("metadata", "task_arg", "path")
+
+    @classmethod
+    def parse(cls, text: str | None) -> "StepFrom | None":
+        if text is None:
+            return None
+        source, sep, key = text.partition(":")
+        if not sep or source not in cls.SOURCES or not key:
+            raise UsageError(f"--step-from {text!r}: expected metadata:KEY, task_arg:KEY or 'path:REGEX'")
+        if source == "path":
+            try:
+                pattern = re.compile(key)
+            except re.error as exc:
+                raise UsageError(f"--step-from {text!r}: not a regular expression: {exc}") from None
+            if pattern.groups < 1:
+                raise UsageError(f"--step-from {text!r}: the expression needs a group, e.g. 'path:step_(\\d+)'")
+        return cls(source, key)
+
+    def from_path(self, path: Path) -> int:
+        found = re.search(self.key, path.as_posix())
+        if not found or found.group(1) is None:
+            raise InputError(f"{path}: --step-from path:{self.key} does not match this path")
+        return _int_step(found.group(1), f"{path}: step {found.group(1)!r} taken from the path")
+
+
+def _int_step(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise InputError(f"{what} is not an integer")
+    try:
+        step = int(str(value).strip())
+    except ValueError:
+        raise InputError(f"{what} is not an integer") from None
+    if not -(1 << 63) <= step < (1 << 63):
+        raise InputError(f"{what} is out of range")
+    return step
 
 
 # --------------------------------------------------------------------------------------------
@@ -70,82 +112,206 @@ def _suffix_format(path: Path) -> str | None:
     name = path.name.lower()
     if name.endswith(_JSONL_SUFFIXES):
         return "jsonl"
-    if name.endswith(_INSPECT_SUFFIXES):
+    if name.endswith(".eval"):
         return "inspect"
+    if name.endswith(".json"):
+        return "json?"
     if name.endswith(_TEXT_SUFFIXES):
         return "text"
     return None
 
 
-def detect_format(path: Path) -> str:
-    """The format of ``path`` from its extension, else from its first bytes."""
-    by_suffix = _suffix_format(path)
-    if by_suffix:
-        return by_suffix
-    with open(path, "rb") as fh:
-        head = fh.read(4096)
-    if head[:2] == b"\x1f\x8b":
-        return "jsonl"
+def _head(path: Path, size: int = 65536) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _looks_like_inspect_log(head: bytes) -> bool:
+    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return body[:1] == b"{" and b'"eval"' in head and b'"version"' in head
+
+
+def _sniff(path: Path) -> str:
+    """What the first bytes say: 'zip', 'gzip', 'json' (a JSON value starts), or 'text'."""
+    head = _head(path, 4096)
     if head[:2] == b"PK":
-        return "inspect"
-    first_line = head.split(b"\n", 1)[0].strip()
-    if first_line.startswith(b"{"):
+        return "zip"
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if body[:1] in (b"{", b"["):
+        import orjson
+
+        first = body.split(b"\n", 1)[0]
         try:
-            json.loads(first_line)
-            return "jsonl"
-        except ValueError:
-            return "inspect"
+            orjson.loads(first)
+            return "json"
+        except orjson.JSONDecodeError:
+            pass
+        if body[:1] == b"{" and (b'":' in body or b'" :' in body):
+            return "json"
     return "text"
 
 
-def iter_input_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Files named directly, plus files with a known extension found by walking directories."""
+def detect_format(path: Path, records_field: str | None = None) -> str:
+    """The format of ``path`` from its extension, else from its first bytes."""
+    by_suffix = _suffix_format(path)
+    if by_suffix == "json?":
+        if records_field is not None or is_record_list(path):
+            return "json"
+        return "inspect"
+    if by_suffix:
+        return by_suffix
+    sniffed = _sniff(path)
+    if sniffed == "zip":
+        return "inspect"
+    if sniffed in ("gzip", "json"):
+        return "jsonl"
+    return "text"
+
+
+def _check_format(path: Path, fmt: str, records_field: str | None) -> None:
+    """A format named with --format must fit the file: one clear error instead of storing a
+    JSON file as one text transcript, or reading an archive as JSONL."""
+    sniffed = _sniff(path)
+    name = path.name.lower()
+    if fmt == "text" and (sniffed in ("zip", "gzip", "json") or name.endswith((".json", ".eval") + _JSONL_SUFFIXES)):
+        what = {"zip": "a zip archive (an Inspect .eval log?)", "gzip": "gzip-compressed"}.get(sniffed, "JSON")
+        raise InputError(f"{path}: --format text, but the file is {what}; use --format auto")
+    if fmt == "jsonl" and (sniffed == "zip" or name.endswith(".eval")):
+        raise InputError(f"{path}: --format jsonl, but the file is a zip archive (an Inspect .eval log?); use --format inspect")
+    if fmt == "json" and (sniffed != "json" or (records_field is None and not is_record_list(path))):
+        hint = "" if sniffed != "json" else " (an object: name its list with --records-field)"
+        raise InputError(f"{path}: --format json reads a JSON list of records; this file is not one{hint}")
+    if fmt == "inspect" and (sniffed == "gzip" or name.endswith(_JSONL_SUFFIXES + _TEXT_SUFFIXES)):
+        raise InputError(f"{path}: not a readable Inspect log (--format inspect reads .eval and .json logs)")
+
+
+def _file_kind(st: os.stat_result) -> str | None:
+    """None for a regular file, else what it is."""
+    if stat.S_ISREG(st.st_mode):
+        return None
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(st.st_mode):
+            return name
+    return "not a regular file"
+
+
+@dataclass
+class PlannedFile:
+    path: Path
+    display: str
+    format: str | None            # None: skipped
+    reason: str | None = None     # why skipped
+    root: Path | None = None      # the folder it was found in (for --id-from path)
+
+
+def plan_files(paths: Iterable[str | os.PathLike[str]], fmt: str = "auto", *,
+               records_field: str | None = None) -> list[PlannedFile]:
+    """Every file to ingest, checked before anything is stored: named files must exist, be
+    regular files and fit ``fmt`` (else InputError); folders are walked in name order and a file
+    that does not fit (wrong kind, unknown extension, not a log, a licence...) is listed with its
+    reason instead of stopping the ingest."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    planned: list[PlannedFile] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            for sub in sorted(p for p in path.rglob("*") if p.is_file()):
-                if _suffix_format(sub) and not sub.name.startswith("."):
-                    yield sub
-        elif path.exists():
-            yield path
-        else:
-            raise InputError(f"{path}: no such file or directory")
-
-
-def _read_inspect(path: Path, progress: _Progress, defaults: dict[str, Any]) -> Iterator[tuple]:
-    from cotwatch.analytics.ingest.inspect import (
-        read_inspect_log,  # imports inspect_ai: only when needed
-    )
-
-    yield from read_inspect_log(path, progress, defaults)
-
-
-_READERS = {"text": _read_text, "inspect": _read_inspect}
-
-
-class _Writer:
-    """Stages Arrow batches in temp tables (``ingest_stage_create``), numbering them with fresh pks.
-
-    DuckDB spills temp tables to disk beyond its memory limit, so memory stays flat however large
-    the file; the store itself changes only in ``ingest_finish``'s single transaction.
-    """
-
-    def __init__(self, store: Store):
-        self.store = store
-        self.start_pk = self.next_pk = store.rows("select coalesce(max(pk), 0) from transcripts")[0][0]
-
-    def append(self, transcripts, segments) -> None:
-        if transcripts.num_rows == 0:
-            return
-        con = self.store.con
-        con.register("_batch_t", transcripts)
-        con.register("_batch_s", segments)
         try:
-            self.store.script(load_sql("ingest_append"), {"base": self.next_pk})
-        finally:
-            con.unregister("_batch_t")
-            con.unregister("_batch_s")
-        self.next_pk += transcripts.num_rows
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such file or directory") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        if stat.S_ISDIR(st.st_mode):
+            planned.extend(_walk(path, fmt, records_field))
+            continue
+        kind = _file_kind(st)
+        if kind is not None:
+            raise InputError(f"{path}: not a regular file ({kind})")
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{path}: cannot read: permission denied")
+        if fmt == "auto":
+            chosen = detect_format(path, records_field)
+        else:
+            _check_format(path, fmt, records_field)
+            chosen = fmt
+        planned.append(PlannedFile(path, str(path), chosen))
+    return planned
+
+
+def _walk(root: Path, fmt: str, records_field: str | None) -> Iterator[PlannedFile]:
+    def entries(folder: Path) -> list[os.DirEntry]:
+        try:
+            with os.scandir(folder) as it:
+                return sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            raise _Unreadable(exc.strerror or str(exc)) from None
+
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            listing = entries(folder)
+        except _Unreadable as exc:
+            yield PlannedFile(folder, str(folder), None, f"folder cannot be read: {exc}", root)
+            continue
+        subfolders = []
+        for entry in listing:
+            path = Path(entry.path)
+            if entry.name.startswith(".") or entry.name == "__pycache__":
+                continue  # hidden files and folders: never transcripts
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    subfolders.append(path)
+                    continue
+                st = entry.stat(follow_symlinks=True)
+            except OSError as exc:
+                yield PlannedFile(path, str(path), None, f"cannot read: {exc.strerror or exc}", root)
+                continue
+            kind = _file_kind(st)
+            if kind is not None:
+                yield PlannedFile(path, str(path), None, f"not a regular file ({kind})", root)
+                continue
+            chosen, reason = _classify(path, fmt, records_field)
+            yield PlannedFile(path, str(path), chosen, reason, root)
+        stack.extend(reversed(subfolders))
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _classify(path: Path, fmt: str, records_field: str | None) -> tuple[str | None, str | None]:
+    """(format, None) for a file of a folder walk that ``fmt`` takes, else (None, reason)."""
+    by_suffix = _suffix_format(path)
+    if by_suffix is None:
+        suffix = "".join(path.suffixes[-2:]) or "no extension"
+        return None, f"not a transcript file ({suffix})"
+    if by_suffix == "text" and _NOT_TRANSCRIPTS.match(path.name):
+        return None, "a licence or readme, not a transcript"
+    try:
+        if by_suffix == "json?":
+            if records_field is not None or is_record_list(path):
+                by_suffix = "json"
+            elif _looks_like_inspect_log(_head(path)):
+                by_suffix = "inspect"
+            else:
+                return None, ("a JSON document that is neither an Inspect log nor a list of records "
+                              "(--records-field NAME reads the list inside it)")
+        elif by_suffix == "inspect" and _head(path, 4)[:2] != b"PK":
+            return None, "not an Inspect .eval archive (not a zip file)"
+    except InputError as exc:
+        return None, str(exc).split(": ", 1)[-1]
+    if fmt != "auto" and by_suffix != fmt:
+        names = {"inspect": "an Inspect log", "jsonl": "a JSONL file", "json": "a JSON list of records",
+                 "text": "a text file"}
+        return None, f"not {names[fmt]} (--format {fmt})"
+    return by_suffix, None
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,119 +327,59 @@ def ingest_file(
     environment: str | None = None,
     skip_bad: bool = False,
     progress: Callable[[int], None] | None = None,
-    workers: int | None = None,
+    counter=None,
+    fields: Sequence[str] | FieldMap | None = None,
+    records_field: str | None = None,
+    id_from: str = "name",
+    step_from: StepFrom | str | None = None,
+    limits: Limits | None = None,
+    display: str | None = None,
+    root: Path | None = None,
 ) -> FileResult:
     """Ingest one file atomically. Returns counts; bad records are listed in ``problems``.
 
     Without ``skip_bad`` a file with any bad record is rolled back whole (``committed`` False).
+    ``counter``: a :class:`~cotwatch.analytics.terms.materialize.StoreCounter` to count the new
+    transcripts in the file's transaction (None: they stay pending).
     """
     path = Path(path)
-    if format not in FORMATS:
-        raise InputError(f"unknown format {format!r} (choose from {', '.join(FORMATS)})")
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    fmt = detect_format(path) if format == "auto" else format
-    if fmt == "text" and (run is None or step is None):
-        raise InputError(f"{path}: plain-text transcripts need --run and --step")
-    result = FileResult(str(path), fmt)
-    defaults = {"run": run, "step": step, "environment": environment}
-    store.script(load_sql("ingest_stage_create"))
-    try:
-        _stage_file(store, path, result, _READERS.get(fmt), defaults, progress,
-                    default_workers() if workers is None else workers)
-        if result.problems and not skip_bad:
-            return result
-        with store.atomic() as con:
-            result.added, result.duplicates = store.script(load_sql("ingest_finish"))[0]
-            if result.problems:
-                con.executemany("insert into rejects (file, line, entry, reason) values (?, ?, ?, ?)",
-                                [[str(path), ln, ent, reason] for ln, ent, reason in result.bad])
-            con.execute("insert into ingested_files (file, format, added, duplicates, rejected) "
-                        "values (?, ?, ?, ?, ?)",
-                        [str(path), fmt, result.added, result.duplicates, result.rejected])
-        result.committed = True
-        return result
-    finally:
-        store.script(load_sql("ingest_stage_drop"))
-
-
-def default_workers() -> int:
-    """Parser processes for JSONL: one per core, at most 4 (the store insert is the other stage)."""
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-PARALLEL_MIN_BYTES = 3 * CHUNK_BYTES
-
-
-def _map_chunks(chunks: Iterator[tuple[bytes, int]], defaults: dict[str, Any], workers: int, path: Path):
-    """``parse_jsonl_chunk`` over ``chunks``, in order; in worker processes for big files.
-
-    At most ``2 * workers`` chunks are in flight, so memory stays bounded whatever the file size.
-    Small files are parsed in-process (starting processes would cost more than it saves).
-    """
-    if workers <= 1 or os.path.getsize(path) < PARALLEL_MIN_BYTES:
-        for data, first_line in chunks:
-            yield parse_jsonl_chunk(data, first_line, defaults)
-        return
-    import multiprocessing
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
-
-    # "spawn": the parent holds DuckDB's threads, and forking a threaded process is unsafe
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending: deque = deque()
-        try:
-            for data, first_line in chunks:
-                pending.append(pool.submit(parse_jsonl_chunk, data, first_line, defaults))
-                if len(pending) >= 2 * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
-
-
-def _stage_file(store: Store, path: Path, result: FileResult, reader, defaults: dict[str, Any],
-                progress: Callable[[int], None] | None, workers: int) -> None:
-    """Parse and stage every record of ``path``; record bad ones and id conflicts in ``result``."""
-    bad: list[tuple[int | None, str | None, str]] = []
-    writer = _Writer(store)
-    if reader is None:  # JSONL: chunks parsed in worker processes, appended in order
-        chunk_defaults = dict(defaults, source_file=str(path))
-        chunks = _jsonl_chunks(path, _Progress(progress))
-        for transcripts, segments, chunk_bad in _map_chunks(chunks, chunk_defaults, workers, path):
-            bad.extend(chunk_bad)
-            writer.append(transcripts, segments)
+    limits = limits or Limits()
+    field_map = fields if isinstance(fields, FieldMap) else FieldMap.parse(list(fields or ()))
+    step_from = StepFrom.parse(step_from) if isinstance(step_from, str) else step_from
+    if format == "auto" or format not in FORMATS:
+        [planned] = plan_files([path], format, records_field=records_field)
+        fmt = planned.format
     else:
-        columns = _Columns()
-        for item, line, entry in reader(path, _Progress(progress), defaults):
-            if isinstance(item, RecordError):
-                bad.append((line, entry, str(item)))
-                continue
-            item.line, item.entry = line, entry or item.entry
-            problem = _problem(item)
-            if problem:
-                bad.append((line, entry, problem))
-                continue
-            columns.add(item, str(path))
-            if len(columns) >= BATCH_RECORDS:
-                writer.append(*columns.to_arrow())
-                columns = _Columns()
-        writer.append(*columns.to_arrow())
+        fmt = format
+    if step is not None and step_from is not None:
+        raise UsageError("give --step or --step-from, not both")
+    if step_from is not None and step_from.source == "path":
+        step = step_from.from_path(path)
+    if field_map and fmt not in ("jsonl", "json"):
+        raise UsageError(f"{path}: --field applies to JSONL and JSON record files, not to {fmt} input")
+    if fmt == "text" and (run is None or step is None):
+        raise InputError(f"{path}: plain-text transcripts need --run and --step (or --step-from path:REGEX)")
+    defaults = {"run": run, "step": step, "environment": environment}
+    ingest = FileIngest(store, path, fmt, defaults=defaults, skip_bad=skip_bad, field_map=field_map,
+                        counter=counter, max_depth=limits.max_depth, display=display)
+    try:
+        if fmt == "jsonl":
+            for chunk in read_line_chunks(path, limits, progress, fields=ingest.scan_fields):
+                ingest.add_chunk(chunk)
+        elif fmt == "json":
+            for chunk in read_json_records(path, limits, records_field, progress, fields=ingest.scan_fields):
+                ingest.add_chunk(chunk)
+        elif fmt == "inspect":
+            from cotwatch.analytics.ingest.inspect import read_inspect_log  # imports inspect_ai lazily
 
-    # id conflicts (same (run, id), different content) within the file and against the store
-    bad.extend(tuple(row) for row in store.script(load_sql("ingest_conflicts")))
-    bad.sort(key=lambda b: (b[0] or 0, b[1] or ""))
-    result.bad = bad
-    result.rejected = len(bad)
-    result.problems = [f"{_where(path, ln, ent)}: {reason}" for ln, ent, reason in bad]
-
-
-def _where(path: Path, line: int | None, entry: str | None) -> str:
-    if line is not None:
-        return f"{path}:{line}"
-    return f"{path} [{entry}]" if entry else str(path)
+            ingest.add_records(read_inspect_log(path, progress, defaults, limits=limits,
+                                                step_from=step_from if step_from and step_from.source != "path" else None))
+        else:
+            ingest.add_records(read_text(path, progress, defaults, limits=limits, id_from=id_from, root=root))
+    except BaseException:
+        ingest.abort()
+        raise
+    return ingest.finish()
 
 
 def ingest_paths(
@@ -289,38 +395,107 @@ def ingest_paths(
     progress_factory: Callable[[Path], Callable[[int], None]] | None = None,
     count_terms: bool = True,
     workers: int | None = None,
+    fields: Sequence[str] | None = None,
+    records_field: str | None = None,
+    id_from: str = "name",
+    step_from: str | None = None,
+    limits: Limits | None = None,
 ) -> list[FileResult]:
-    """Ingest files and directories; each file atomically. Raises :class:`RejectedRecords`
-    at the end if any file was rejected (the other files are stored)."""
+    """Ingest files and folders; each file atomically, with its term counts (``count_terms``),
+    then count anything an earlier ingest left pending. Files a folder walk cannot take are
+    returned with ``skipped`` set. Raises :class:`RejectedRecords` at the end if any file was
+    rejected (the other files are stored). ``workers``: counting threads (default 1; DuckDB
+    parses on every core meanwhile)."""
+    if id_from not in ID_FROM:
+        raise UsageError(f"--id-from must be one of {', '.join(ID_FROM)}, got {id_from!r}")
+    field_map = FieldMap.parse(list(fields or ()))
+    parsed_step_from = StepFrom.parse(step_from)
+    if step is not None and parsed_step_from is not None:
+        raise UsageError("give --step or --step-from, not both")
+    limits = limits or Limits()
+    planned = plan_files(paths, format, records_field=records_field)
+    results: list[FileResult] = []
+    counter = None
     # DuckDB's buffer pool would otherwise grow with the file (up to 80% of RAM by default)
     store.con.execute("set memory_limit = $limit", {"limit": os.environ.get("COTWATCH_INGEST_MEMORY", INGEST_MEMORY)})
     try:
-        results = _ingest_each(store, paths, format=format, run=run, step=step, environment=environment,
-                               skip_bad=skip_bad, on_file=on_file, progress_factory=progress_factory,
-                               workers=workers)
+        if count_terms:
+            from cotwatch.analytics.terms.materialize import StoreCounter
+
+            expected = sum(_size(p.path) for p in planned if p.format)
+            counter = StoreCounter(store, expected_bytes=expected, workers=workers or 1)
+        for item in planned:
+            if item.format == "text" and item.root is not None and (
+                    run is None or (step is None and parsed_step_from is None)):
+                item.format, item.reason = None, "plain text needs --run and --step (or --step-from)"
+            if item.format is None:
+                res = FileResult(item.display, "-", skipped=item.reason)
+            else:
+                res = _ingest_one(store, item, counter=counter, run=run, step=step, environment=environment,
+                                  skip_bad=skip_bad, fields=field_map, records_field=records_field, id_from=id_from,
+                                  step_from=parsed_step_from, limits=limits, progress_factory=progress_factory)
+            results.append(res)
+            if on_file:
+                on_file(res)
+        if counter is not None:
+            counter.close()
+            counter = None
+    except RuntimeError as exc:
+        if "interrupt" in str(exc).lower():  # DuckDB's word for Ctrl-C during a query
+            raise KeyboardInterrupt from exc
+        raise
     finally:
+        if counter is not None:
+            counter.close()
         store.con.execute("reset memory_limit")
-    if count_terms and any(r.added for r in results):
+    if count_terms:
         from cotwatch.analytics.terms import materialize as termcounts
 
-        termcounts.materialize(store)
-    rejected_files = [r for r in results if not r.committed]
+        if any(r.added for r in results):
+            termcounts.compact(store)
+        termcounts.resume_pending(store)
+    rejected_files = [r for r in results if not r.committed and r.skipped is None]
     if rejected_files:
         problems = [p for r in rejected_files for p in r.problems]
         raise RejectedRecords(
-            f"{len(rejected_files)} file(s) rejected with {len(problems)} bad record(s); "
+            f"{len(rejected_files)} file(s) rejected with {len(problems)} problem(s); "
             "nothing from them was stored (use --skip-bad to store the good records)",
             problems,
         )
     return results
 
 
-def _ingest_each(store: Store, paths, *, on_file, progress_factory, **options) -> list[FileResult]:
-    results = []
-    for path in iter_input_files(paths):
-        progress = progress_factory(path) if progress_factory else None
-        res = ingest_file(store, path, progress=progress, **options)
-        results.append(res)
-        if on_file:
-            on_file(res)
-    return results
+def _ingest_one(store: Store, item: PlannedFile, *, progress_factory, **options) -> FileResult:
+    """One planned file; a file that cannot be read at all (not a log, unreadable, no step...)
+    becomes a rejected result with its one-line reason, so the rest of a folder still goes in."""
+    progress = progress_factory(item.path) if progress_factory else None
+    try:
+        return ingest_file(store, item.path, format=item.format, progress=progress, display=item.display,
+                           root=item.root, **options)
+    except RejectedRecords:
+        raise
+    except InputError as exc:
+        message = str(exc)
+        prefix = f"{item.path}: "
+        reason = message[len(prefix):] if message.startswith(prefix) else message
+        return FileResult(item.display, item.format or "-", bad=[(None, None, reason)], rejected=1,
+                          problems=[f"{item.display}: {reason}"])
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def limits_from_options(max_record_mb: float | None = None, max_depth: int | None = None,
+                        max_entry_mb: float | None = None, max_ratio: float | None = None) -> Limits:
+    """:class:`Limits` from the CLI's options (None keeps the default)."""
+    default = Limits()
+    return Limits(
+        max_record_bytes=int(max_record_mb * MB) if max_record_mb is not None else default.max_record_bytes,
+        max_depth=max_depth if max_depth is not None else default.max_depth,
+        max_entry_bytes=int(max_entry_mb * MB) if max_entry_mb is not None else default.max_entry_bytes,
+        max_ratio=max_ratio if max_ratio is not None else default.max_ratio,
+    )

@@ -1,19 +1,39 @@
-"""Records: what every input format becomes, how it is validated, and how it is hashed.
+"""Records: what every input format becomes, how it is validated, mapped and staged.
 
-A :class:`Record` is one transcript with ordered :class:`Segment` s. Every reader (JSONL, Inspect,
-text, Parquet shards) produces records; :func:`content_hash` and :func:`canonical_json` are the
-one definition of a record's identity, shared by ingest and the shard jobs.
+A :class:`Record` is one transcript with ordered :class:`Segment` s. Readers that do not go
+through the compiled JSONL path (Inspect logs, plain text, Parquet shards, and JSONL records of
+rare shapes) produce records here; :func:`record_from_json` is the one definition of the generic
+JSONL schema (the compiled path in ``sql/ingest_jsonl_*.sql`` takes exactly the shapes it can
+express and hands every other line to it).
+
+A record's identity is its *content hash*, defined once, in SQL (``sql/ingest_hash.sql``, over
+the staged columns), so records from every path hash alike; :func:`content_hashes` runs that SQL
+for callers without a store (the shard jobs). :func:`canonical_json` is the one text of a
+metadata object. Public API for other packages: ``Record``, ``Segment``, ``RecordError``,
+``record_from_json``, ``FieldMap``, ``canonical_json``, ``records_table``, ``content_hashes``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 _THINK_RE = re.compile(r"<think>(.*?)(?:</think>|\Z)", re.S)
+
+#: Every character ``str.strip()`` removes, and a regular expression (RE2) matching any other
+#: character: the SQL path's test for "not blank", exactly Python's ``bool(text.strip())``.
+PYTHON_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+NONBLANK_PATTERN = "[^" + "".join(f"\\x{{{ord(c):x}}}" for c in PYTHON_WHITESPACE) + "]"
+
+INT64 = (-(1 << 63), (1 << 63) - 1)
+INT32 = (-(1 << 31), (1 << 31) - 1)
+
+#: The fields of a generic JSONL record (README, "Input formats").
+RECORD_FIELDS = ("id", "run", "step", "environment", "epoch", "covert_action", "score", "metadata",
+                 "reasoning", "output", "messages")
 
 
 class RecordError(Exception):
@@ -43,10 +63,86 @@ class Record:
     entry: str | None = None
 
 
+# --------------------------------------------------------------------------------------------
+# Field mapping (--field SOURCE=TARGET)
+# --------------------------------------------------------------------------------------------
+class FieldMap:
+    """``--field SOURCE=TARGET`` rules: the record's top-level key SOURCE is read as TARGET, a
+    record field (``reasoning``, ``step``, ...) or ``metadata.KEY`` (added to the metadata object).
+
+    >>> m = FieldMap.parse(["text=reasoning", "label=metadata.label"])
+    >>> m.apply({"text": "hmm", "label": "aligned"})
+    {'reasoning': 'hmm', 'metadata': {'label': 'aligned'}}
+    """
+
+    def __init__(self, fields: dict[str, str] | None = None, metadata: dict[str, str] | None = None):
+        self.fields = dict(fields or {})      # target field -> source key
+        self.metadata = dict(metadata or {})  # metadata key -> source key
+
+    @classmethod
+    def parse(cls, rules: list[str] | tuple[str, ...] | None) -> "FieldMap":
+        from cotwatch.analytics.errors import UsageError
+
+        fields: dict[str, str] = {}
+        metadata: dict[str, str] = {}
+        for rule in rules or ():
+            source, sep, target = rule.partition("=")
+            source, target = source.strip(), target.strip()
+            if not sep or not source or not target:
+                raise UsageError(f"--field {rule!r}: expected SOURCE=TARGET, e.g. text=reasoning")
+            if target.startswith("metadata."):
+                key = target.removeprefix("metadata.")
+                if not key or key in metadata:
+                    raise UsageError(f"--field {rule!r}: give each metadata key once, as metadata.KEY")
+                metadata[key] = source
+            elif target in RECORD_FIELDS and target != "metadata":
+                if target in fields:
+                    raise UsageError(f"--field {rule!r}: {target} is mapped twice")
+                fields[target] = source
+            else:
+                raise UsageError(f"--field {rule!r}: the target must be one of "
+                                 f"{', '.join(f for f in RECORD_FIELDS if f != 'metadata')} or metadata.KEY")
+        return cls(fields, metadata)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.metadata)
+
+    def source_of(self, field: str) -> str:
+        """The top-level key read for ``field``."""
+        return self.fields.get(field, field)
+
+    def apply(self, obj: Any) -> Any:
+        """A record dict with the mapping applied (mapped values replace the target; the source
+        keys are not kept). Non-objects are returned as they are (the validator rejects them)."""
+        if not self or not isinstance(obj, dict):
+            return obj
+        out = {k: v for k, v in obj.items() if k not in self.fields.values() and k not in self.metadata.values()
+               and k not in self.fields}
+        for target, source in self.fields.items():
+            if source in obj:
+                out[target] = obj[source]
+        if self.metadata:
+            meta = obj.get("metadata")
+            extra = {key: obj[source] for key, source in self.metadata.items() if source in obj}
+            if extra:
+                if meta is None:
+                    meta = {}
+                if isinstance(meta, dict):
+                    meta = {**meta, **extra}
+                out["metadata"] = meta
+        return out
+
 
 # --------------------------------------------------------------------------------------------
 # Field validation shared by every format
 # --------------------------------------------------------------------------------------------
+def _short(value: Any) -> str:
+    try:
+        return json.dumps(value)[:40]
+    except (TypeError, ValueError):
+        return type(value).__name__
+
+
 def _opt_str(rec: dict, key: str) -> str | None:
     value = rec.get(key)
     if value is None:
@@ -57,14 +153,18 @@ def _opt_str(rec: dict, key: str) -> str | None:
     return value if value.strip() else None
 
 
-def _opt_int(rec: dict, key: str) -> int | None:
+def _opt_int(rec: dict, key: str, bounds: tuple[int, int] = INT64) -> int | None:
     value = rec.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            return int(value)
-        raise RecordError(f"'{key}' must be an integer, got {json.dumps(value)[:40]}")
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+            value = int(value)
+        else:
+            raise RecordError(f"'{key}' must be an integer, got {_short(value)}")
+    if not bounds[0] <= value <= bounds[1]:
+        bits = 64 if bounds == INT64 else 32
+        raise RecordError(f"'{key}' is out of range (a signed {bits}-bit integer), got {str(value)[:40]}")
     return value
 
 
@@ -72,7 +172,7 @@ def _opt_bool(rec: dict, key: str) -> bool | None:
     value = rec.get(key)
     if value is None or isinstance(value, bool):
         return value
-    raise RecordError(f"'{key}' must be true, false or null, got {json.dumps(value)[:40]}")
+    raise RecordError(f"'{key}' must be true, false or null, got {_short(value)}")
 
 
 def _opt_float(rec: dict, key: str) -> float | None:
@@ -80,8 +180,14 @@ def _opt_float(rec: dict, key: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RecordError(f"'{key}' must be a number or null, got {json.dumps(value)[:40]}")
-    return float(value)
+        raise RecordError(f"'{key}' must be a number or null, got {_short(value)}")
+    try:
+        value = float(value)
+    except OverflowError:
+        raise RecordError(f"'{key}' is out of range, got {str(rec.get(key))[:40]}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise RecordError(f"'{key}' must be a finite number, got {value}")
+    return value
 
 
 def split_think(text: str) -> list[Segment]:
@@ -203,8 +309,10 @@ def segments_from_messages(messages: Any) -> list[Segment]:
     return segments
 
 
-def record_from_json(rec: Any) -> Record:
-    """Validate one generic-JSONL record (see the README for the schema)."""
+def record_from_json(rec: Any, field_map: FieldMap | None = None) -> Record:
+    """Validate one generic-JSONL record (see the README for the schema), after ``field_map``."""
+    if field_map:
+        rec = field_map.apply(rec)
     if not isinstance(rec, dict):
         raise RecordError(f"expected a JSON object, got {type(rec).__name__}")
     metadata = rec.get("metadata")
@@ -234,7 +342,7 @@ def record_from_json(rec: Any) -> Record:
         run=_opt_str(rec, "run"),
         step=_opt_int(rec, "step"),
         environment=_opt_str(rec, "environment"),
-        epoch=_opt_int(rec, "epoch"),
+        epoch=_opt_int(rec, "epoch", INT32),
         covert_action=_opt_bool(rec, "covert_action"),
         score=_opt_float(rec, "score"),
         metadata=metadata,
@@ -242,32 +350,71 @@ def record_from_json(rec: Any) -> Record:
     )
 
 
-def _problem(rec: Record) -> str | None:
-    """Why a parsed record cannot be stored, or None."""
-    if rec.run is None or rec.step is None:
-        missing = [n for n, v in (("run", rec.run), ("step", rec.step)) if v is None]
-        return f"no {' and '.join(missing)} (set it in the record or pass --{missing[0]})"
-    if not any(seg.text.strip() or seg.redacted for seg in rec.segments):
-        return "no text in any segment"
-    return None
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise RecordError(f"an object repeats the key {key!r}")
+        out[key] = value
+    return out
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def parse_json_record(data: bytes, *, check_repeated_keys: bool = False) -> Any:
+    """One JSON value from bytes, strictly: valid UTF-8, RFC 8259 (no NaN or Infinity, no number
+    that overflows a double, no lone surrogates), integers kept exact. ``check_repeated_keys``:
+    refuse objects that repeat a key (decoded). Raises RecordError with the reason."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    hook = _no_repeated_keys if check_repeated_keys else None
+    try:
+        value = json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise RecordError("invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        raise RecordError(f"invalid JSON: {exc}") from None
+    _check_unicode_value(value)
+    return value
+
+
+def _check_unicode_value(value: Any) -> None:
+    """Refuse strings with lone surrogates anywhere in a parsed value (they cannot be stored)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            _check_text(v, "a string")
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                _check_text(k, "a key")
+                stack.append(item)
+        elif isinstance(v, list):
+            stack.extend(v)
+
+
+def _check_text(text: str, what: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start]
+        raise RecordError(f"{what} holds a lone surrogate (\\u{ord(bad):04x}), which is not valid Unicode") from None
 
 
 # --------------------------------------------------------------------------------------------
-# Hashing and staging
+# Canonical metadata and staging
 # --------------------------------------------------------------------------------------------
-def content_hash(rec: Record, metadata_json: str | None = None) -> str:
-    """A stable hash of everything a record says (not where it came from, not its id)."""
-    h = hashlib.blake2b(digest_size=16)
-    if metadata_json is None:
-        metadata_json = _metadata_json(rec.metadata)
-    head = f"{rec.run}\x1f{rec.step}\x1f{rec.environment}\x1f{rec.epoch}\x1f{rec.covert_action}\x1f{rec.score}\x1f{metadata_json}"
-    h.update(head.encode("utf-8", "surrogatepass"))
-    for seg in rec.segments:
-        h.update(f"\x1e{seg.kind}\x1f{seg.role}\x1f{int(seg.redacted)}\x1f".encode())
-        h.update(seg.text.encode("utf-8", "surrogatepass"))
-    return h.hexdigest()
-
-
 def canonical_json(value: Any) -> str:
     """The one canonical JSON text of a metadata object (sorted keys, compact, UTF-8): stored in
     the store and hashed, so every path that writes transcripts must use it."""
@@ -279,60 +426,72 @@ def canonical_json(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _metadata_json(metadata: dict[str, Any] | None) -> str | None:
-    return None if metadata is None else canonical_json(metadata)
+def canonical_json_text(text: str | None) -> str | None:
+    """:func:`canonical_json` of a JSON text (None when it cannot be read: the caller rejects)."""
+    import orjson
+
+    if text is None:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            value = json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            return None
+    return canonical_json(value)
 
 
-class _Columns:
-    """Records in columnar form, keyed by a local ``seq``; becomes two Arrow tables."""
+TRANSCRIPT_COLUMNS = ("pk", "line", "entry", "id", "run", "step", "environment", "epoch", "covert_action",
+                      "score", "metadata")
+SEGMENT_COLUMNS = ("pk", "ordinal", "role", "kind", "text", "redacted")
 
-    T_COLUMNS = ("seq", "id", "run", "step", "environment", "epoch", "source_file", "source_line",
-                 "source_entry", "content_hash", "covert_action", "score", "metadata")
-    S_COLUMNS = ("seq", "ordinal", "role", "kind", "text", "redacted")
 
-    def __init__(self) -> None:
-        self.t: dict[str, list] = {k: [] for k in self.T_COLUMNS}
-        self.s: dict[str, list] = {k: [] for k in self.S_COLUMNS}
+def records_table(items: list[tuple[Record, int]]):
+    """Records (each with its local key, e.g. a line number) as the two Arrow tables the staging
+    SQL reads: transcripts (``TRANSCRIPT_COLUMNS``, metadata as canonical JSON text) and
+    segments (``SEGMENT_COLUMNS``). Raises RecordError (with ``.key``) for a record holding text
+    that is not valid Unicode."""
+    import pyarrow as pa
 
-    def __len__(self) -> int:
-        return len(self.t["seq"])
-
-    def add(self, rec: Record, source_file: str) -> None:
-        metadata_json = _metadata_json(rec.metadata)
-        digest = content_hash(rec, metadata_json)
-        seq = len(self.t["seq"])
-        t = self.t
-        t["seq"].append(seq)
-        t["id"].append(rec.id or f"h:{digest[:16]}")
+    t: dict[str, list] = {k: [] for k in TRANSCRIPT_COLUMNS}
+    s: dict[str, list] = {k: [] for k in SEGMENT_COLUMNS}
+    for rec, key in items:
+        try:
+            for text in (rec.id, rec.run, rec.environment, rec.entry):
+                if text is not None:
+                    _check_text(text, "a field")
+            for seg in rec.segments:
+                _check_text(seg.text, f"a {seg.kind} segment")
+            metadata = None if rec.metadata is None else canonical_json(rec.metadata)
+            if metadata is not None:
+                _check_text(metadata, "the metadata")
+        except RecordError as exc:
+            exc.key = key
+            raise
+        t["pk"].append(key)
+        t["line"].append(rec.line)
+        t["entry"].append(rec.entry)
+        t["id"].append(rec.id)
         t["run"].append(rec.run)
         t["step"].append(rec.step)
         t["environment"].append(rec.environment)
         t["epoch"].append(rec.epoch)
-        t["source_file"].append(source_file)
-        t["source_line"].append(rec.line)
-        t["source_entry"].append(rec.entry)
-        t["content_hash"].append(digest)
         t["covert_action"].append(rec.covert_action)
         t["score"].append(rec.score)
-        t["metadata"].append(metadata_json)
-        s = self.s
+        t["metadata"].append(metadata)
         for ordinal, seg in enumerate(rec.segments):
-            s["seq"].append(seq)
+            s["pk"].append(key)
             s["ordinal"].append(ordinal)
             s["role"].append(seg.role)
             s["kind"].append(seg.kind)
             s["text"].append(seg.text)
-            s["redacted"].append(seg.redacted)
-
-    def to_arrow(self):
-        import pyarrow as pa
-
-        t_types = {"seq": pa.int64(), "step": pa.int64(), "epoch": pa.int32(), "source_line": pa.int64(),
-                   "covert_action": pa.bool_(), "score": pa.float64()}
-        s_types = {"seq": pa.int64(), "ordinal": pa.int32(), "redacted": pa.bool_()}
-        transcripts = pa.table({k: _arrow(v, t_types.get(k, pa.string())) for k, v in self.t.items()})
-        segments = pa.table({k: _arrow(v, s_types.get(k, pa.string())) for k, v in self.s.items()})
-        return transcripts, segments
+            s["redacted"].append(bool(seg.redacted))
+    t_types = {"pk": pa.int64(), "line": pa.int64(), "step": pa.int64(), "epoch": pa.int32(),
+               "covert_action": pa.bool_(), "score": pa.float64()}
+    s_types = {"pk": pa.int64(), "ordinal": pa.int32(), "redacted": pa.bool_()}
+    return (pa.table({k: _arrow(v, t_types.get(k, pa.string())) for k, v in t.items()}),
+            pa.table({k: _arrow(v, s_types.get(k, pa.string())) for k, v in s.items()}))
 
 
 def _arrow(values: list, type_):
@@ -340,5 +499,28 @@ def _arrow(values: list, type_):
     strings than ``pa.array(values, type=pa.string())`` (pyarrow 26)."""
     import pyarrow as pa
 
+    if not values:
+        return pa.array([], type_)
     array = pa.array(values)
     return array if array.type == type_ else array.cast(type_)
+
+
+def content_hashes(transcripts, segments) -> list[str]:
+    """The store's content hash (``sql/ingest_hash.sql``) of records given as the Arrow tables of
+    :func:`records_table` (``pk`` is any local key), in the order of ``transcripts``. For callers
+    without a store, e.g. shard workers: an in-memory DuckDB runs the very SQL the ingest runs."""
+    import duckdb
+    from cotwatch.analytics.store.sqlfiles import load_sql
+
+    con = duckdb.connect()
+    try:
+        con.execute("set enable_progress_bar = false")
+        con.execute(load_sql("ingest_hash_macros"))
+        con.register("_t_in", transcripts)
+        con.register("_s_in", segments)
+        con.execute("create temp table _ct as select *, null::varchar as digests, null::boolean as has_text from _t_in")
+        con.execute("create temp table _cs as select * from _s_in")
+        con.execute(load_sql("ingest_hash"), {"nonblank": NONBLANK_PATTERN})
+        return [r[0] for r in con.execute("select h.content_hash from _ct t join _chash h using (pk) order by t.rowid").fetchall()]
+    finally:
+        con.close()

@@ -364,6 +364,11 @@ def records(table, source: str) -> list:
 
 def content_hashes(table, source: str) -> list[str]:
     """The ingest's content hash of every row (equal to the stored ``content_hash`` of the same
-    transcript ingested from JSONL, so shards and store agree on what "the same" means)."""
-    from cotwatch.analytics.ingest.records import content_hash
-    return [content_hash(rec) for rec in records(table, source)]
+    transcript ingested from JSONL, so shards and store agree on what "the same" means): the
+    ingest's own hash SQL, run by :func:`cotwatch.analytics.ingest.records.content_hashes`."""
+    from cotwatch.analytics.ingest import records as ingest_records
+
+    rows = records(table, source)
+    if not rows:
+        return []
+    return ingest_records.content_hashes(*ingest_records.records_table([(rec, i) for i, rec in enumerate(rows)]))

@@ -22,7 +22,17 @@ Why the kernel is fast and still exactly the token contract (``cotwatch.analytic
   kernel as pre-cut tokens, so the edge cases of Unicode case mapping can never diverge.
 
 ``materialize`` reads and counts batches in threads (DuckDB and the kernel release the GIL)
-while the calling thread appends the results and commits every ``COMMIT_BYTES`` of text.
+while the calling thread appends the results and commits every ``COMMIT_BYTES`` of text. The
+ingest counts the chunks it stores the same way, in the same transaction (:class:`StoreCounter`),
+and the shard merge hands its partials to the same merger: per-cell sums are aggregated in one
+place, the compiled sums table (``sums_add``), whichever path produced the counts.
+
+A transcript is *pending* (not counted) exactly when it has no ``doc_tokens`` rows: counts are
+written in the same transaction as what they count, so a crash leaves whole transcripts either
+counted or pending, and :func:`materialize` (run by every writing command, see
+:func:`resume_pending`) picks up whatever is pending. A huge segment is counted in pieces of
+``PIECE_BYTES`` cut at whitespace (which the token contract never joins across), so counting
+memory stays bounded per piece, not per transcript.
 """
 
 from __future__ import annotations
@@ -51,6 +61,8 @@ TERMS_MEMORY = "256MB"
 COMMIT_BYTES = 96_000_000
 #: Below this much pending text, counting stays in the calling thread (threads gain little there).
 PARALLEL_MIN_BYTES = 16_000_000
+#: Segments longer than this (bytes) are counted in pieces cut after whitespace.
+PIECE_BYTES = 1 << 20
 
 #: Non-ASCII characters that are separators under the contract in every engine (not letters or
 #: digits, lowercase to themselves): replaced by a space before the byte path. U+2019 is not
@@ -125,7 +137,7 @@ def _count_arrays(batch, *, with_cells: bool) -> dict:
     import pyarrow.compute as pc
 
     names = ["transcript_pk", "kind", "text"] + (["run", "step", "environment"] if with_cells else [])
-    batch = batch.select(names).combine_chunks()
+    batch = _in_pieces(batch.select(names).combine_chunks())
     pks = batch.column("transcript_pk").to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     if len(pks) > 1 and np.any(pks[1:] < pks[:-1]):  # the compiled kernel wants documents ascending
         order = np.argsort(pks, kind="stable")
@@ -185,6 +197,50 @@ def _count_arrays(batch, *, with_cells: bool) -> dict:
     }
 
 
+_WHITESPACE_BYTE = __import__("re").compile(rb"[ \t\n\r\x0b\x0c]")
+
+
+def _in_pieces(batch, piece: int | None = None):
+    """``batch`` with every text longer than ``piece`` bytes (default :data:`PIECE_BYTES`) cut
+    into several rows of the same transcript and kind, each cut right after an ASCII whitespace
+    byte. Under the token contract whitespace separates tokens and ends every context that
+    lowercasing looks at (the final sigma), so the pieces count exactly as the whole; a row without
+    whitespace stays whole. Rows keep their order, so a transcript's rows stay together."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    piece = piece or PIECE_BYTES
+    if batch.num_rows == 0:
+        return batch
+    lengths = pc.binary_length(batch.column("text")).fill_null(0).to_numpy(zero_copy_only=False)
+    long_rows = np.flatnonzero(lengths > piece)
+    if len(long_rows) == 0:
+        return batch
+    parts, start = [], 0
+    text_index = batch.schema.get_field_index("text")
+    for row in long_rows.tolist():
+        if row > start:
+            parts.append(batch.slice(start, row - start))
+        data = batch.column("text")[row].as_buffer().to_pybytes()
+        cuts, pos = [0], piece
+        while pos < len(data):
+            found = _WHITESPACE_BYTE.search(data, pos)
+            if found is None:
+                break
+            cuts.append(found.end())
+            pos = found.end() + piece
+        cuts.append(len(data))
+        texts = [data[a:b].decode("utf-8") for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+        rows = batch.slice(row, 1).take(pa.array(np.zeros(len(texts), np.int64)))
+        parts.append(rows.set_column(text_index, batch.schema.field("text"),
+                                     pa.array(texts, batch.schema.field("text").type)))
+        del data
+        start = row + 1
+    if start < batch.num_rows:
+        parts.append(batch.slice(start))
+    return pa.concat_tables(parts).combine_chunks()
+
+
 def _cells_of_docs(batch, starts: np.ndarray):
     """Cell id of each document (its first row's run, step, environment) and the cells' keys."""
     keys = batch.select(["run", "step", "environment"]).take(starts).to_pydict()
@@ -215,10 +271,45 @@ def pending_transcripts(store: Store) -> int:
     return store.rows(load_sql("termcounts_pending_count"))[0][0]
 
 
+def pending_note(store: Store) -> str | None:
+    """One line for reading commands when counts are incomplete (else None): answers from term
+    counts then leave those transcripts out until a writing command or `terms materialize` runs."""
+    pending = pending_transcripts(store)
+    if not pending:
+        return None
+    return (f"term counts are incomplete: {pending:,} transcript(s) not counted yet; token and term "
+            "figures leave them out until `cotwatch terms materialize` (or any ingest) counts them")
+
+
+def resume_pending(store: Store, *, workers: int | None = None) -> int:
+    """Count whatever is pending (an interrupted or deferred count); every writing command calls
+    this, so counts never stay stale. Returns how many transcripts it counted."""
+    if store.read_only or not pending_transcripts(store):
+        return 0
+    return materialize(store, workers=workers)
+
+
 def _read_batch(store: Store, lo: int, hi: int, clean: bool = False):
     """Segments of the uncounted transcripts with lo <= pk <= hi (``clean``: all of them are)."""
     sql = load_sql("termcounts_batch_clean" if clean else "termcounts_batch")
     return store.con.sql(sql, params={"lo": lo, "hi": hi}).to_arrow_table()
+
+
+def counting_memory(store: Store):
+    """Context manager: DuckDB's memory limit while counting ($COTWATCH_TERMS_MEMORY overrides
+    TERMS_MEMORY), restored afterwards."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def limited():
+        previous = store.rows("select current_setting('memory_limit')")[0][0]
+        store.con.execute("set memory_limit = $limit", {"limit": os.environ.get("COTWATCH_TERMS_MEMORY", TERMS_MEMORY)})
+        try:
+            yield
+        finally:
+            store.con.execute("set memory_limit = $limit", {"limit": previous})
+
+    return limited()
 
 
 def materialize(store: Store, *, workers: int | None = None, batch_bytes: int = BATCH_BYTES) -> int:
@@ -235,12 +326,8 @@ def materialize(store: Store, *, workers: int | None = None, batch_bytes: int = 
     before = pending_transcripts(store)
     if not before:
         return 0
-    previous = store.rows("select current_setting('memory_limit')")[0][0]
-    store.con.execute("set memory_limit = $limit", {"limit": os.environ.get("COTWATCH_TERMS_MEMORY", TERMS_MEMORY)})
-    try:
+    with counting_memory(store):
         _materialize(store, workers, batch_bytes)
-    finally:
-        store.con.execute("set memory_limit = $limit", {"limit": previous})
     return before - pending_transcripts(store)
 
 
@@ -259,24 +346,19 @@ def _materialize(store: Store, workers: int | None, batch_bytes: int) -> None:
         results = (_count_and_prepare(_read_batch(store, lo, hi, clean)) for lo, hi, _, clean in ranges)
     else:
         results = _parallel_counts(store, ranges, workers)
-    vocab_rows = store.rows(load_sql("termcounts_vocab_size"))[0][0]
-    vocab_ids = _VocabIds(store.con, complete=vocab_rows * 64 < total_bytes)
-    step_sums = _StepSums()
+    merger = StoreMerger(store, expected_bytes=total_bytes)
     pending_bytes = 0
     store.con.execute("begin transaction")
     try:
         for (_, _, size, _), prepared in zip(ranges, results):
-            if prepared is not None:
-                global_id = vocab_ids.ids(prepared["vocab"], prepared["used"])
-                _insert_docs(store, prepared, global_id)
-                step_sums.add(prepared, global_id)
+            merger.merge(prepared)
             pending_bytes += size
             if pending_bytes >= COMMIT_BYTES:
-                step_sums.flush(store)
+                merger.flush()
                 store.con.execute("commit")
                 store.con.execute("begin transaction")
                 pending_bytes = 0
-        step_sums.flush(store)
+        merger.flush()
         _compact(store)
     except BaseException:
         store.con.execute("rollback")
@@ -321,6 +403,86 @@ def _parallel_counts(store: Store, ranges: list[tuple], workers: int) -> Iterato
                 future.cancel()
 
 
+class StoreCounter:
+    """Counting overlapped with storing: the ingest hands each chunk's new transcripts (rows
+    transcript_pk, kind, text, run, step, environment, every transcript whole) to :meth:`submit`;
+    a thread counts them with the kernel while the ingest stores the next chunk, and the results
+    are appended in the caller's open transaction (the one that stores the transcripts), so a
+    file's transcripts and their counts commit together. :meth:`finish` waits for the last
+    results and appends the file's per-cell sums; :meth:`discard` forgets everything since the
+    last finish (the file's transaction is being rolled back)."""
+
+    def __init__(self, store: Store, *, expected_bytes: int = 0, workers: int = 1, ahead: int = 2):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.store = store
+        self.expected_bytes = expected_bytes
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cotwatch-count")
+        self.ahead = max(1, ahead)
+        self.pending: list = []
+        self.merger: StoreMerger | None = None
+
+    def submit(self, batch) -> None:
+        if batch.num_rows == 0:
+            return
+        self.pending.append(self.pool.submit(_count_and_prepare, batch))
+        while len(self.pending) > self.ahead:
+            self._merge(self.pending.pop(0).result())
+        while self.pending and self.pending[0].done():
+            self._merge(self.pending.pop(0).result())
+
+    def _merge(self, prepared) -> None:
+        if self.merger is None:
+            self.merger = StoreMerger(self.store, expected_bytes=self.expected_bytes)
+        self.merger.merge(prepared)
+
+    def finish(self) -> None:
+        """Append every pending result and the per-cell sums (in the caller's transaction)."""
+        while self.pending:
+            self._merge(self.pending.pop(0).result())
+        if self.merger is not None:
+            self.merger.flush()
+
+    def discard(self) -> None:
+        for future in self.pending:
+            future.cancel()
+        for future in self.pending:
+            if not future.cancelled():
+                try:
+                    future.result()
+                except BaseException:  # noqa: BLE001 - the file is abandoned anyway
+                    pass
+        self.pending = []
+        self.merger = None  # its vocabulary ids and sums belong to the rolled-back transaction
+
+    def close(self) -> None:
+        self.discard()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class StoreMerger:
+    """Appends counted batches to the store: per-transcript term lists and tokens as they come,
+    per-cell sums folded in the compiled sums table (``_tokcount.sums_*``) and appended by
+    :meth:`flush` — the one aggregation path of per-cell sums for materialize, the ingest and
+    the shard merge. Runs in the caller's transaction; after a rollback, make a new one."""
+
+    def __init__(self, store: Store, *, expected_bytes: int = 0) -> None:
+        self.store = store
+        vocab_rows = store.rows(load_sql("termcounts_vocab_size"))[0][0]
+        self.vocab_ids = _VocabIds(store.con, complete=vocab_rows * 64 < expected_bytes)
+        self.step_sums = _StepSums()
+
+    def merge(self, prepared: dict | None) -> None:
+        if prepared is None:
+            return
+        global_id = self.vocab_ids.ids(prepared["vocab"], prepared["used"])
+        _insert_docs(self.store, prepared, global_id)
+        self.step_sums.add(prepared, global_id)
+
+    def flush(self) -> None:
+        self.step_sums.flush(self.store)
+
+
 def merge_partials(store: Store, doc_terms, doc_tokens) -> int:
     """Add kernel output (Arrow tables) to the store; returns how many transcripts it added.
 
@@ -328,11 +490,22 @@ def merge_partials(store: Store, doc_terms, doc_tokens) -> int:
     hold, are ignored, so a re-run or a retried job never double-counts. Call inside
     ``store.atomic()`` to make several merges one transaction; the step tables are compacted
     (one row per key) at the end of each call. Columns may be plain or dictionary-encoded
-    strings, in any row order.
+    strings, in any row order. Per-cell sums go through the same merger as ``materialize``.
     """
-    added = _merge(store, doc_terms, doc_tokens, checked=False)
+    import pyarrow as pa
+
+    con = store.con
+    pks = np.unique(doc_tokens.column("transcript_pk").to_numpy().astype(np.int64))
+    with registered(con, _batch_pks=pa.table({"pk": pa.array(pks, pa.int64())})):
+        cells = con.sql(load_sql("termcounts_batch_cells"), params={"trusted": False}).to_arrow_table()
+    if cells.num_rows == 0:
+        return 0
+    prepared = _prepared_from_partials(doc_terms, doc_tokens, cells)
+    merger = StoreMerger(store)
+    merger.merge(prepared)
+    merger.flush()
     _compact(store)
-    return added
+    return prepared["transcripts"]
 
 
 def _scope_codes(column) -> np.ndarray:
@@ -348,26 +521,92 @@ def _scope_codes(column) -> np.ndarray:
     return codes.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _merge(store: Store, doc_terms, doc_tokens, *, checked: bool) -> int:
-    """Append one kernel result; ``checked`` = the caller knows every transcript is new."""
+def _prepared_from_partials(doc_terms, doc_tokens, cells) -> dict:
+    """Kernel output (per-transcript term counts and tokens, any order, any string encoding)
+    restricted to the transcripts in ``cells`` (pk, cell, run, step, environment; ordered by pk)
+    in the shape :func:`_count_and_prepare` gives the merger: per-transcript lists with local term
+    ids (terms with n > 1 first), per-row step keys and values for the compiled sums table, per-bin
+    token sums. No store access."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    con = store.con
-    pks = np.unique(doc_tokens.column("transcript_pk").to_numpy().astype(np.int64))
-    with registered(con, _batch_pks=pa.table({"pk": pa.array(pks, pa.int64())})):
-        cells = con.sql(load_sql("termcounts_batch_cells"), params={"trusted": checked}).to_arrow_table()
-    if cells.num_rows == 0:
-        return 0
-    prepared = _prepare(doc_terms, doc_tokens, cells)
-    _insert_prepared(store, prepared)
-    return prepared["transcripts"]
+    new_pks = cells.column("pk").to_numpy().astype(np.int64)
+    cell_of_new = cells.column("cell").to_numpy().astype(np.int64)
+    n_cells = int(cell_of_new.max()) + 1 if len(cell_of_new) else 0
+    first_row = np.zeros(n_cells, np.int64)
+    first_row[cell_of_new[::-1]] = np.arange(len(cell_of_new))[::-1]
+    cell_keys = {name: cells.column(name).take(pa.array(first_row)).to_pylist() for name in ("run", "step", "environment")}
+
+    def group_of(pk_values: np.ndarray, scopes: np.ndarray) -> np.ndarray:
+        """position of the pk among new_pks * 3 + scope; -1 when not new"""
+        pos = np.minimum(np.searchsorted(new_pks, pk_values), len(new_pks) - 1)
+        return np.where(new_pks[pos] == pk_values, pos * 3 + scopes, -1)
+
+    tok_group = group_of(doc_tokens.column("transcript_pk").to_numpy().astype(np.int64),
+                         _scope_codes(doc_tokens.column("scope")))
+    tok_n = doc_tokens.column("tokens").to_numpy().astype(np.int64)
+    keep = tok_group >= 0
+    group_tokens = np.zeros(len(new_pks) * 3, np.int64)
+    group_tokens[tok_group[keep]] = tok_n[keep]
+
+    term_col = doc_terms.column("term")
+    term_col = term_col.combine_chunks() if isinstance(term_col, pa.ChunkedArray) else term_col
+    if pa.types.is_dictionary(term_col.type):
+        term_col = term_col.cast(term_col.type.value_type)
+    term_col = pc.dictionary_encode(term_col)
+    vocab = term_col.dictionary.cast(pa.string())
+    local = term_col.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    row_group = group_of(doc_terms.column("transcript_pk").to_numpy().astype(np.int64),
+                         _scope_codes(doc_terms.column("scope")))
+    n = doc_terms.column("n").to_numpy().astype(np.int64)
+    keep = row_group >= 0
+    row_group, local, n = row_group[keep], local[keep], n[keep]
+    order = np.lexsort((n == 1, row_group))  # by (transcript, scope); terms with n > 1 first
+    row_group, local, n = row_group[order], local[order], n[order]
+    starts = np.flatnonzero(np.r_[True, row_group[1:] != row_group[:-1]]) if len(row_group) else np.zeros(0, np.int64)
+    head = row_group[starts]
+    bins = n_cells * 3
+    all_groups = np.arange(len(new_pks) * 3)
+    group_bin = cell_of_new[all_groups // 3] * 3 + all_groups % 3
+    return {
+        "transcripts": len(new_pks),
+        "tokens": pa.table({
+            "transcript_pk": pa.array(new_pks[all_groups // 3], pa.int64()),
+            "scope": pa.array(SCOPE_NAMES, pa.string()).take(pa.array(all_groups % 3)),
+            "tokens": pa.array(group_tokens, pa.int64()),
+        }),
+        "list_pk": new_pks[head // 3],
+        "list_scope": head % 3,
+        "list_offsets": np.r_[starts, len(row_group)].astype(np.int32),
+        "local_ids": local.astype(np.int32),
+        "counts": n.astype(np.int32),
+        "vocab": vocab,
+        "used": np.bincount(local, minlength=len(vocab)) > 0 if len(local) else np.zeros(len(vocab), bool),
+        "cell_keys": cell_keys,
+        # one row per (transcript, scope, term): the sums table folds them per (cell, scope, term)
+        "step_bins": group_bin[row_group],
+        "step_terms": local.astype(np.int32),
+        "step_sums": (n, np.ones(len(n), np.int64), n * n, n * group_tokens[row_group]),
+        "token_sums": _token_sums(group_bin, group_tokens, bins),
+    }
+
+
+def _token_sums(group_bin: np.ndarray, group_tokens: np.ndarray, bins: int) -> np.ndarray:
+    """Per bin (cell * 3 + scope): transcripts, docs (with tokens), tokens, sum of tokens^2."""
+    return np.stack([
+        np.bincount(group_bin, minlength=bins),
+        np.bincount(group_bin, weights=group_tokens > 0, minlength=bins),
+        np.bincount(group_bin, weights=group_tokens, minlength=bins),
+        np.bincount(group_bin, weights=group_tokens.astype(np.float64) ** 2, minlength=bins),
+    ]).round().astype(np.int64)
 
 
 def _count_and_prepare(batch) -> dict | None:
-    """Count one batch read by ``termcounts_batch`` (every transcript in it is new) and shape it
-    for the store: per-transcript lists with batch-local term ids, and per-cell sums with
-    batch-local cell and term ids (folded per commit by :class:`_StepSums`), all from the
-    compiled kernel. No store access: runs in the counting threads."""
+    """Count one batch of whole transcripts (rows transcript_pk, kind, text, run, step,
+    environment; every transcript in it is new) and shape it for the store: per-transcript lists
+    with batch-local term ids, and per-cell sums with batch-local cell and term ids (folded per
+    commit by :class:`_StepSums`), all from the compiled kernel. No store access: runs in the
+    counting threads."""
     import pyarrow as pa
 
     if batch.num_rows == 0:
@@ -397,12 +636,7 @@ def _count_and_prepare(batch) -> dict | None:
         "step_bins": k["step_bins"],
         "step_terms": k["step_terms"],
         "step_sums": (k["occurrences"], k["docs_with_term"], k["sum_n2"], k["sum_n_tokens"]),
-        "token_sums": np.stack([  # per bin (cell * 3 + scope): transcripts, docs, tokens, sum_tokens2
-            np.bincount(group_bin, minlength=bins),
-            np.bincount(group_bin, weights=group_tokens > 0, minlength=bins),
-            np.bincount(group_bin, weights=group_tokens, minlength=bins),
-            np.bincount(group_bin, weights=group_tokens.astype(np.float64) ** 2, minlength=bins),
-        ]).round().astype(np.int64),
+        "token_sums": _token_sums(group_bin, group_tokens, bins),
     }
 
 
@@ -421,9 +655,10 @@ class _StepSums:
         keys = prepared["cell_keys"]
         cell = np.array([self.cells.setdefault(key, len(self.cells))
                          for key in zip(keys["run"], keys["step"], keys["environment"])], np.int64)
-        bins = prepared["step_bins"]
+        bins = np.asarray(prepared["step_bins"], np.int64)
         key = ((cell[bins // 3] * 3 + bins % 3) << 32) | global_id[prepared["step_terms"]]
-        _compiled().sums_add(self.terms, np.ascontiguousarray(key), *prepared["step_sums"])
+        _compiled().sums_add(self.terms, np.ascontiguousarray(key),
+                             *(np.ascontiguousarray(v, np.int64) for v in prepared["step_sums"]))
         token_sums = prepared["token_sums"]
         for local in np.flatnonzero(token_sums[0]).tolist():
             global_bin = int(cell[local // 3]) * 3 + local % 3
@@ -462,95 +697,7 @@ class _StepSums:
         ) as con:
             con.execute(load_sql("termcounts_merge_step_ids")).fetchall()
         self.tokens = {}
-
-
-def _prepare(doc_terms, doc_tokens, cells) -> dict | None:
-    """Kernel output restricted to the transcripts in ``cells`` (pk, cell, run, step,
-    environment; ordered by pk), shaped for the store: per-transcript term lists (batch-local
-    term ids) and per-cell sums, computed with numpy (a batch spans few cells, so per-cell term
-    sums are bincounts over cell x batch-vocabulary bins). No store access: runs in workers."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if cells.num_rows == 0:
-        return None
-    tok_pk = doc_tokens.column("transcript_pk").to_numpy().astype(np.int64)
-    tok_scope = _scope_codes(doc_tokens.column("scope"))
-    tok_n = doc_tokens.column("tokens").to_numpy().astype(np.int64)
-    new_pks = cells.column("pk").to_numpy()
-    cell_of_new = cells.column("cell").to_numpy().astype(np.int64)
-    n_cells = int(cell_of_new.max()) + 1
-    cell_keys = _cell_keys(cells, n_cells)
-
-    # group index = position of the pk among new_pks * 3 + scope; -1 when not new
-    def group_of(pk_values: np.ndarray, scopes: np.ndarray) -> np.ndarray:
-        pos = np.searchsorted(new_pks, pk_values)
-        pos = np.minimum(pos, len(new_pks) - 1)
-        found = new_pks[pos] == pk_values
-        return np.where(found, pos * 3 + scopes, -1)
-
-    tok_group = group_of(tok_pk, tok_scope)
-    keep = tok_group >= 0
-    tok_group, tok_n = tok_group[keep], tok_n[keep]
-    tokens_of_group = np.zeros(len(new_pks) * 3, np.int64)
-    tokens_of_group[tok_group] = tok_n
-    tok_cell = cell_of_new[tok_group // 3] * 3 + tok_group % 3
-    part_tokens = pa.table({
-        "transcript_pk": pa.array(new_pks[tok_group // 3], pa.int64()),
-        "scope": pa.array(np.array(SCOPE_NAMES, object)[tok_group % 3], pa.string()),
-        "tokens": pa.array(tok_n, pa.int64()),
-    })
-    bins = n_cells * 3
-    step_tokens = _cell_table(cell_keys, np.arange(bins), {
-        "transcripts": np.bincount(tok_cell, minlength=bins),
-        "docs": np.bincount(tok_cell, weights=tok_n > 0, minlength=bins),
-        "tokens": np.bincount(tok_cell, weights=tok_n, minlength=bins),
-        "sum_tokens2": np.bincount(tok_cell, weights=tok_n.astype(np.float64) ** 2, minlength=bins),
-    }, present=np.bincount(tok_cell, minlength=bins) > 0)
-
-    term_col = doc_terms.column("term")
-    term_col = term_col.combine_chunks() if isinstance(term_col, pa.ChunkedArray) else term_col
-    if not pa.types.is_dictionary(term_col.type):
-        term_col = pc.dictionary_encode(term_col)
-    elif isinstance(doc_terms.column("term"), pa.ChunkedArray) and doc_terms.column("term").num_chunks > 1:
-        term_col = pc.dictionary_encode(term_col.cast(term_col.type.value_type))
-    vocab = term_col.dictionary.cast(pa.string())
-    local = term_col.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    row_group = group_of(doc_terms.column("transcript_pk").to_numpy().astype(np.int64),
-                         _scope_codes(doc_terms.column("scope")))
-    n = doc_terms.column("n").to_numpy().astype(np.int64)
-    keep = row_group >= 0
-    if not keep.all():
-        row_group, local, n = row_group[keep], local[keep], n[keep]
-    if len(row_group):  # by (transcript, scope); within each (transcript, scope), terms with n > 1 first (sparse counts)
-        order = np.lexsort((n == 1, row_group))
-        row_group, local, n = row_group[order], local[order], n[order]
-    used = np.bincount(local, minlength=len(vocab)) > 0 if len(local) else np.zeros(len(vocab), bool)
-    starts = np.flatnonzero(np.r_[True, row_group[1:] != row_group[:-1]]) if len(row_group) else np.zeros(0, np.int64)
-    head = row_group[starts]
-    row_cell = cell_of_new[row_group // 3] * 3 + row_group % 3
-    return {
-        "transcripts": len(new_pks),
-        "tokens": part_tokens,
-        "step_tokens": step_tokens,
-        "list_pk": new_pks[head // 3],
-        "list_scope": head % 3,
-        "list_offsets": np.r_[starts, len(row_group)].astype(np.int32),
-        "local_ids": local.astype(np.int32),
-        "counts": n.astype(np.int32),
-        "vocab": vocab,
-        "used": used,
-        "step_terms": _step_terms(cell_keys, row_cell, local, n, tokens_of_group[row_group], vocab, bins),
-    }
-
-
-def _insert_prepared(store: Store, prepared: dict | None) -> None:
-    """Append a partial prepared by :func:`_prepare` (per-cell sums with names) to the store."""
-    if prepared is None:  # no transcript to add
-        return
-    _insert_docs(store, prepared, _VocabIds(store.con).ids(prepared["vocab"], prepared["used"]))
-    with registered(store.con, _part_step_tokens=prepared["step_tokens"], _part_step_terms=prepared["step_terms"]) as con:
-        con.execute(load_sql("termcounts_merge_steps")).fetchall()
+        self.cells = {}
 
 
 def _insert_docs(store: Store, prepared: dict, global_id: np.ndarray) -> None:
@@ -623,75 +770,6 @@ def _string_buffers(strings) -> tuple[np.ndarray, memoryview | bytes]:
     return np.ascontiguousarray(offsets), (memoryview(data) if data is not None else b"")
 
 
-def _cell_keys(cells, n_cells: int) -> dict:
-    """(run, step, environment) of each cell id, as Python lists indexed by cell id."""
-    cell = cells.column("cell").to_numpy()
-    first_row = np.zeros(n_cells, np.int64)
-    first_row[cell[::-1]] = np.arange(len(cell))[::-1]  # any row of the cell will do
-    return {name: cells.column(name).take(first_row).to_pylist() for name in ("run", "step", "environment")}
-
-
-def _cell_table(cell_keys: dict, bin_ids: np.ndarray, sums: dict, present: np.ndarray):
-    """Rows (run, step, environment, scope, **sums) for the bins (cell * 3 + scope) present."""
-    import pyarrow as pa
-
-    bins = bin_ids[present]
-    cell, scope = bins // 3, bins % 3
-    columns = {
-        "run": pa.array([cell_keys["run"][c] for c in cell.tolist()], pa.string()),
-        "step": pa.array([cell_keys["step"][c] for c in cell.tolist()], pa.int64()),
-        "environment": pa.array([cell_keys["environment"][c] for c in cell.tolist()], pa.string()),
-        "scope": pa.array(np.array(SCOPE_NAMES, object)[scope], pa.string()),
-    }
-    for name, values in sums.items():
-        columns[name] = pa.array(np.rint(values[present]).astype(np.int64), pa.int64())
-    return pa.table(columns)
-
-
-def _step_terms(cell_keys: dict, row_cell: np.ndarray, local: np.ndarray, n: np.ndarray,
-                row_tokens: np.ndarray, vocab, cell_bins: int):
-    """Per (cell, scope, term) sums of one partial: occurrences, docs_with_term, sum_n2, sum_n_tokens."""
-    import pyarrow as pa
-
-    width = max(len(vocab), 1)
-    key = row_cell * width + local
-    n_f = n.astype(np.float64)
-    if cell_bins * width <= 1 << 25:  # dense bins: bincount is O(rows)
-        size = cell_bins * width
-        docs = np.bincount(key, minlength=size)
-        present = np.flatnonzero(docs)
-        sums = {
-            "occurrences": np.bincount(key, weights=n_f, minlength=size)[present],
-            "docs_with_term": docs[present],
-            "sum_n2": np.bincount(key, weights=n_f * n_f, minlength=size)[present],
-            "sum_n_tokens": np.bincount(key, weights=n_f * row_tokens, minlength=size)[present],
-        }
-    else:  # many cells in one partial: sort-based segment sums
-        order = np.argsort(key, kind="stable")
-        key_sorted = key[order]
-        starts = np.flatnonzero(np.r_[True, key_sorted[1:] != key_sorted[:-1]])
-        present = key_sorted[starts]
-        sums = {
-            "occurrences": np.add.reduceat(n_f[order], starts),
-            "docs_with_term": np.diff(np.r_[starts, len(key)]),
-            "sum_n2": np.add.reduceat((n_f * n_f)[order], starts),
-            "sum_n_tokens": np.add.reduceat((n_f * row_tokens)[order], starts),
-        }
-    bin_of = present // width
-    cell, scope = bin_of // 3, bin_of % 3
-    cells = cell.tolist()
-    columns = {
-        "run": pa.array([cell_keys["run"][c] for c in cells], pa.string()),
-        "step": pa.array([cell_keys["step"][c] for c in cells], pa.int64()),
-        "environment": pa.array([cell_keys["environment"][c] for c in cells], pa.string()),
-        "scope": pa.array(np.array(SCOPE_NAMES, object)[scope], pa.string()),
-        "term": vocab.take(pa.array(present % width)),
-    }
-    for name, values in sums.items():
-        columns[name] = pa.array(np.rint(values).astype(np.int64), pa.int64())
-    return pa.table(columns)
-
-
 def _global_term_ids(con, vocab, used: np.ndarray) -> np.ndarray:
     """Global term_id for each entry of a partial's vocabulary (new terms are added)."""
     import pyarrow as pa
@@ -707,6 +785,12 @@ def _global_term_ids(con, vocab, used: np.ndarray) -> np.ndarray:
 def _compact(store: Store) -> None:
     """One row per key in the step tables (merges append per-batch partial sums)."""
     store.con.execute(load_sql("termcounts_compact")).fetchall()
+
+
+def compact(store: Store) -> None:
+    """:func:`_compact` in its own transaction (after an ingest that appended per-file sums)."""
+    with store.atomic():
+        _compact(store)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,384 @@
+"""One file into the store, in one transaction: staging, judging, storing, counting.
+
+:class:`FileIngest` opens a transaction, takes the file's records chunk by chunk — JSONL lines
+through DuckDB (``sql/ingest_jsonl_*.sql``) or records parsed in Python — and for every chunk:
+makes metadata canonical, hashes (``sql/ingest_hash*.sql``), decides new / duplicate / bad
+against the file so far and the store (``sql/ingest_chunk_check.sql``), stores the new records
+(``sql/ingest_chunk_insert.sql``) and hands them to the term counter, which counts them in a
+thread while the next chunk is staged and appends the counts in the same transaction. The file
+is committed whole, or — with a bad record and no ``skip_bad``, on an error or an interrupt —
+rolled back whole. Memory is bounded by the chunk size: staged chunks live in temp tables that
+DuckDB spills beyond its memory limit, and the transaction's appends are written out by DuckDB
+as they grow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from cotwatch.analytics.errors import InputError
+from cotwatch.analytics.ingest.jsonl import LineChunk
+from cotwatch.analytics.ingest.records import (
+    NONBLANK_PATTERN,
+    RECORD_FIELDS,
+    FieldMap,
+    Record,
+    RecordError,
+    canonical_json,
+    parse_json_record,
+    record_from_json,
+    records_table,
+)
+from cotwatch.analytics.store.database import Store, registered
+from cotwatch.analytics.store.sqlfiles import load_sql
+
+#: Python records staged per batch (Inspect samples, text files, JSONL lines of rare shapes).
+BATCH_RECORDS = 2000
+
+#: scanner status → reason (see _jsonscan.c)
+_SCAN_REASONS = {2: "not valid UTF-8", 3: "nested deeper than {depth} levels (raise --max-depth to read it)",
+                 4: "an object repeats the key {key}"}
+
+
+@dataclass
+class FileResult:
+    file: str
+    format: str
+    added: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    problems: list[str] = field(default_factory=list)
+    committed: bool = False
+    bad: list[tuple[int | None, str | None, str]] = field(default_factory=list, repr=False)
+    #: set when the file was not read at all (a folder walk met a file it cannot take)
+    skipped: str | None = None
+    #: JSONL/JSON lines parsed in Python (rare shapes, or not valid JSON for DuckDB)
+    python_lines: int = 0
+
+    def summary(self) -> str:
+        if self.skipped is not None:
+            return f"{self.file}: skipped ({self.skipped})"
+        state = "" if self.committed else " — file rejected, nothing stored"
+        return (
+            f"{self.file}: {self.added} added, {self.duplicates} duplicates, "
+            f"{self.rejected} rejected{state}"
+        )
+
+
+def prepare_connection(store: Store) -> None:
+    """The hash macros and the canonical-metadata function on the store's connection (once)."""
+    con = store.con
+    if getattr(store, "_ingest_ready", False):
+        return
+    con.execute(load_sql("ingest_hash_macros"))
+    try:
+        from duckdb.sqltypes import VARCHAR
+    except ImportError:  # pragma: no cover - older duckdb
+        from duckdb.typing import VARCHAR
+    try:
+        con.create_function("cw_canonical_json", _canonical_udf, [VARCHAR, VARCHAR], VARCHAR, type="arrow",
+                            null_handling="special", side_effects=False)
+    except Exception as exc:  # noqa: BLE001 - already registered on this connection
+        if "already" not in str(exc).lower():
+            raise
+    store._ingest_ready = True
+
+
+def _canonical_udf(meta, extra):
+    import orjson
+    import pyarrow as pa
+
+    metas = meta.to_pylist()
+    if extra.null_count == len(extra):  # no --field into the metadata: the common, fast case
+        loads, dumps, option = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+        try:
+            return pa.array([None if m is None else dumps(loads(m), option=option) for m in metas],
+                            pa.binary()).cast(pa.string())
+        except (orjson.JSONDecodeError, TypeError):
+            pass  # one of them needs the careful path (a huge integer, an infinite number...)
+    return pa.array([canonical_merge(m, e) for m, e in zip(metas, extra.to_pylist())], pa.string())
+
+
+def canonical_merge(meta: str | None, extra: str | None) -> str | None:
+    """Canonical metadata JSON of ``meta`` with the keys of ``extra`` (``--field …=metadata.KEY``)
+    merged over it; None when either cannot be read (the record is then rejected)."""
+    import orjson
+
+    from cotwatch.analytics.ingest.records import canonical_json_text
+
+    if extra is None or extra == "{}":
+        return canonical_json_text(meta)
+    try:
+        base = {} if meta is None else orjson.loads(meta)
+        more = orjson.loads(extra)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(base, dict) or not isinstance(more, dict):
+        return None
+    return canonical_json({**base, **more})
+
+
+class FileIngest:
+    """One file in one transaction (see the module docstring).
+
+    ``defaults``: run/step/environment for records that lack them; ``counter``: a
+    :class:`cotwatch.analytics.terms.materialize.StoreCounter` (None: do not count now).
+    """
+
+    #: JSONL lines of the common shapes go through DuckDB; False sends every line through
+    #: records.record_from_json (what DuckDB stores must equal what that stores: a test compares).
+    use_sql = True
+
+    def __init__(self, store: Store, path: Path, fmt: str, *, defaults: dict[str, Any], skip_bad: bool = False,
+                 field_map: FieldMap | None = None, counter=None, max_depth: int = 64,
+                 display: str | None = None):
+        self.store = store
+        self.path = path
+        self.display = display or str(path)
+        self.defaults = defaults
+        self.skip_bad = skip_bad
+        self.field_map = field_map or FieldMap()
+        self.counter = counter
+        self.max_depth = max_depth
+        self.result = FileResult(self.display, fmt)
+        self.next_key = 0
+        self.record_keys = False  # JSON record files: report "[record N]"
+        prepare_connection(store)
+        self.base = store.rows("select coalesce(max(pk), 0) from transcripts")[0][0]
+        paths = ["$"] + [_json_path(self.field_map.source_of(f)) for f in RECORD_FIELDS]
+        self.params = {
+            "type_paths": paths, "value_paths": paths[1:],
+            "reasoning_path": paths[1 + RECORD_FIELDS.index("reasoning")],
+            "output_path": paths[1 + RECORD_FIELDS.index("output")],
+            "extra_paths": [_json_path(src) for src in self.field_map.metadata.values()],
+            "extra_keys": list(self.field_map.metadata),
+            "run": defaults.get("run"), "step": defaults.get("step"), "environment": defaults.get("environment"),
+            "nonblank": NONBLANK_PATTERN, "base": self.base, "file": self.display,
+            "role_names": list(_role_kinds()), "role_kinds": list(_role_kinds().values()),
+        }
+        #: the record fields' keys (after --field), for the scanner to report their JSON types
+        self.scan_fields = tuple(self.field_map.source_of(f).encode("utf-8") for f in RECORD_FIELDS)
+        store.con.execute("begin transaction")
+        self.open = True
+        try:
+            self._script("ingest_file_begin")
+        except BaseException:
+            self._rollback()
+            raise
+
+    # -- staging ------------------------------------------------------------------------------
+    def _script(self, name: str) -> list[tuple]:
+        return self.store.script(load_sql(name), self.params)
+
+    @property
+    def storing(self) -> bool:
+        """False once a bad record dooms the file (no --skip-bad): judge the rest, store nothing."""
+        return self.skip_bad or not self.result.bad
+
+    def add_chunk(self, chunk: LineChunk) -> None:
+        """Stage, judge and store one chunk of JSONL lines (or JSON records)."""
+        self.record_keys = chunk.records
+        for line, reason in chunk.skipped:
+            self._bad(line, None, reason)
+        status = chunk.status
+        n = len(status)
+        if n == 0:
+            return
+        numbers = chunk.first_line + np.arange(n, dtype=np.int64)
+        for i in np.flatnonzero((status >= 2) & (status <= 4)).tolist():
+            self._bad(int(numbers[i]), None, self._scan_reason(chunk, i))
+        self._script("ingest_chunk_create")
+        slow: list[int] = np.flatnonzero(status == 5).tolist()
+        to_duckdb = status == 0
+        if not self.use_sql:
+            slow = np.flatnonzero(to_duckdb | (status == 5)).tolist()
+            to_duckdb = np.zeros(n, bool)
+        import pyarrow as pa
+
+        # every line DuckDB is to parse, as one Arrow string array over the chunk's own bytes
+        # (no copy); the others are null
+        valid = pa.array(to_duckdb).buffers()[1]
+        text = pa.LargeStringArray.from_buffers(n, pa.py_buffer(chunk.bounds), pa.py_buffer(chunk.data), valid)
+        if chunk.types.shape[1] != len(RECORD_FIELDS):
+            raise ValueError("the chunk was scanned without the record fields")
+        types = pa.FixedSizeListArray.from_arrays(pa.array(chunk.types.reshape(-1)), len(RECORD_FIELDS))
+        with registered(self.store.con, _lines=pa.table({"line": pa.array(numbers), "text": text, "ty": types})):
+            if to_duckdb.any():
+                try:
+                    self._script("ingest_jsonl_parse")
+                    self._script("ingest_jsonl_plain")
+                    self._script("ingest_jsonl_chat")
+                    slow += [int(r[0]) - chunk.first_line for r in self._script("ingest_jsonl_slow")]
+                except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.OutOfRangeException):
+                    # input DuckDB's JSON functions refuse although the scan passed it: every line
+                    # of the chunk takes the Python path, which names the bad ones
+                    self._script("ingest_chunk_create")
+                    self._script("ingest_jsonl_empty")
+                    slow = np.flatnonzero((status == 0) | (status == 5)).tolist()
+            else:
+                self._script("ingest_jsonl_empty")
+            if slow:
+                self.result.python_lines += len(slow)
+                items: list[tuple[Record, int]] = []
+                for i in sorted(slow):
+                    line = int(numbers[i])
+                    try:
+                        value = parse_json_record(chunk.line_bytes(i), check_repeated_keys=bool(status[i] == 5))
+                        rec = record_from_json(value, self.field_map)
+                    except RecordError as exc:
+                        self._bad(line, None, str(exc))
+                        continue
+                    rec.line = line
+                    items.append((rec, line))
+                self._append_records(items)
+            self._judge_and_store(int(numbers[0]), int(numbers[-1]))
+
+    def add_records(self, items: Iterable[tuple[Record | RecordError, int | None, str | None]]) -> None:
+        """Stage, judge and store records read in Python (Inspect samples, text files)."""
+        batch: list[tuple[Record, int]] = []
+        for item, line, entry in items:
+            if isinstance(item, RecordError):
+                self._bad(line, entry, str(item))
+                continue
+            self.next_key += 1
+            item.line, item.entry = line, entry or item.entry
+            batch.append((item, self.next_key))
+            if len(batch) >= BATCH_RECORDS:
+                self._records_chunk(batch)
+                batch = []
+        if batch:
+            self._records_chunk(batch)
+
+    def _records_chunk(self, batch: list[tuple[Record, int]]) -> None:
+        import pyarrow as pa
+
+        self._script("ingest_chunk_create")
+        empty = pa.table({"line": pa.array([], pa.int64()), "text": pa.array([], pa.large_string()),
+                          "ty": pa.FixedSizeListArray.from_arrays(pa.array([], pa.uint8()), len(RECORD_FIELDS))})
+        with registered(self.store.con, _lines=empty):
+            self._script("ingest_jsonl_empty")
+            self._append_records(batch)
+            self._judge_and_store(batch[0][1], batch[-1][1])
+
+    def _append_records(self, items: list[tuple[Record, int]]) -> None:
+        while items:
+            try:
+                transcripts, segments = records_table(items)
+            except RecordError as exc:  # text that is not valid Unicode: that record is bad
+                key = exc.key
+                rec = next(r for r, k in items if k == key)
+                self._bad(rec.line, rec.entry, str(exc))
+                items = [(r, k) for r, k in items if k != key]
+                continue
+            with registered(self.store.con, _rec_t=transcripts, _rec_s=segments):
+                self._script("ingest_records_append")
+            return
+
+    def _judge_and_store(self, lo: int, hi: int) -> None:
+        """Judge the staged chunk (file-local keys lo..hi) and store its new records."""
+        self._script("ingest_chunk_canonical")
+        self._script("ingest_hash")
+        for line, entry, reason in self._script("ingest_chunk_check"):
+            self._bad(line, entry, reason)
+        counts = self.store.rows("select decision, count(*) from _cd group by decision")
+        decided = dict(counts)
+        self.result.duplicates += decided.get("duplicate", 0)
+        if not self.storing or not decided.get("new"):
+            return
+        self.result.added += self._script("ingest_chunk_insert")[0][0]
+        if self.counter is not None:
+            batch = self.store.con.sql(load_sql("ingest_chunk_counting"),
+                                       params={"lo": self.base + lo, "hi": self.base + hi}).to_arrow_table()
+            self.counter.submit(batch)
+
+    # -- bad records ---------------------------------------------------------------------------
+    def _bad(self, line: int | None, entry: str | None, reason: str) -> None:
+        if self.record_keys and line is not None and entry is None:
+            line, entry = None, f"record {line}"
+        self.result.bad.append((line, entry, reason))
+
+    def _scan_reason(self, chunk: LineChunk, i: int) -> str:
+        status, detail = int(chunk.status[i]), int(chunk.detail[i])
+        if status == 2:
+            return f"not valid UTF-8 (byte {detail} of the line)"
+        if status == 3:
+            return f"nested deeper than {self.max_depth} levels (raise --max-depth to read it)"
+        line = chunk.line_bytes(i)
+        key = line[detail : detail + 200].split(b'"', 2)
+        name = key[1].decode("utf-8", "replace") if len(key) > 1 else "?"
+        return f"an object repeats the key {name!r}"
+
+    # -- the end -------------------------------------------------------------------------------
+    def finish(self) -> FileResult:
+        """Commit the file (or roll it back when it holds bad records and not skip_bad)."""
+        result = self.result
+        result.bad.sort(key=lambda b: (b[0] or 0, b[1] or ""))
+        result.rejected = len(result.bad)
+        result.problems = [f"{_where(self.display, ln, ent)}: {reason}" for ln, ent, reason in result.bad]
+        try:
+            if result.bad and not self.skip_bad:
+                self._rollback()
+                result.added = 0
+                return result
+            if self.counter is not None:
+                self.counter.finish()
+            self.params.update(format=result.format, added=result.added, duplicates=result.duplicates,
+                               rejected=result.rejected)
+            self._script("ingest_file_finish")
+            if result.bad:
+                import pyarrow as pa
+
+                rejects = pa.table({
+                    "file": pa.array([self.display] * len(result.bad), pa.string()),
+                    "line": pa.array([b[0] for b in result.bad], pa.int64()),
+                    "entry": pa.array([b[1] for b in result.bad], pa.string()),
+                    "reason": pa.array([b[2] for b in result.bad], pa.string()),
+                })
+                with registered(self.store.con, _rejects=rejects) as con:
+                    con.execute("insert into rejects (file, line, entry, reason) select * from _rejects")
+            self.store.con.execute("commit")
+            self.open = False
+            result.committed = True
+            return result
+        except BaseException:
+            self._rollback()
+            raise
+
+    def abort(self) -> None:
+        """Roll the file back (an error or an interrupt while reading it)."""
+        self._rollback()
+
+    def _rollback(self) -> None:
+        if self.counter is not None:
+            self.counter.discard()
+        if self.open:
+            self.open = False
+            try:
+                self.store.con.execute("rollback")
+            except Exception:  # noqa: BLE001 - the connection may already have rolled back
+                pass
+
+
+def _where(path: str, line: int | None, entry: str | None) -> str:
+    if line is not None:
+        return f"{path}:{line}"
+    return f"{path} [{entry}]" if entry else path
+
+
+def _json_path(key: str) -> str:
+    """A JSON path to the top-level ``key`` (quoted: any key without '"' or backslashes)."""
+    if '"' in key or "\\" in key:
+        raise InputError(f"field name {key!r}: quotes and backslashes are not supported in --field")
+    return f'$."{key}"'
+
+
+def _role_kinds() -> dict[str, str]:
+    from cotwatch.analytics.ingest.records import _ROLE_KINDS
+
+    return _ROLE_KINDS
