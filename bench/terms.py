@@ -19,6 +19,24 @@ Prints MB/s, peak RSS (the process and, for cotwatch, its worker processes) and 
 cotwatch run; checks that every baseline's per-cell counts equal cotwatch's exactly. Then times
 single-term series queries from the materialized counts. The machine is shared (2 cores, other
 engineers' jobs): timings are noisy; ratios within one run are the figure to quote.
+
+    .venv/bin/python bench/terms.py --phrases 1000000 --text-mb 60   # phrase series, 1M transcripts
+    .venv/bin/python bench/terms.py --usage --text-mb 60             # usage drift per term per run
+
+``--phrases N`` replicates the generated corpus (``--text-mb``, ingested once) in SQL to N
+transcripts, counts them with the shipped ``materialize``, and times phrase series end to end
+(``term_rates``: what ``cotwatch terms track PHRASE`` waits for) against two baselines in the same
+run: **naive DuckDB** (tokenize every reasoning segment with ``regexp_extract_all`` and match the
+phrase in the token lists, per cell: the query one would write without cotwatch) and **lists
+only** (cotwatch's candidates from the token lists, then the exact count on all their text, no RE2
+prefilter). The three methods' counts are checked equal. It also measures the alternative the
+issue asks about, **materialized n-gram counts**, on the base corpus: the time to count every
+bigram per transcript in DuckDB, the rows that adds next to the unigram lists, and a bigram
+series read from such a table.
+
+``--usage`` times ``usage_drift`` for one term of the generated run with the default encoder
+(MiniLM) and the static one, capped at 200 contexts per step, against the baseline of embedding
+**every** context of the term (no cap), and reports how closely the capped drift curve follows it.
 """
 
 from __future__ import annotations
@@ -243,6 +261,213 @@ def million_store(n: int) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
+# Phrases over N transcripts
+# --------------------------------------------------------------------------------------------
+PHRASES = {  # label -> phrase: rare, planted, common in the generated run, and a case-sensitive token
+    "rare": "might be a test",
+    "planted": "autop-run",
+    "common": "the function",
+    "case": "Wait",
+}
+TOKEN_RE2 = r"[\pL\pN]+(?:''[\pL\pN]+)*"
+
+
+def phrase_store(n: int, text_mb: float) -> Path:
+    """A store of ``n`` transcripts: the generated corpus replicated in SQL (new pks and ids, same
+    steps and environments), term counts materialized by the shipped ``materialize`` (cached)."""
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.terms import materialize as termcounts
+
+    db = OUT / f"phrases-{n}.duckdb"
+    meta = OUT / f"phrases-{n}.json"
+    if db.exists() and meta.exists():
+        return db
+    base, _ = prepare(text_mb)
+    tmp = db.with_suffix(".tmp.duckdb")
+    tmp.unlink(missing_ok=True)
+    shutil.copy(base, tmp)
+    with Store.open(tmp, read_only=False) as store:
+        have, top = store.rows("select count(*), max(pk) + 1 from transcripts")[0]
+        copies = -(-n // have)
+        for k in range(1, copies):
+            take = min(have, n - k * have)
+            params = {"off": top * k, "take": take, "suffix": f"~{k}"}
+            with store.atomic():
+                store.con.execute("insert into transcripts by name select * replace (pk + $off as pk, id || $suffix as id) "
+                                  "from transcripts where pk < $off and pk < $top0 order by pk limit $take",
+                                  {**params, "top0": top})
+                store.con.execute("insert into segments by name select * replace (transcript_pk + $off as transcript_pk) "
+                                  "from segments where transcript_pk < $top0 and transcript_pk + $off in "
+                                  "(select pk from transcripts where pk >= $off)", {"off": top * k, "top0": top})
+        start = time.perf_counter()
+        termcounts.materialize(store)
+        build = time.perf_counter() - start
+        count = store.rows("select count(*) from transcripts")[0][0]
+        mb = store.rows("select sum(strlen(text)) / 1e6 from segments")[0][0]
+    tmp.rename(db)
+    meta.write_text(json.dumps({"transcripts": count, "text_mb": mb, "materialize_seconds": build}))
+    return db
+
+
+def naive_phrase(db: Path, phrase: str, case_sensitive: bool) -> tuple[float, list]:
+    """The baseline: every reasoning segment tokenized in DuckDB, the phrase matched in the lists."""
+    import duckdb
+    from cotwatch.analytics.terms.specs import parse_term
+
+    spec = parse_term(phrase, case_sensitive=case_sensitive)
+    con = duckdb.connect(str(db), read_only=True)
+    con.execute("set search_path = 'internal,main'")
+    fold = "replace(s.text, '’', '''')" if case_sensitive else "lower(replace(s.text, '’', ''''))"
+    start = time.perf_counter()
+    rows = con.execute(f"""
+        with toks as (
+            select t.run, t.step, s.transcript_pk, regexp_extract_all({fold}, '{TOKEN_RE2}') as tk
+            from segments s join transcripts t on t.pk = s.transcript_pk
+            where s.kind in ('reasoning', 'reasoning_summary')
+        ), per_doc as (
+            select run, step, transcript_pk,
+                   sum(len(list_filter(list_filter(range(1, len(tk) - len($p) + 2), lambda i: tk[i] = $p[1]),
+                                       lambda i: tk[i:i + len($p) - 1] = $p))) as n
+            from toks group by run, step, transcript_pk
+        )
+        select run, step, sum(n)::bigint, count(*) filter (where n > 0)::bigint
+        from per_doc group by run, step order by run, step""", {"p": list(spec.tokens)}).fetchall()
+    seconds = time.perf_counter() - start
+    con.close()
+    return seconds, rows
+
+
+def cotwatch_phrase(db: Path, phrase: str, case_sensitive: bool, prefilter: bool = True) -> tuple[float, list]:
+    """The shipped path, end to end: open the store read-only, term_rates, close."""
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.terms import phrases as phrase_module
+    from cotwatch.analytics.terms.rates import term_rates
+
+    real = phrase_module.TokenSequence.prefilter
+    if not prefilter:  # the "lists only" baseline: every candidate segment is read and counted
+        phrase_module.TokenSequence.prefilter = lambda self: "(?s).?"
+    try:
+        start = time.perf_counter()
+        with Store.open(db) as store:
+            df = term_rates(store, [phrase], case_sensitive=case_sensitive)
+        seconds = time.perf_counter() - start
+    finally:
+        phrase_module.TokenSequence.prefilter = real
+    return seconds, df.select("run", "step", "occurrences", "docs_with_term").rows()
+
+
+def materialized_bigrams(db: Path) -> dict:
+    """The alternative: every bigram per transcript counted in DuckDB into a table (time, rows next
+    to the unigram lists) and a bigram series read from it."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    con.execute(f"attach '{db}' as s (read_only)")
+    start = time.perf_counter()
+    con.execute(f"""
+        create table bigrams as
+        with toks as (
+            select s.transcript_pk, regexp_extract_all(lower(replace(s.text, '’', '''')), '{TOKEN_RE2}') as tk
+            from s.internal.segments s where s.kind in ('reasoning', 'reasoning_summary')
+        )
+        select transcript_pk, gram, count(*)::integer as n from (
+            select transcript_pk, unnest(list_transform(list_zip(tk[1:len(tk) - 1], tk[2:len(tk)]),
+                                                        lambda p: p[1] || ' ' || p[2])) as gram
+            from toks) group by all""")
+    build = time.perf_counter() - start
+    rows = con.execute("select count(*) from bigrams").fetchall()[0][0]
+    unigrams = con.execute("select sum(len(term_ids)) from s.internal.doc_term_lists "
+                           "where scope = 'reasoning'").fetchall()[0][0]
+    mb = con.execute("select sum(strlen(text)) / 1e6 from s.internal.segments").fetchall()[0][0]
+    start = time.perf_counter()
+    con.execute("select t.run, t.step, sum(b.n), count(*) from bigrams b join s.internal.transcripts t "
+                "on t.pk = b.transcript_pk where b.gram = 'the function' group by all").fetchall()
+    query = time.perf_counter() - start
+    return {"text_mb": round(mb, 1), "build_seconds": round(build, 1), "bigram_rows": rows,
+            "unigram_entries": unigrams, "rows_ratio": round(rows / max(unigrams, 1), 2),
+            "query_seconds": round(query, 3)}
+
+
+def run_phrases(n: int, text_mb: float, repeat: int) -> dict:
+    db = phrase_store(n, text_mb)
+    info = json.loads((OUT / f"phrases-{n}.json").read_text())
+    print(f"phrase store: {info['transcripts']:,} transcripts, {info['text_mb']:.0f} MB of text (counted by "
+          f"materialize in {info['materialize_seconds']:.0f}s); {os.cpu_count()} CPUs, shared machine")
+    results = {}
+    for label, phrase in PHRASES.items():
+        cs = label == "case"
+        runs: dict[str, list] = {"cotwatch": [], "lists_only": [], "naive_duckdb": []}
+        answers: dict[str, dict] = {}
+        for round_ in range(repeat):  # interleaved rounds; the best of each is compared
+            for method in runs:
+                if method != "cotwatch" and round_:
+                    continue  # the baselines are slow: once each
+                if method == "naive_duckdb":
+                    sec, rows = naive_phrase(db, phrase, cs)
+                else:
+                    sec, rows = cotwatch_phrase(db, phrase, cs, prefilter=method == "cotwatch")
+                runs[method].append(round(sec, 2))
+                answers[method] = {(r[0], r[1]): (r[2], r[3]) for r in rows if r[2] or r[3]}
+        same = answers["lists_only"] == answers["cotwatch"] == answers["naive_duckdb"]
+        total = sum(v[0] for v in answers["cotwatch"].values())
+        docs = sum(v[1] for v in answers["cotwatch"].values())
+        results[label] = {"phrase": phrase, "occurrences": total, "docs": docs, "identical": same,
+                          **{m: {"best": min(v), "all": v} for m, v in runs.items()}}
+        best = {m: results[label][m]["best"] for m in runs}
+        print(f"{label:8s} {phrase!r:18s} {total:>9,} occ {docs:>8,} docs | cotwatch {best['cotwatch']:6.2f}s | "
+              f"lists only {best['lists_only']:6.2f}s ({best['lists_only'] / best['cotwatch']:.1f}x) | "
+              f"naive DuckDB {best['naive_duckdb']:6.2f}s ({best['naive_duckdb'] / best['cotwatch']:.1f}x) | "
+              f"identical {same}")
+    base, _ = prepare(text_mb)
+    alt = materialized_bigrams(base)
+    print(f"materialized bigrams on the base corpus ({alt['text_mb']} MB): built in {alt['build_seconds']}s, "
+          f"{alt['bigram_rows']:,} rows = {alt['rows_ratio']}x the unigram list entries; a bigram series "
+          f"from them {alt['query_seconds']}s")
+    return {"transcripts": info["transcripts"], "results": results, "materialized_bigrams": alt}
+
+
+# --------------------------------------------------------------------------------------------
+# Usage drift
+# --------------------------------------------------------------------------------------------
+def run_usage(text_mb: float, term: str) -> dict:
+    import numpy as np
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.usage import usage_drift
+    from scipy.stats import spearmanr
+
+    db, _ = prepare(text_mb)
+    work = OUT / f"usage-{int(text_mb)}.duckdb"
+    if not work.exists():  # the base corpus with its counts (prepare defers them)
+        from cotwatch.analytics.terms import materialize as termcounts
+
+        tmp = work.with_suffix(".tmp.duckdb")
+        shutil.copy(db, tmp)
+        with Store.open(tmp, read_only=False) as store:
+            termcounts.materialize(store)
+        tmp.rename(work)
+    out: dict = {}
+    every = {"cap": 10 ** 9, "per_transcript": 10 ** 6}
+    with Store.open(work) as store:
+        for label, kw in (("minilm_cap200", {}), ("static_cap200", {"model": "static"}),
+                          ("minilm_all", every), ("static_all", {**every, "model": "static"})):
+            start = time.perf_counter()
+            result = usage_drift(store, term, **kw)
+            seconds = time.perf_counter() - start
+            out[label] = {"seconds": round(seconds, 1), "contexts": int(result.steps["contexts"].sum()),
+                          "drift": [round(x, 4) for x in result.steps["drift_from_first"].to_list()]}
+            print(f"usage drift of {term!r} ({label}): {out[label]['contexts']:,} contexts in {seconds:.1f}s")
+    for enc in ("minilm", "static"):
+        capped, full = np.array(out[f"{enc}_cap200"]["drift"]), np.array(out[f"{enc}_all"]["drift"])
+        rho = float(spearmanr(capped, full).statistic)
+        ratio = out[f"{enc}_all"]["seconds"] / out[f"{enc}_cap200"]["seconds"]
+        out[f"{enc}_agreement"] = {"spearman": round(rho, 3), "max_abs_diff": round(float(np.abs(capped - full).max()), 4),
+                                   "speedup": round(ratio, 2)}
+        print(f"{enc}: capped vs every context: Spearman {rho:.3f}, max |diff| {np.abs(capped - full).max():.4f}, "
+              f"{ratio:.1f}x faster")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------------------------
 def prepare(text_mb: float) -> tuple[Path, float]:
@@ -326,6 +551,10 @@ def main() -> None:
                     help="Interleaved rounds of cotwatch and naive DuckDB; the best of each is compared.")
     ap.add_argument("--series-transcripts", type=int, default=0,
                     help="Also build a store of this many short transcripts (e.g. 1000000) and time series queries on it.")
+    ap.add_argument("--phrases", type=int, default=0,
+                    help="Time phrase series over a store of this many transcripts (e.g. 1000000) instead.")
+    ap.add_argument("--usage", action="store_true", help="Time usage drift of one term instead.")
+    ap.add_argument("--usage-term", default="watchers")
     ap.add_argument("--method", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -334,6 +563,12 @@ def main() -> None:
                   "sklearn": lambda: run_sklearn(args.db), "counter": lambda: run_counter(args.db),
                   "widen": lambda: {"db": str(widen(Path(args.db)))}}[args.method]
         print(json.dumps(runner()))
+        return
+    if args.phrases:
+        print(json.dumps(run_phrases(args.phrases, args.text_mb, args.repeat), default=float))
+        return
+    if args.usage:
+        print(json.dumps(run_usage(args.text_mb, args.usage_term), default=float))
         return
     if args.text_mb <= 0:  # only the series store
         big = million_store(args.series_transcripts)

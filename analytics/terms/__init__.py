@@ -2,11 +2,13 @@
 
 ``tokens`` holds the token contract; ``_tokcount.c`` and ``materialize`` count every stored
 transcript once (per-transcript lists and per-cell sums); ``specs`` parses term queries and
-watchlists; ``stats`` holds the interval and trend statistics; ``rates``, ``discover``, ``kwic`` and
-``shift`` are the analyses. The public functions are importable from here (loaded on first use)::
+watchlists; ``phrases`` counts token sequences (phrases, case-sensitive terms) exactly from text
+and ``ngrams`` every n-gram of a run; ``stats`` holds the interval and trend statistics;
+``rates`` (and ``compare_runs``), ``discover``, ``concordance`` (KWIC), ``contexts`` and ``shift``
+are the analyses; ``filters`` and ``notes`` keep rankings clean and results honest. The public functions are importable from here (loaded on first use)::
 
     from cotwatch.analytics import terms
-    terms.term_rates(store, ["autop", "disclaim*"], run="rl-1")
+    terms.term_rates(store, ["autop", "autop-run", "disclaim*"], run="rl-1")
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from cotwatch.analytics.lazy import lazy_exports
 
 _EXPORTS = {
     "term_rates": "cotwatch.analytics.terms.rates",
+    "compare_runs": "cotwatch.analytics.terms.rates",
+    "COMPARE_COLUMNS": "cotwatch.analytics.terms.rates",
+    "term_contexts": "cotwatch.analytics.terms.contexts",
+    "TokenSequence": "cotwatch.analytics.terms.phrases",
+    "TermNote": "cotwatch.analytics.terms.notes",
     "term_trends": "cotwatch.analytics.terms.rates",
     "series_trends": "cotwatch.analytics.terms.rates",
     "resolve_terms": "cotwatch.analytics.terms.rates",

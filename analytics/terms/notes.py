@@ -30,9 +30,10 @@ def note(message: str) -> None:
 
 def closest_terms(store: Store, token: str, scopes: Sequence[str], runs: Sequence[str] | None = None,
                   limit: int = 3) -> list[str]:
-    """Up to ``limit`` counted tokens nearest ``token`` by edit distance (at most 1 for tokens of up
-    to 4 characters, 2 up to 8, else 3), used in the selection; nearest, then most used first."""
-    max_distance = 1 if len(token) <= 4 else 2 if len(token) <= 8 else 3
+    """Up to ``limit`` counted tokens nearest ``token`` by edit distance (Damerau-Levenshtein: a
+    swap of two letters is one edit; at most 1 for tokens of up to 3 characters, 2 up to 8, else
+    3), used in the selection; nearest, then most used first."""
+    max_distance = 1 if len(token) <= 3 else 2 if len(token) <= 8 else 3
     rows = store.rows(load_sql("term_closest"), {
         "term": token, "max_distance": max_distance, "scopes": list(scopes),
         "runs": list(runs) if runs else None, "limit": limit})

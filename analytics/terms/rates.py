@@ -92,14 +92,14 @@ def _specs(terms: Iterable[str | TermSpec], watchlist: Watchlist | str | Path | 
     specs, texts = [], []
     for t in terms or ():
         (specs if isinstance(t, TermSpec) else texts).append(t)
-    specs += parse_terms(texts, watchlist)
+    specs += parse_terms(texts, watchlist, case_sensitive=case_sensitive)
     if not specs:  # no terms: every term of the watchlist (the shipped default when none is given)
         specs = (watchlist or load_watchlist()).all_terms()
     if not specs:
         raise InputError("no terms given and the watchlist is empty (name at least one TERM)")
     if case_sensitive:
         specs = [s.as_case_sensitive() for s in specs]
-    return specs
+    return list({s.label: s for s in reversed(specs)}.values())[::-1]  # one row per label, first kept
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,7 +251,9 @@ def term_rates(store: Store, terms: Iterable[str | TermSpec], run: RunArg = None
     sums_cols = ["occurrences", "docs_with_term", "sum_n2", "sum_n_tokens", "transcripts", "docs", "tokens", "sum_tokens2"]
     df = df.group_by(group).agg(pl.col(sums_cols).sum())
     df = _with_rate_stats(df)
-    sort = ["_order", "run"] + (["environment"] if by_environment else []) + ["step"]
+    run_order = pl.col("run").replace_strict(runs, list(range(len(runs))), default=None) if runs else pl.col("run")
+    df = df.with_columns(run_order.alias("_run"))  # runs in the order asked for (the overlay's legend)
+    sort = ["_order", "_run"] + (["environment"] if by_environment else []) + ["step"]
     columns = RATE_COLUMNS[:3] + (["environment"] if by_environment else []) + RATE_COLUMNS[3:]
     df = df.sort(sort, nulls_last=True).rename({"label": "term"}).select(columns)
     if smooth:

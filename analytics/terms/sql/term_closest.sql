@@ -1,11 +1,12 @@
--- term_closest: the counted tokens closest to $term (Levenshtein distance <= $max_distance),
+-- term_closest: the counted tokens closest to $term (Damerau-Levenshtein distance: insertions,
+-- deletions, substitutions and transpositions, <= $max_distance),
 -- with their occurrences in stored scopes $scopes and runs $runs (list; null = all): the
 -- suggestions of a term that never occurs. Nearest first, then most used, then alphabetical.
 with near as (
-    select term, levenshtein(term, $term) as distance
+    select term, damerau_levenshtein(term, $term) as distance
     from term_vocab
     where abs(length(term) - length($term)) <= $max_distance
-      and levenshtein(term, $term) <= $max_distance
+      and damerau_levenshtein(term, $term) <= $max_distance
       and term <> $term
 )
 select n.term, n.distance, sum(s.occurrences)::bigint as occurrences
