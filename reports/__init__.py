@@ -1,4 +1,9 @@
-"""Drift reports: Altair charts (pure functions) and one writer for the offline HTML page.
+"""Drift reports: Altair charts (pure functions) and the offline HTML page with its evidence.
+
+``charts`` (frame in, chart out), ``spec`` (the TOML report spec), ``build`` + ``sections`` +
+``evidence`` (analyses → a built report), ``render`` (the page, Jinja2 templates with autoescape),
+``files`` (CSV, PNG/SVG, report.json), ``publish`` (staging, history, the swap) and ``write``
+(``write_report``, which ties them together).
 
 >>> from cotwatch import reports
 >>> reports.write_report("runs.duckdb", None, "weekly-report")   # doctest: +SKIP
@@ -21,6 +26,7 @@ _EXPORTS = {
     "awareness_chart": "cotwatch.reports.charts",
     "awareness_covert_chart": "cotwatch.reports.charts",
     "environment_breakdown_chart": "cotwatch.reports.charts",
+    "usage_drift_chart": "cotwatch.reports.charts",
     "CHARTS": "cotwatch.reports.charts",
     "write_report": "cotwatch.reports.write",
     "build_report": "cotwatch.reports.build",

@@ -12,7 +12,8 @@ anything wrong raises :class:`SpecError` with one line naming the file and the k
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ SECTIONS: dict[str, dict[str, tuple[type, Any, Any]]] = {
     "awareness": {},
     "awareness_covert": {},
     "environments": {},
-    "evidence": {"kwic_terms": (int, 5, 0), "kwic_lines": (int, 4, 1), "width": (int, 60, 10),
-                 "sentences": (int, 15, 0)},
+    "evidence": {"kwic_terms": (int, 40, 0), "kwic_lines": (int, 3, 1), "width": (int, 50, 10),
+                 "sentences": (int, 3, 0), "max_rows": (int, 4000, 10)},
 }
 SCOPES = tuple(QUERY_SCOPES)
 DIRECTIONS = ("rising", "falling")
@@ -57,6 +58,8 @@ class ReportSpec:
     classifier: str = "eval_awareness"
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "<default>"
+    #: sections this spec does not draw, with why: "not listed in the spec" or "enabled = false"
+    left_out: dict[str, str] = field(default_factory=dict)
 
     def section_names(self) -> list[str]:
         return [name for name in SECTIONS if name in self.sections]
@@ -70,7 +73,12 @@ class ReportSpec:
                           "file": str(self.watchlist_file) if self.watchlist_file else None},
             "classifier": {"name": self.classifier},
             "sections": {name: dict(opts) for name, opts in self.sections.items()},
+            "left_out": dict(self.left_out),
         }
+
+    def with_runs(self, runs: Sequence[str]) -> "ReportSpec":
+        """This spec for ``runs`` instead of its own (``cotwatch report --run``)."""
+        return replace(self, runs=tuple(dict.fromkeys(runs)))
 
 
 def default_spec_path() -> Path:
@@ -131,6 +139,7 @@ def parse_spec(text: str, *, source: str = "<string>", base_dir: Path | None = N
     if "sections" not in raw:
         sections_raw = {name: {} for name in SECTIONS}
     sections: dict[str, dict[str, Any]] = {}
+    left_out = {name: "not listed in the spec's [sections]" for name in SECTIONS if name not in sections_raw}
     for name, opts in sections_raw.items():
         if name not in SECTIONS:
             raise SpecError(f"{source}: sections.{name}: unknown section (known: {', '.join(SECTIONS)})")
@@ -139,6 +148,7 @@ def parse_spec(text: str, *, source: str = "<string>", base_dir: Path | None = N
         schema = SECTIONS[name]
         _unknown(opts, set(schema) | {"enabled"}, source, f"sections.{name}.")
         if not _get(opts, "enabled", bool, True, source, key_path=f"sections.{name}.enabled"):
+            left_out[name] = "switched off in the spec (enabled = false)"
             continue
         resolved = {}
         for key, (typ, default, minimum) in schema.items():
@@ -150,7 +160,8 @@ def parse_spec(text: str, *, source: str = "<string>", base_dir: Path | None = N
         raise SpecError(f"{source}: sections: every section is disabled; nothing would be reported")
     return ReportSpec(title=title, description=description, runs=runs, scope=scope, max_steps=max_steps,
                       images=images, watch_terms=terms, watchlist_file=wl_file, classifier=clf_name,
-                      sections=sections, source=source)
+                      sections=sections, source=source,
+                      left_out={name: left_out[name] for name in SECTIONS if name in left_out})
 
 
 def _check_terms(terms: tuple[str, ...], wl_file: Path | None, source: str) -> None:

@@ -58,7 +58,9 @@ class PageLog:
 class Browser:
     """One headless Chromium with one page, controlled over the DevTools pipe."""
 
-    def __init__(self, chromium: str, timeout: float = 60.0):
+    def __init__(self, chromium: str, timeout: float = 60.0, loopback: bool = False):
+        """``loopback=True``: pages may load from http://127.0.0.1 (every other host still resolves
+        to nothing); otherwise the page's network is emulated offline as well."""
         self.timeout = timeout
         self.profile = tempfile.mkdtemp(prefix="cotwatch-chromium-")
         cmd_r, self._cmd_w = os.pipe()
@@ -69,7 +71,8 @@ class Browser:
             chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-default-apps", "--disable-extensions", "--mute-audio",
-            "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+            "--host-resolver-rules=MAP * ~NOTFOUND" + (", EXCLUDE 127.0.0.1" if loopback else ""),
+            "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=" + ("127.0.0.1" if loopback else "<-loopback>"),
             f"--user-data-dir={self.profile}", "--window-size=1300,2000", "--remote-debugging-pipe", "about:blank",
         ]
         # bash (dash cannot redirect fds above 9) puts our pipe ends on fd 3 (commands in) and fd 4 (replies out), as Chromium expects.
@@ -91,8 +94,9 @@ class Browser:
         self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for method in ("Runtime.enable", "Log.enable", "Network.enable", "Page.enable"):
             self.send(method)
-        self.send("Network.emulateNetworkConditions",
-                  {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        if not loopback:
+            self.send("Network.emulateNetworkConditions",
+                      {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
 
     def _drain_stderr(self) -> None:
         for _ in iter(self.proc.stderr.readline, b""):
@@ -157,9 +161,9 @@ class Browser:
             raise RuntimeError(f"evaluate failed: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def open(self, path: Path, ready: str, timeout: float = 45.0) -> None:
-        """Navigate to ``path`` and wait until the JS expression ``ready`` is true."""
-        self.send("Page.navigate", {"url": path.resolve().as_uri()})
+    def open(self, path: Path | str, ready: str, timeout: float = 45.0) -> None:
+        """Navigate to ``path`` (a file, or a URL string) and wait until the JS expression ``ready`` is true."""
+        self.send("Page.navigate", {"url": path if isinstance(path, str) else path.resolve().as_uri()})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.evaluate(f"document.readyState === 'complete' && Boolean({ready})"):
@@ -169,6 +173,13 @@ class Browser:
 
     def hover(self, x: float, y: float) -> None:
         self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+
+    def click(self, x: float, y: float) -> None:
+        """A real left click (moved, pressed, released) at viewport coordinates."""
+        self.hover(x, y)
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "buttons": 1,
+                                                   "clickCount": 1})
 
     def close(self) -> None:
         try:

@@ -74,6 +74,18 @@ def awareness_frame(covert: bool = False, runs: tuple[str, ...] = ("r1",)) -> pl
     return pl.DataFrame(rows)
 
 
+def covert_frame() -> pl.DataFrame:
+    """The covert chart's input: per step and group, labelled transcripts and covert actions (one
+    group at step 100 rests on 3 transcripts)."""
+    rows = []
+    for step, (n_aware, k_aware), (n_not, k_not) in ((0, (12, 3), (180, 40)), (100, (3, 3), (190, 50)),
+                                                     (200, (40, 4), (150, 30))):
+        for group, n, k in (("flagged as eval-aware", n_aware, k_aware), ("not flagged", n_not, k_not)):
+            rows.append({"run": "r1", "step": step, "group": group, "n": n, "covert": k, "rate": k / n,
+                         "lo": k / n * 0.7, "hi": min(1.0, k / n * 1.3)})
+    return pl.DataFrame(rows)
+
+
 def overview_frame() -> pl.DataFrame:
     return pl.DataFrame({
         "run": ["r1"] * 4, "step": [0, 0, 100, 100], "environment": ["env_a", "env_b", "env_a", None],
@@ -83,59 +95,68 @@ def overview_frame() -> pl.DataFrame:
 
 def environment_frame() -> pl.DataFrame:
     return pl.DataFrame({
-        "run": ["r1"] * 4, "step": [0, 100, 0, 100], "environment": ["env_a", "env_a", "env_b", "env_b"],
-        "measure": ["covert-action rate (share)"] * 4, "value": [0.2, 0.25, 0.1, 0.15],
-        "lo": [0.1, 0.15, 0.05, 0.08], "hi": [0.3, 0.35, 0.2, 0.25], "n": [50, 50, 40, 40],
+        "run": ["r1"] * 8, "step": [0, 100, 0, 100] * 2, "environment": ["env_a", "env_a", "env_b", "env_b"] * 2,
+        "measure": ["covert-action rate (share of labelled transcripts)"] * 4 + ["transcripts (count)"] * 4,
+        "value": [0.2, 0.25, 0.1, 0.15, 50.0, 50.0, 50.0, 50.0],
+        "lo": [0.1, 0.15, 0.05, 0.08, None, None, None, None], "hi": [0.3, 0.35, 0.2, 0.25, None, None, None, None],
+        "n": [50, 50, 4, 40, 50, 50, 50, 50],
     })
 
 
+#: Names JavaScript objects already carry: as data values they used to break Vega's grouping.
+JS_PROPERTY_NAMES = ("constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf",
+                     "propertyIsEnumerable", "toLocaleString", "__defineGetter__", "__lookupSetter__")
+
+
 def documented_analyses(calls: list | None = None) -> dict:
-    """Stand-ins for the analytics/classifiers functions, returning the documented column shapes
-    (issues 3 and 4) for a run with steps 0, 100, 200. Used to test the report's wiring of every
+    """Stand-ins for the analyses the report's sections call, with their signatures and documented
+    column shapes, for a run with steps 0, 100, 200. Used to test the report's wiring of every
     section independently of the analyses' own implementations (which have their own tests)."""
     calls = [] if calls is None else calls
 
-    def term_rates(store, terms, *, run=None, scope="reasoning", watchlist=None):
+    def term_rates(store, terms, *, run, scope, watchlist=None):
         calls.append(("term_rates", tuple(terms), run, scope))
         df = term_rates_frame().with_columns(pl.lit(run).alias("run"))
         return df.filter(pl.col("term").is_in(list(terms)))
 
-    def discover_terms(store, *, run=None, early=1, late=1, top=20, min_docs=5, direction="rising"):
+    def discover_terms(store, *, run, early, late, top, min_docs, direction, scope):
         calls.append(("discover_terms", run, early, late, top, min_docs, direction))
         return discover_frame().head(top)
 
-    def kwic(store, term, *, run=None, step=None, width=60, limit=20):
+    def kwic(store, term, *, run, step, width, limit, scope, watchlist=None):
         calls.append(("kwic", term, run, step, width, limit))
         return pl.DataFrame({"transcript_id": ["hostile-1"], "run": [run], "step": [step], "environment": [PAYLOAD],
                              "left": [f"the {PAYLOAD_IMG} "], "match": [term], "right": [f" {PAYLOAD_SCRIPT}"]})
 
-    def word_shift(store, *, run, from_step, to_step, top=15, scope="reasoning"):
+    def word_shift(store, *, run, from_step, to_step, top, scope):
         calls.append(("word_shift", run, from_step, to_step, top))
         return word_shift_result(from_step, to_step).head(top)
 
-    def chained_word_shift(store, *, run, top=10, scope="reasoning"):
+    def chained_word_shift(store, *, run, top, scope):
         calls.append(("chained_word_shift", run, top))
         return pl.concat([word_shift_result(a, b).head(top).with_columns(
             pl.lit(a, pl.Int64).alias("from_step"), pl.lit(b, pl.Int64).alias("to_step"), pl.lit(0.007).alias("jsd"))
             for a, b in ((0, 100), (100, 200))])
 
-    def awareness_prevalence(store, *, run=None, classifier="eval_awareness", by_environment=False):
+    def awareness_prevalence(store, *, run, classifier, by_environment=False):
         calls.append(("awareness_prevalence", run, classifier, by_environment))
-        df = awareness_frame(covert=True, runs=(run,))
+        df = awareness_frame(runs=(run,))
         if by_environment:
             df = pl.concat([df.with_columns(pl.lit(env).alias("environment")) for env in ("env_a", PAYLOAD)])
         return df
 
-    def top_flagged_sentences(store, *, run=None, classifier="eval_awareness", limit=10):
-        calls.append(("top_flagged_sentences", run, classifier, limit))
-        return pl.DataFrame({"transcript_id": ["hostile-1", "t-2"], "run": [run, run], "step": [200, 100],
-                             "environment": [PAYLOAD, "env_a"], "ordinal": [0, 0], "sentence_index": [3, 1],
-                             "start_char": [10, 0], "end_char": [90, 20], "sentence": [PAYLOAD, "maybe this is a test"],
-                             "score": [0.97, 0.91]})
-
     return {"term_rates": term_rates, "discover_terms": discover_terms, "kwic": kwic, "word_shift": word_shift,
-            "chained_word_shift": chained_word_shift,
-            "awareness_prevalence": awareness_prevalence, "top_flagged_sentences": top_flagged_sentences}
+            "chained_word_shift": chained_word_shift, "awareness_prevalence": awareness_prevalence}
+
+
+def patch_analyses(monkeypatch, fakes: dict) -> None:
+    """Point the report's sections (and its evidence module) at ``fakes`` (name → function)."""
+    from cotwatch.reports import evidence, sections
+
+    for name, fn in fakes.items():
+        monkeypatch.setattr(sections, name, fn)
+        if hasattr(evidence, name):
+            monkeypatch.setattr(evidence, name, fn)
 
 
 class RuleScorer:
@@ -150,6 +171,14 @@ class RuleScorer:
         self.pattern = re.compile(r"\b(grading|graded|a test|being tested|evaluation)\b", re.I)
         self.artifact = SimpleNamespace(name="eval_awareness", version=version, sha256=f"reports-{version}",
                                         embedding_model="rules", threshold=0.5, card={"reports-test": True})
+
+    @property
+    def decision(self):
+        """The transcript decision: flagged when a sentence scores 0.9 (null sentences all score 0)."""
+        import numpy as np
+        from cotwatch.classifiers.decision import TranscriptDecision
+
+        return TranscriptDecision(0.5, 0.05, np.zeros(1000))
 
     def score(self, texts, *, cascade=True, cache=None, hashes=None, progress=None):
         import numpy as np

@@ -13,13 +13,13 @@ with t as (
         count(*) filter (where covert_action)::bigint     as covert_actions,
         count(score)::bigint                              as scored,
         sum(score)::double                                as score_sum
-    from api.transcripts
+    from main.transcripts
     where list_contains($runs, run)
     group by run, step, environment
 ),
 s as (
     select run, step, environment, sum(tokens)::bigint as tokens
-    from api.step_totals
+    from main.step_totals
     where list_contains($runs, run)
     group by run, step, environment
 )
