@@ -8,7 +8,7 @@ Routes (all GET/HEAD; every page is reachable by links from ``/``)::
     /transcript?run=R&id=ID[&q=…]  one transcript: every segment, flagged sentences, hits of q
     /search?q=…[&mode=auto|term|phrase|text][&scope=…][&run=…][&step=…][&environment=…][&after=K]
     /report/…                      the files of ``--report DIR`` (sandboxed, see below)
-    /static/viewer.css             the one stylesheet
+    /static/viewer.css             the one stylesheet (and /static/favicon.svg, /favicon.ico: the icon)
 
 Safety (transcripts are untrusted model output; see docs/viewer.md for the attack list):
 
@@ -36,13 +36,17 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
 import duckdb
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
-from cotwatch.analytics.errors import CotwatchError, QueryTimeout, StoreLocked, StoreMissing
+from cotwatch.analytics.errors import (
+    CotwatchError,
+    QueryTimeout,
+    StoreLocked,
+    StoreMissing,
+)
 from cotwatch.reports.viewer import data, search
 from cotwatch.reports.viewer.data import BadRequest, NotFound
 from cotwatch.reports.viewer.lease import StoreLease
 from cotwatch.reports.viewer.text import exact, plain, visible
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 #: viewer pages run no script at all
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -110,6 +114,7 @@ class Viewer:
         self.routes: dict[str, Callable[[dict[str, str]], Response]] = {
             "/": self.index, "/run": self.run, "/transcripts": self.transcripts, "/transcript": self.transcript,
             "/search": self.search, "/static/viewer.css": self.stylesheet,
+            "/static/favicon.svg": self.favicon, "/favicon.ico": self.favicon,
         }
 
     # -- WSGI ----------------------------------------------------------------------------------------
@@ -274,6 +279,11 @@ class Viewer:
     def stylesheet(self, params: dict[str, str]) -> Response:
         css = (resources.files(__package__) / "static" / "viewer.css").read_bytes()
         return Response(css, content_type="text/css; charset=utf-8")
+
+    def favicon(self, params: dict[str, str]) -> Response:
+        """The icon (browsers ask for /favicon.ico on every site, report pages included)."""
+        svg = (resources.files(__package__) / "static" / "favicon.svg").read_bytes()
+        return Response(svg, content_type="image/svg+xml", csp="default-src 'none'; style-src 'unsafe-inline'")
 
     # -- the report folder -----------------------------------------------------------------------------
     def report_file(self, path: str) -> Response:

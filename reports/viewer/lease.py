@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
 from cotwatch.analytics.errors import QueryTimeout
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.store.sqlfiles import load_sql

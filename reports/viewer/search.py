@@ -27,7 +27,7 @@ from typing import Any
 from cotwatch.analytics.errors import InputError, QueryTimeout
 from cotwatch.analytics.kinds import KINDS_OF_SCOPE, QUERY_SCOPES
 from cotwatch.analytics.store.sqlfiles import load_sql
-from cotwatch.analytics.terms.tokens import normalize, tokenize
+from cotwatch.analytics.terms.tokens import tokenize
 from cotwatch.reports.viewer.data import BadRequest
 from cotwatch.reports.viewer.lease import Reader
 from cotwatch.reports.viewer.text import kwic_line, token_spans

@@ -21,9 +21,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from markupsafe import Markup, escape
-
 from cotwatch.analytics.terms.tokens import TOKEN_RE, normalize
+from markupsafe import Markup, escape
 
 #: format characters that shape scripts and emoji (kept as they are)
 _SHAPING = {0x200C, 0x200D}
