@@ -386,15 +386,15 @@ def test_sql_path_stores_what_the_python_path_stores(tmp_path, monkeypatch, chun
     lines = [json.dumps(r, ensure_ascii=False) for r in _hostile_but_valid_records()]
     path = write_jsonl(tmp_path / "shapes.jsonl", lines)
     dumps = {}
-    for use_sql in (True, False):
-        monkeypatch.setattr(staging.FileIngest, "use_sql", use_sql)
-        with Store.open(tmp_path / f"{use_sql}.duckdb", read_only=False) as store:
+    for use_compiled in (True, False):
+        monkeypatch.setattr(staging.FileIngest, "use_compiled", use_compiled)
+        with Store.open(tmp_path / f"{use_compiled}.duckdb", read_only=False) as store:
             [res] = ingest_paths(store, [path], run="flag")
             assert (res.added, res.rejected) == (len(lines), 0), res.problems
             # rare shapes only take the Python path: <think> in output or content, a step given
             # as a string, string and image parts, a summary list, a score beyond int64... 
-            assert res.python_lines == (len(lines) if not use_sql else 6), res.python_lines
-            dumps[use_sql] = (
+            assert res.python_lines == (len(lines) if not use_compiled else 6), res.python_lines
+            dumps[use_compiled] = (
                 store.rows("select pk, id, run, step, environment, epoch, covert_action, score, source_line, "
                            "content_hash, metadata::varchar from transcripts order by pk"),
                 store.rows("select transcript_pk, ordinal, role, kind, text, redacted from segments order by all"),
@@ -402,7 +402,7 @@ def test_sql_path_stores_what_the_python_path_stores(tmp_path, monkeypatch, chun
             )
     assert dumps[True] == dumps[False]
     # the Python path's records re-ingested through the SQL path (and back) are duplicates
-    monkeypatch.setattr(staging.FileIngest, "use_sql", True)
+    monkeypatch.setattr(staging.FileIngest, "use_compiled", True)
     with Store.open(tmp_path / "False.duckdb", read_only=False) as store:
         [res] = ingest_paths(store, [path], run="flag")
         assert (res.added, res.duplicates) == (0, len(lines))

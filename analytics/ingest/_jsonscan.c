@@ -307,21 +307,7 @@ static int scan_line(const unsigned char *line, int64_t n, int64_t max_depth, in
     if (fields->n) memset(types, T_ABSENT, (size_t)fields->n);
     while (i < n && is_ws(line[i])) i++;
     if (i >= n) return 1;
-    if (line[i] != '{' && !whole) {
-        /* not an object: for the slower path, unless it is not even UTF-8 */
-        for (int64_t k = i; k < n; k++) {
-            if (line[k] >= 0x80) {
-                int len = utf8_seq(line + k, line + n);
-                if (!len) {
-                    *detail = k;
-                    return 2;
-                }
-                k += len - 1;
-            }
-        }
-        *detail = i;
-        return 5;
-    }
+    int not_object = line[i] != '{' && !whole;  /* valid JSON, but not a record: for the slower path */
     int invalid = 0;
     int64_t invalid_at = 0;
     while (i < n) {
@@ -498,7 +484,7 @@ static int scan_line(const unsigned char *line, int64_t n, int64_t max_depth, in
         *detail = invalid_at;
         return 5;
     }
-    return escaped_key || huge ? 5 : 0;
+    return escaped_key || huge || not_object ? 5 : 0;
 }
 
 static PyObject *scan_lines(PyObject *self, PyObject *args) {
@@ -553,7 +539,7 @@ static PyObject *scan_lines(PyObject *self, PyObject *args) {
     PyObject *bounds = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((n + 1) * sizeof(int64_t)));
     PyObject *status = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n ? n : 1));
     PyObject *detail = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((n ? n : 1) * sizeof(int64_t)));
-    PyObject *types = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * fields.n ? n * fields.n : 1));
+    PyObject *types = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n > 0 && fields.n > 0 ? n * fields.n : 1));
     if (!bounds || !status || !detail || !types) {
         Py_XDECREF(bounds);
         Py_XDECREF(status);
@@ -603,11 +589,772 @@ static PyObject *scan_lines(PyObject *self, PyObject *args) {
     return Py_BuildValue("(NNNN)", bounds, status, detail, types);
 }
 
+
+/* ------------------------------------------------------------------------------------------
+ * extract_records: the common record shapes, straight from scanned lines to columns.
+ *
+ * extract_records(data, bounds, lines, keys, extra_keys) takes lines the scanner passed (status
+ * 0: valid JSON objects, UTF-8, no repeated keys) and, for each line whose record has one of the
+ * shapes below, decodes its fields and segments exactly as records.record_from_json would; any
+ * other line is marked for that Python definition (ok = 0), which also words every error.
+ *
+ *   keys (11, bytes): the record fields' top-level keys in records.RECORD_FIELDS order (id, run,
+ *   step, environment, epoch, covert_action, score, metadata, reasoning, output, messages);
+ *   extra_keys: keys whose raw JSON is returned too (--field ...=metadata.KEY).
+ *
+ * Shapes taken: id/run/environment a string or an integer within int64 (or null/absent); step
+ * an integer within int64; epoch within int32; covert_action a boolean; score a finite number;
+ * metadata an object (returned as its raw JSON text, made canonical by the caller); and either
+ * reasoning (string) with an optional output (string), or output alone, or messages: a list of
+ * objects with a known role (string) and content null, a string, or a list of object parts —
+ * text parts with a string text, and for assistants also reasoning parts (string or null
+ * reasoning and summary, boolean or null redacted), thinking parts (string) and
+ * redacted_thinking parts. Assistant text with a <think> tag, and anything else, goes to Python.
+ * "Blank" is Python's str.isspace() for every character.
+ *
+ * Returns a tuple of bytes objects, Arrow buffers: ok uint8[K]; for each of id, run,
+ * environment, metadata and extra (the extra keys present, as one object {"key": raw JSON, ...};
+ * keys are written as given: the caller allows no quote, backslash or control character in them):
+ * (offsets int64[K+1], data, validity uint8[K]);
+ * step int64[K] + validity, epoch int32[K] + validity, covert_action uint8[K] + validity, score
+ * float64[K] + validity; segments: record int64[S], ordinal int32[S], kind uint8[S] (index into
+ * SEGMENT_KINDS), role uint8[S] (index into ROLES below), redacted uint8[S], text (offsets
+ * int64[S+1], data).
+ * ------------------------------------------------------------------------------------------ */
+#include <math.h>
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} Bytes;
+
+static int bytes_reserve(Bytes *b, size_t extra) {
+    if (b->len + extra <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + extra) cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int bytes_put(Bytes *b, const void *src, size_t n) {
+    if (bytes_reserve(b, n) < 0) return -1;
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+    return 0;
+}
+
+#define PUT(b, value) do { __typeof__(value) v_ = (value); if (bytes_put(&(b), &v_, sizeof v_) < 0) return -1; } while (0)
+
+typedef struct {
+    Bytes offsets, data, valid;
+} StrCol;
+
+static int strcol_init(StrCol *c) {
+    memset(c, 0, sizeof *c);
+    int64_t zero = 0;
+    return bytes_put(&c->offsets, &zero, sizeof zero);
+}
+
+static int strcol_end(StrCol *c, int valid) {
+    int64_t end = (int64_t)c->data.len;
+    unsigned char v = (unsigned char)valid;
+    if (bytes_put(&c->offsets, &end, sizeof end) < 0) return -1;
+    return bytes_put(&c->valid, &v, 1);
+}
+
+/* Segment kinds (kinds.SEGMENT_KINDS order) and roles, as codes. */
+enum { K_REASONING, K_SUMMARY, K_OUTPUT, K_USER, K_SYSTEM, K_TOOL };
+static const char *ROLES[] = {"assistant", "user", "human", "system", "developer", "tool", "function", "ipython"};
+static const unsigned char ROLE_KIND[] = {K_OUTPUT, K_USER, K_USER, K_SYSTEM, K_SYSTEM, K_TOOL, K_TOOL, K_TOOL};
+#define N_ROLES 8
+#define R_ASSISTANT 0
+
+typedef struct {
+    Bytes rec, ord, kind, role, red;
+    StrCol text;
+} Segs;
+
+/* Skip whitespace. */
+static int64_t ws(const unsigned char *s, int64_t i, int64_t n) {
+    while (i < n && is_ws(s[i])) i++;
+    return i;
+}
+
+/* The first index >= i holding '"' or a backslash (n if none), 8 bytes at a time. */
+static int64_t find_quote(const unsigned char *s, int64_t i, int64_t n) {
+    while (i + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (HAS_ZERO(w ^ 0x2222222222222222ULL) | HAS_ZERO(w ^ 0x5C5C5C5C5C5C5C5CULL)) break;
+        i += 8;
+    }
+    while (i < n && s[i] != '"' && s[i] != '\\') i++;
+    return i;
+}
+
+/* The index after the string whose opening quote is at i (-1 if unterminated). */
+static int64_t skip_string(const unsigned char *s, int64_t i, int64_t n) {
+    i++;
+    for (;;) {
+        i = find_quote(s, i, n);
+        if (i >= n) return -1;
+        if (s[i] == '"') return i + 1;
+        i += 2;
+    }
+}
+
+/* The first index >= i holding a quote or a bracket (n if none), 8 bytes at a time. */
+static int64_t find_structural(const unsigned char *s, int64_t i, int64_t n) {
+    while (i + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (HAS_ZERO(w ^ 0x2222222222222222ULL) | HAS_ZERO(w ^ 0x7B7B7B7B7B7B7B7BULL) | HAS_ZERO(w ^ 0x7D7D7D7D7D7D7D7DULL) |
+            HAS_ZERO(w ^ 0x5B5B5B5B5B5B5B5BULL) | HAS_ZERO(w ^ 0x5D5D5D5D5D5D5D5DULL))
+            break;
+        i += 8;
+    }
+    while (i < n && s[i] != '"' && s[i] != '{' && s[i] != '}' && s[i] != '[' && s[i] != ']') i++;
+    return i;
+}
+
+/* Skip one JSON value at i (valid JSON assumed); returns the index after it, -1 if malformed. */
+static int64_t skip_value(const unsigned char *s, int64_t i, int64_t n) {
+    if (i >= n) return -1;
+    unsigned char c = s[i];
+    if (c == '"') return skip_string(s, i, n);
+    if (c == '{' || c == '[') {
+        int64_t depth = 0;
+        while (i < n) {
+            i = find_structural(s, i, n);
+            if (i >= n) return -1;
+            unsigned char d = s[i];
+            if (d == '"') {
+                i = skip_string(s, i, n);
+                if (i < 0) return -1;
+                continue;
+            }
+            if (d == '{' || d == '[') depth++;
+            else if (--depth == 0) return i + 1;
+            i++;
+        }
+        return -1;
+    }
+    while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && !is_ws(s[i])) i++;
+    return i;
+}
+
+/* Decode the JSON string at i (s[i] == '"') onto out; returns the index after it, -1 if bad. */
+static int64_t decode_string(const unsigned char *s, int64_t i, int64_t n, Bytes *out) {
+    i++;
+    while (i < n) {
+        int64_t run = i;
+        i = find_quote(s, i, n);
+        if (bytes_put(out, s + run, (size_t)(i - run)) < 0) return -2;
+        if (i >= n) return -1;
+        if (s[i] == '"') return i + 1;
+        if (i + 1 >= n) return -1;
+        unsigned char e = s[i + 1];
+        char c;
+        switch (e) {
+            case '"': c = '"'; break;
+            case '\\': c = '\\'; break;
+            case '/': c = '/'; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'u': {
+                int cp = read_hex4(s, i + 2, n);
+                if (cp < 0) return -1;
+                i += 6;
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    int lo = (i + 1 < n && s[i] == '\\' && s[i + 1] == 'u') ? read_hex4(s, i + 2, n) : -1;
+                    if (lo < 0xDC00 || lo > 0xDFFF) return -1;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    i += 6;
+                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                    return -1;
+                }
+                unsigned char u[4];
+                int len;
+                if (cp < 0x80) { u[0] = (unsigned char)cp; len = 1; }
+                else if (cp < 0x800) { u[0] = 0xC0 | (cp >> 6); u[1] = 0x80 | (cp & 0x3F); len = 2; }
+                else if (cp < 0x10000) { u[0] = 0xE0 | (cp >> 12); u[1] = 0x80 | ((cp >> 6) & 0x3F); u[2] = 0x80 | (cp & 0x3F); len = 3; }
+                else { u[0] = 0xF0 | (cp >> 18); u[1] = 0x80 | ((cp >> 12) & 0x3F); u[2] = 0x80 | ((cp >> 6) & 0x3F); u[3] = 0x80 | (cp & 0x3F); len = 4; }
+                if (bytes_put(out, u, (size_t)len) < 0) return -2;
+                continue;
+            }
+            default: return -1;
+        }
+        if (bytes_put(out, &c, 1) < 0) return -2;
+        i += 2;
+    }
+    return -1;
+}
+
+/* Whether a UTF-8 text is blank under Python's str.isspace() (valid UTF-8 assumed). */
+static int is_blank(const unsigned char *p, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        uint32_t cp;
+        int len;
+        if (c < 0x80) { cp = c; len = 1; }
+        else if (c < 0xE0) { cp = ((uint32_t)(c & 0x1F) << 6) | (p[i + 1] & 0x3F); len = 2; }
+        else if (c < 0xF0) { cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F); len = 3; }
+        else return 0;  /* 4-byte characters are never whitespace */
+        if (!((cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+              (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000))
+            return 0;
+        i += (size_t)len;
+    }
+    return 1;
+}
+
+static int has_think(const char *p, size_t n) {
+    /* "<think>" or "</think>" anywhere */
+    const char *end = p + n;
+    for (const char *q = memchr(p, '<', n); q; q = memchr(q + 1, '<', (size_t)(end - q - 1))) {
+        if (end - q >= 7 && memcmp(q, "<think>", 7) == 0) return 1;
+        if (end - q >= 8 && memcmp(q, "</think>", 8) == 0) return 1;
+        if (end - q <= 1) break;
+    }
+    return 0;
+}
+
+/* The JSON type code at i (as the scanner's): string, number (3 int64, 4 big, 5 other), ... */
+static int value_type(const unsigned char *s, int64_t i, int64_t n) {
+    unsigned char c = s[i];
+    if (c == '"') return T_STRING;
+    if (c == '{') return T_OBJECT;
+    if (c == '[') return T_ARRAY;
+    if (c == 't' || c == 'f') return T_BOOL;
+    if (c == 'n') return T_NULL;
+    int type = T_NUMBER, huge = 0;
+    if (scan_number(s, i, n, &type, &huge) < 0) return -1;
+    return type;
+}
+
+/* Begin a segment; its text is pushed onto segs->text.data by the caller, then seg_end. */
+static int seg_begin(Segs *g, int64_t rec, int32_t ordinal, unsigned char kind, unsigned char role, unsigned char redacted) {
+    PUT(g->rec, rec);
+    PUT(g->ord, ordinal);
+    PUT(g->kind, kind);
+    PUT(g->role, role);
+    PUT(g->red, redacted);
+    return 0;
+}
+
+typedef struct {
+    size_t rec, ord, kind, role, red, toff, tdata, tvalid;
+} SegMark;
+
+static SegMark seg_mark(Segs *g) {
+    SegMark m = {g->rec.len, g->ord.len, g->kind.len, g->role.len, g->red.len, g->text.offsets.len, g->text.data.len,
+                 g->text.valid.len};
+    return m;
+}
+
+static void seg_reset(Segs *g, SegMark m) {
+    g->rec.len = m.rec;
+    g->ord.len = m.ord;
+    g->kind.len = m.kind;
+    g->role.len = m.role;
+    g->red.len = m.red;
+    g->text.offsets.len = m.toff;
+    g->text.data.len = m.tdata;
+    g->text.valid.len = m.tvalid;
+}
+
+/* Drop the text just pushed since `start` when it turns out not to be a segment. */
+static void seg_drop_text(Segs *g, size_t start) { g->text.data.len = start; }
+
+/* Find the value of key `name` in the object at i (returns its index, 0 if absent, -1 bad). */
+#define MAX_LOOKUP 32
+typedef struct {
+    const unsigned char *name[MAX_LOOKUP];
+    size_t len[MAX_LOOKUP];
+    int n;
+    int64_t at[MAX_LOOKUP];
+} Lookup;
+
+static int object_lookup(const unsigned char *s, int64_t i, int64_t n, Lookup *lk, int64_t *end) {
+    for (int k = 0; k < lk->n; k++) lk->at[k] = 0;
+    i = ws(s, i + 1, n);
+    if (i < n && s[i] == '}') {
+        *end = i + 1;
+        return 0;
+    }
+    while (i < n) {
+        if (s[i] != '"') return -1;
+        int64_t kstart = i + 1, kend = kstart;
+        while (kend < n && s[kend] != '"') {
+            if (s[kend] == '\\') return -1;  /* escaped keys never reach here (scanner status 5) */
+            kend++;
+        }
+        i = ws(s, kend + 1, n);
+        if (i >= n || s[i] != ':') return -1;
+        i = ws(s, i + 1, n);
+        for (int k = 0; k < lk->n; k++) {
+            if (lk->len[k] == (size_t)(kend - kstart) && memcmp(lk->name[k], s + kstart, lk->len[k]) == 0) {
+                lk->at[k] = i;
+                break;
+            }
+        }
+        i = skip_value(s, i, n);
+        if (i < 0) return -1;
+        i = ws(s, i, n);
+        if (i < n && s[i] == ',') {
+            i = ws(s, i + 1, n);
+            continue;
+        }
+        if (i < n && s[i] == '}') {
+            *end = i + 1;
+            return 0;
+        }
+        return -1;
+    }
+    return -1;
+}
+
+/* Push the decoded string at i onto b; 1 ok, 0 not a string (or bad), -1 memory. */
+static int take_string(const unsigned char *s, int64_t i, int64_t n, Bytes *b) {
+    if (i <= 0 || s[i] != '"') return 0;
+    int64_t r = decode_string(s, i, n, b);
+    if (r == -2) return -1;
+    return r > 0;
+}
+
+#define SLOW 1
+#define NOMEM -1
+
+/* One content part of an assistant (asst) or other message; appends segments. */
+static int part_segments(const unsigned char *s, int64_t i, int64_t n, Segs *g, int64_t rec, int32_t *ordinal,
+                         int asst, unsigned char role, Bytes *joined, int *joined_any) {
+    static const unsigned char *names[] = {(const unsigned char *)"type", (const unsigned char *)"text",
+                                           (const unsigned char *)"reasoning", (const unsigned char *)"summary",
+                                           (const unsigned char *)"redacted", (const unsigned char *)"thinking"};
+    if (s[i] != '{') return SLOW;
+    Lookup lk = {.n = 6};
+    for (int k = 0; k < 6; k++) {
+        lk.name[k] = names[k];
+        lk.len[k] = strlen((const char *)names[k]);
+    }
+    int64_t end;
+    if (object_lookup(s, i, n, &lk, &end) < 0) return SLOW;
+    if (!lk.at[0] || s[lk.at[0]] != '"') return SLOW;
+    /* the type, compared raw (types are plain ASCII words; an escaped one goes to Python) */
+    int64_t t = lk.at[0] + 1, te = t;
+    while (te < n && s[te] != '"' && s[te] != '\\') te++;
+    if (te >= n || s[te] == '\\') return SLOW;
+    size_t tl = (size_t)(te - t);
+#define TYPE_IS(word) (tl == sizeof(word) - 1 && memcmp(s + t, word, tl) == 0)
+    if (TYPE_IS("text")) {
+        if (!lk.at[1] || s[lk.at[1]] != '"') return SLOW;
+        if (!asst) {  /* joined with the message's other text parts, empty ones left out */
+            size_t start = joined->len;
+            if (*joined_any) {
+                if (bytes_put(joined, "\n", 1) < 0) return NOMEM;
+            }
+            size_t body = joined->len;
+            int r = take_string(s, lk.at[1], n, joined);
+            if (r < 0) return NOMEM;
+            if (!r) return SLOW;
+            if (joined->len == body) joined->len = start;  /* "" adds nothing, not even a newline */
+            else *joined_any = 1;
+            return 0;
+        }
+        size_t start = g->text.data.len;
+        int r = take_string(s, lk.at[1], n, &g->text.data);
+        if (r < 0) return NOMEM;
+        if (!r) return SLOW;
+        const char *txt = g->text.data.p + start;
+        size_t len = g->text.data.len - start;
+        if (has_think(txt, len)) return SLOW;
+        if (is_blank((const unsigned char *)txt, len)) {
+            seg_drop_text(g, start);
+            return 0;
+        }
+        if (seg_begin(g, rec, (*ordinal)++, K_OUTPUT, R_ASSISTANT, 0) < 0 || strcol_end(&g->text, 1) < 0) return NOMEM;
+        return 0;
+    }
+    if (!asst) return SLOW;
+    if (TYPE_IS("reasoning")) {
+        int rt = lk.at[2] ? value_type(s, lk.at[2], n) : T_NULL;
+        int st = lk.at[3] ? value_type(s, lk.at[3], n) : T_NULL;
+        int dt = lk.at[4] ? value_type(s, lk.at[4], n) : T_NULL;
+        if ((rt != T_NULL && rt != T_STRING) || (st != T_NULL && st != T_STRING) || (dt != T_NULL && dt != T_BOOL)) return SLOW;
+        int redacted = dt == T_BOOL && s[lk.at[4]] == 't';
+        if (!redacted && rt == T_STRING) {
+            if (take_string(s, lk.at[2], n, &g->text.data) < 0) return NOMEM;
+        }
+        if (seg_begin(g, rec, (*ordinal)++, K_REASONING, R_ASSISTANT, (unsigned char)redacted) < 0 ||
+            strcol_end(&g->text, 1) < 0)
+            return NOMEM;
+        if (st == T_STRING) {
+            size_t start = g->text.data.len;
+            if (take_string(s, lk.at[3], n, &g->text.data) < 0) return NOMEM;
+            if (is_blank((const unsigned char *)g->text.data.p + start, g->text.data.len - start)) {
+                seg_drop_text(g, start);
+            } else if (seg_begin(g, rec, (*ordinal)++, K_SUMMARY, R_ASSISTANT, 0) < 0 || strcol_end(&g->text, 1) < 0) {
+                return NOMEM;
+            }
+        }
+        return 0;
+    }
+    if (TYPE_IS("thinking")) {
+        if (!lk.at[5] || s[lk.at[5]] != '"') return SLOW;
+        if (take_string(s, lk.at[5], n, &g->text.data) < 0) return NOMEM;
+        if (seg_begin(g, rec, (*ordinal)++, K_REASONING, R_ASSISTANT, 0) < 0 || strcol_end(&g->text, 1) < 0) return NOMEM;
+        return 0;
+    }
+    if (TYPE_IS("redacted_thinking")) {
+        if (seg_begin(g, rec, (*ordinal)++, K_REASONING, R_ASSISTANT, 1) < 0 || strcol_end(&g->text, 1) < 0) return NOMEM;
+        return 0;
+    }
+#undef TYPE_IS
+    return SLOW;
+}
+
+/* One message of a chat transcript; appends its segments. */
+static int message_segments(const unsigned char *s, int64_t i, int64_t n, Segs *g, int64_t rec, int32_t *ordinal,
+                            Bytes *scratch) {
+    static const unsigned char *names[] = {(const unsigned char *)"role", (const unsigned char *)"content",
+                                           (const unsigned char *)"reasoning_content", (const unsigned char *)"reasoning"};
+    if (s[i] != '{') return SLOW;
+    Lookup lk = {.n = 4};
+    for (int k = 0; k < 4; k++) {
+        lk.name[k] = names[k];
+        lk.len[k] = strlen((const char *)names[k]);
+    }
+    int64_t end;
+    if (object_lookup(s, i, n, &lk, &end) < 0) return SLOW;
+    if (!lk.at[0] || s[lk.at[0]] != '"') return SLOW;
+    int64_t r0 = lk.at[0] + 1, re = r0;
+    while (re < n && s[re] != '"' && s[re] != '\\') re++;
+    if (re >= n || s[re] == '\\') return SLOW;
+    int role = -1;
+    for (int k = 0; k < N_ROLES; k++) {
+        if (strlen(ROLES[k]) == (size_t)(re - r0) && memcmp(ROLES[k], s + r0, (size_t)(re - r0)) == 0) role = k;
+    }
+    int asst = role == R_ASSISTANT || ((re - r0) == 5 && memcmp(s + r0, "model", 5) == 0);
+    if (role < 0 && !asst) return SLOW;
+    int ctype = lk.at[1] ? value_type(s, lk.at[1], n) : T_NULL;
+    if (ctype != T_NULL && ctype != T_STRING && ctype != T_ARRAY) return SLOW;
+    if (asst) {
+        /* reasoning_content, else reasoning: the first that is a string with text */
+        for (int k = 2; k < 4; k++) {
+            if (!lk.at[k] || s[lk.at[k]] != '"') continue;
+            size_t start = g->text.data.len;
+            if (take_string(s, lk.at[k], n, &g->text.data) < 0) return NOMEM;
+            if (is_blank((const unsigned char *)g->text.data.p + start, g->text.data.len - start)) {
+                seg_drop_text(g, start);
+                continue;
+            }
+            if (seg_begin(g, rec, (*ordinal)++, K_REASONING, R_ASSISTANT, 0) < 0 || strcol_end(&g->text, 1) < 0) return NOMEM;
+            break;
+        }
+        if (ctype == T_STRING) {
+            size_t start = g->text.data.len;
+            if (take_string(s, lk.at[1], n, &g->text.data) < 0) return NOMEM;
+            const char *txt = g->text.data.p + start;
+            size_t len = g->text.data.len - start;
+            if (has_think(txt, len)) return SLOW;
+            if (is_blank((const unsigned char *)txt, len)) seg_drop_text(g, start);
+            else if (seg_begin(g, rec, (*ordinal)++, K_OUTPUT, R_ASSISTANT, 0) < 0 || strcol_end(&g->text, 1) < 0) return NOMEM;
+            return 0;
+        }
+    }
+    unsigned char kind = asst ? K_OUTPUT : ROLE_KIND[role];
+    scratch->len = 0;
+    int any = 0;
+    if (ctype == T_ARRAY) {
+        int64_t j = ws(s, lk.at[1] + 1, n);
+        if (j < n && s[j] == ']') return 0;
+        while (j < n) {
+            int r = part_segments(s, j, n, g, rec, ordinal, asst, asst ? R_ASSISTANT : (unsigned char)role, scratch, &any);
+            if (r) return r;
+            j = skip_value(s, j, n);
+            if (j < 0) return SLOW;
+            j = ws(s, j, n);
+            if (j < n && s[j] == ',') {
+                j = ws(s, j + 1, n);
+                continue;
+            }
+            if (j < n && s[j] == ']') break;
+            return SLOW;
+        }
+    } else if (ctype == T_STRING && !asst) {
+        if (take_string(s, lk.at[1], n, scratch) < 0) return NOMEM;
+    }
+    if (!asst && scratch->len && !is_blank((const unsigned char *)scratch->p, scratch->len)) {
+        if (bytes_put(&g->text.data, scratch->p, scratch->len) < 0) return NOMEM;
+        if (seg_begin(g, rec, (*ordinal)++, kind, (unsigned char)role, 0) < 0 || strcol_end(&g->text, 1) < 0) return NOMEM;
+    }
+    return 0;
+}
+
+/* Push an id/run/environment value: a string (blank = null) or an integer's digits. */
+static int push_label(StrCol *c, const unsigned char *s, int64_t at, int64_t n) {
+    if (!at || s[at] == 'n') return strcol_end(c, 0) < 0 ? NOMEM : 0;
+    int type = value_type(s, at, n);
+    size_t start = c->data.len;
+    if (type == T_STRING) {
+        int r = take_string(s, at, n, &c->data);
+        if (r < 0) return NOMEM;
+        if (!r) return SLOW;
+        if (is_blank((const unsigned char *)c->data.p + start, c->data.len - start)) {
+            c->data.len = start;
+            return strcol_end(c, 0) < 0 ? NOMEM : 0;
+        }
+        return strcol_end(c, 1) < 0 ? NOMEM : 0;
+    }
+    if (type != T_INT) return SLOW;
+    int64_t e = at;
+    while (e < n && (s[e] == '-' || (s[e] >= '0' && s[e] <= '9'))) e++;
+    if (e - at == 2 && s[at] == '-' && s[at + 1] == '0') at++;  /* -0 is 0 */
+    if (bytes_put(&c->data, s + at, (size_t)(e - at)) < 0) return NOMEM;
+    return strcol_end(c, 1) < 0 ? NOMEM : 0;
+}
+
+static PyObject *bytes_obj(Bytes *b) {
+    PyObject *o = PyBytes_FromStringAndSize(b->p ? b->p : "", (Py_ssize_t)b->len);
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return o;
+}
+
+#define N_KEYS 11
+enum { F_ID, F_RUN, F_STEP, F_ENV, F_EPOCH, F_COVERT, F_SCORE, F_META, F_REASONING, F_OUTPUT, F_MESSAGES };
+
+static PyObject *extract_records(PyObject *self, PyObject *args) {
+    Py_buffer data, bounds, lines;
+    PyObject *key_names, *extra_names;
+    if (!PyArg_ParseTuple(args, "y*y*y*OO", &data, &bounds, &lines, &key_names, &extra_names)) return NULL;
+    PyObject *result = NULL;
+    Lookup top = {0};
+    Py_ssize_t n_extra = 0;
+    PyObject *keys_seq = PySequence_Fast(key_names, "keys must be a sequence of bytes");
+    PyObject *extra_seq = keys_seq ? PySequence_Fast(extra_names, "extra_keys must be a sequence of bytes") : NULL;
+    if (!keys_seq || !extra_seq) goto release;
+    n_extra = PySequence_Fast_GET_SIZE(extra_seq);
+    if (PySequence_Fast_GET_SIZE(keys_seq) != N_KEYS || n_extra > MAX_LOOKUP - N_KEYS) {
+        PyErr_SetString(PyExc_ValueError, "extract_records: 11 keys and at most 21 extra keys");
+        goto release;
+    }
+    for (int k = 0; k < N_KEYS + n_extra; k++) {
+        PyObject *o = k < N_KEYS ? PySequence_Fast_GET_ITEM(keys_seq, k) : PySequence_Fast_GET_ITEM(extra_seq, k - N_KEYS);
+        char *p;
+        Py_ssize_t len;
+        if (PyBytes_AsStringAndSize(o, &p, &len) < 0) goto release;
+        top.name[k] = (const unsigned char *)p;
+        top.len[k] = (size_t)len;
+    }
+    top.n = N_KEYS + (int)n_extra;
+    {
+        const unsigned char *buf = data.buf;
+        const int64_t *b = bounds.buf;
+        const int64_t *idx = lines.buf;
+        Py_ssize_t K = lines.len / (Py_ssize_t)sizeof(int64_t);
+        Bytes ok = {0}, step = {0}, step_v = {0}, epoch = {0}, epoch_v = {0}, covert = {0}, covert_v = {0};
+        Bytes score = {0}, score_v = {0}, scratch = {0};
+        StrCol id, run, env, meta, extra;
+        Segs g = {0};
+        int failed = strcol_init(&id) | strcol_init(&run) | strcol_init(&env) | strcol_init(&meta) |
+                     strcol_init(&extra) | strcol_init(&g.text);
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t r = 0; r < K && !failed; r++) {
+            const unsigned char *s = buf + b[idx[r]];
+            int64_t n = b[idx[r] + 1] - b[idx[r]];
+            size_t m_id = id.data.len, m_run = run.data.len, m_env = env.data.len, m_meta = meta.data.len, m_extra = extra.data.len;
+            size_t o_id = id.offsets.len, o_run = run.offsets.len, o_env = env.offsets.len, o_meta = meta.offsets.len, o_extra = extra.offsets.len;
+            size_t v_id = id.valid.len, v_run = run.valid.len, v_env = env.valid.len, v_meta = meta.valid.len, v_extra = extra.valid.len;
+            SegMark mark = seg_mark(&g);
+            int status = 0;  /* 0 taken, SLOW, NOMEM */
+            int64_t i = ws(s, 0, n), end;
+            if (object_lookup(s, i, n, &top, &end) < 0) status = SLOW;
+            int64_t *at = top.at;
+            int64_t step_value = 0, epoch_value = 0;
+            unsigned char step_ok = 0, epoch_ok = 0, covert_value = 0, covert_ok = 0, score_ok = 0;
+            double score_value = 0;
+            if (!status) status = push_label(&id, s, at[F_ID], n);
+            if (!status) status = push_label(&run, s, at[F_RUN], n);
+            if (!status) status = push_label(&env, s, at[F_ENV], n);
+            if (!status && at[F_STEP] && s[at[F_STEP]] != 'n') {
+                if (value_type(s, at[F_STEP], n) != T_INT) status = SLOW;
+                else { step_value = strtoll((const char *)s + at[F_STEP], NULL, 10); step_ok = 1; }
+            }
+            if (!status && at[F_EPOCH] && s[at[F_EPOCH]] != 'n') {
+                if (value_type(s, at[F_EPOCH], n) != T_INT) status = SLOW;
+                else {
+                    epoch_value = strtoll((const char *)s + at[F_EPOCH], NULL, 10);
+                    if (epoch_value < INT32_MIN || epoch_value > INT32_MAX) status = SLOW;
+                    epoch_ok = 1;
+                }
+            }
+            if (!status && at[F_COVERT] && s[at[F_COVERT]] != 'n') {
+                if (value_type(s, at[F_COVERT], n) != T_BOOL) status = SLOW;
+                else { covert_value = s[at[F_COVERT]] == 't'; covert_ok = 1; }
+            }
+            if (!status && at[F_SCORE] && s[at[F_SCORE]] != 'n') {
+                int t = value_type(s, at[F_SCORE], n);
+                if (t != T_INT && t != T_NUMBER) status = SLOW;
+                else {
+                    /* strtod of JSON's number text: correctly rounded, as Python's float() */
+                    int64_t e = skip_value(s, at[F_SCORE], n);
+                    char tmp[64];
+                    if (e - at[F_SCORE] >= (int64_t)sizeof tmp) status = SLOW;
+                    else {
+                        memcpy(tmp, s + at[F_SCORE], (size_t)(e - at[F_SCORE]));
+                        tmp[e - at[F_SCORE]] = 0;
+                        score_value = strtod(tmp, NULL);
+                        if (!isfinite(score_value)) status = SLOW;
+                        score_ok = 1;
+                    }
+                }
+            }
+            if (!status) {
+                if (at[F_META] && s[at[F_META]] != 'n') {
+                    if (s[at[F_META]] != '{') status = SLOW;
+                    else {
+                        int64_t e = skip_value(s, at[F_META], n);
+                        if (e < 0 || bytes_put(&meta.data, s + at[F_META], (size_t)(e - at[F_META])) < 0) status = e < 0 ? SLOW : NOMEM;
+                        else if (strcol_end(&meta, 1) < 0) status = NOMEM;
+                    }
+                } else if (strcol_end(&meta, 0) < 0) {
+                    status = NOMEM;
+                }
+            }
+            if (!status) {  /* the extra keys present, as one JSON object {"key": raw value, ...} */
+                int present = 0;
+                for (int k = N_KEYS; k < top.n && !status; k++) {
+                    if (!at[k]) continue;
+                    int64_t e = skip_value(s, at[k], n);
+                    if (e < 0) { status = SLOW; break; }
+                    if (bytes_put(&extra.data, present ? "," : "{", 1) < 0 || bytes_put(&extra.data, "\"", 1) < 0 ||
+                        bytes_put(&extra.data, top.name[k], top.len[k]) < 0 || bytes_put(&extra.data, "\":", 2) < 0 ||
+                        bytes_put(&extra.data, s + at[k], (size_t)(e - at[k])) < 0)
+                        status = NOMEM;
+                    present = 1;
+                }
+                if (!status && present && bytes_put(&extra.data, "}", 1) < 0) status = NOMEM;
+                if (!status && strcol_end(&extra, present) < 0) status = NOMEM;
+            }
+            if (!status) {
+                int rt = at[F_REASONING] ? value_type(s, at[F_REASONING], n) : T_NULL;
+                int ot = at[F_OUTPUT] ? value_type(s, at[F_OUTPUT], n) : T_NULL;
+                int mt = at[F_MESSAGES] ? value_type(s, at[F_MESSAGES], n) : T_NULL;
+                int32_t ordinal = 0;
+                if (mt == T_ARRAY && rt == T_NULL) {
+                    int64_t j = ws(s, at[F_MESSAGES] + 1, n);
+                    if (j < n && s[j] != ']') {
+                        while (j < n && !status) {
+                            status = message_segments(s, j, n, &g, (int64_t)r, &ordinal, &scratch);
+                            if (status) break;
+                            j = skip_value(s, j, n);
+                            if (j < 0) { status = SLOW; break; }
+                            j = ws(s, j, n);
+                            if (j < n && s[j] == ',') { j = ws(s, j + 1, n); continue; }
+                            if (j < n && s[j] == ']') break;
+                            status = SLOW;
+                        }
+                    }
+                } else if (mt == T_NULL && (rt == T_STRING || rt == T_NULL) && (ot == T_STRING || ot == T_NULL) &&
+                           (rt == T_STRING || ot == T_STRING)) {
+                    if (rt == T_STRING) {
+                        int tk = take_string(s, at[F_REASONING], n, &g.text.data);
+                        if (tk < 0) status = NOMEM;
+                        else if (!tk) status = SLOW;
+                        else if (seg_begin(&g, (int64_t)r, ordinal++, K_REASONING, R_ASSISTANT, 0) < 0 || strcol_end(&g.text, 1) < 0)
+                            status = NOMEM;
+                    }
+                    if (!status && ot == T_STRING) {
+                        size_t start = g.text.data.len;
+                        int tk = take_string(s, at[F_OUTPUT], n, &g.text.data);
+                        if (tk < 0) status = NOMEM;
+                        else if (!tk) status = SLOW;
+                        else {
+                            const char *txt = g.text.data.p + start;
+                            size_t len = g.text.data.len - start;
+                            if (has_think(txt, len)) status = SLOW;
+                            else if (is_blank((const unsigned char *)txt, len)) seg_drop_text(&g, start);
+                            else if (seg_begin(&g, (int64_t)r, ordinal++, K_OUTPUT, R_ASSISTANT, 0) < 0 || strcol_end(&g.text, 1) < 0)
+                                status = NOMEM;
+                        }
+                    }
+                } else {
+                    status = SLOW;
+                }
+            }
+            if (status == NOMEM) {
+                failed = 1;
+                break;
+            }
+            if (status) {  /* for Python: undo this record's values, push nulls */
+                id.data.len = m_id; run.data.len = m_run; env.data.len = m_env; meta.data.len = m_meta; extra.data.len = m_extra;
+                id.offsets.len = o_id; run.offsets.len = o_run; env.offsets.len = o_env; meta.offsets.len = o_meta;
+                extra.offsets.len = o_extra;
+                id.valid.len = v_id; run.valid.len = v_run; env.valid.len = v_env; meta.valid.len = v_meta; extra.valid.len = v_extra;
+                seg_reset(&g, mark);
+                if (strcol_end(&id, 0) < 0 || strcol_end(&run, 0) < 0 || strcol_end(&env, 0) < 0 ||
+                    strcol_end(&meta, 0) < 0 || strcol_end(&extra, 0) < 0) { failed = 1; break; }
+                step_ok = epoch_ok = covert_ok = score_ok = 0;
+            }
+            unsigned char taken = status == 0;
+            if (bytes_put(&ok, &taken, 1) < 0 || bytes_put(&step, &step_value, 8) < 0 || bytes_put(&step_v, &step_ok, 1) < 0 ||
+                bytes_put(&epoch, &(int32_t){(int32_t)epoch_value}, 4) < 0 || bytes_put(&epoch_v, &epoch_ok, 1) < 0 ||
+                bytes_put(&covert, &covert_value, 1) < 0 || bytes_put(&covert_v, &covert_ok, 1) < 0 ||
+                bytes_put(&score, &score_value, 8) < 0 || bytes_put(&score_v, &score_ok, 1) < 0) {
+                failed = 1;
+                break;
+            }
+        }
+        Py_END_ALLOW_THREADS
+        free(scratch.p);
+        if (failed) {
+            PyErr_NoMemory();
+            free(ok.p); free(step.p); free(step_v.p); free(epoch.p); free(epoch_v.p); free(covert.p); free(covert_v.p);
+            free(score.p); free(score_v.p);
+            StrCol *cols[] = {&id, &run, &env, &meta, &extra, &g.text};
+            for (int c = 0; c < 6; c++) { free(cols[c]->offsets.p); free(cols[c]->data.p); free(cols[c]->valid.p); }
+            free(g.rec.p); free(g.ord.p); free(g.kind.p); free(g.role.p); free(g.red.p);
+            goto release;
+        }
+        result = Py_BuildValue("(N(NNN)(NNN)(NNN)(NNN)(NNN)NNNNNNNN(NNNNN(NN)))",
+                               bytes_obj(&ok),
+                               bytes_obj(&id.offsets), bytes_obj(&id.data), bytes_obj(&id.valid),
+                               bytes_obj(&run.offsets), bytes_obj(&run.data), bytes_obj(&run.valid),
+                               bytes_obj(&env.offsets), bytes_obj(&env.data), bytes_obj(&env.valid),
+                               bytes_obj(&meta.offsets), bytes_obj(&meta.data), bytes_obj(&meta.valid),
+                               bytes_obj(&extra.offsets), bytes_obj(&extra.data), bytes_obj(&extra.valid),
+                               bytes_obj(&step), bytes_obj(&step_v), bytes_obj(&epoch), bytes_obj(&epoch_v),
+                               bytes_obj(&covert), bytes_obj(&covert_v), bytes_obj(&score), bytes_obj(&score_v),
+                               bytes_obj(&g.rec), bytes_obj(&g.ord), bytes_obj(&g.kind), bytes_obj(&g.role), bytes_obj(&g.red),
+                               bytes_obj(&g.text.offsets), bytes_obj(&g.text.data));
+        free(g.text.valid.p);
+    }
+release:
+    Py_XDECREF(keys_seq);
+    Py_XDECREF(extra_seq);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&bounds);
+    PyBuffer_Release(&lines);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_lines", scan_lines, METH_VARARGS,
      "scan_lines(data, max_depth, whole=False, fields=()) -> (bounds int64[n+1], status uint8[n], "
      "detail int64[n], types uint8[n*len(fields)]) as bytes: line bounds, per-line checks and the JSON "
      "types of the named top-level fields (see analytics/ingest/_jsonscan.c)."},
+    {"extract_records", extract_records, METH_VARARGS,
+     "extract_records(data, bounds, lines, keys, extra_keys) -> columns of the records of common shapes "
+     "(see analytics/ingest/_jsonscan.c)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -60,7 +60,7 @@ class LineChunk:
     ``detail``: see ``_jsonscan.c``), the number of its first line, and lines skipped before
     parsing (``(line, reason)``, e.g. too long)."""
 
-    data: bytes
+    data: bytes | memoryview
     first_line: int
     bounds: object = None
     status: object = None
@@ -73,7 +73,10 @@ class LineChunk:
 
     def line_bytes(self, i: int) -> bytes:
         """The bytes of the chunk's i-th line (0-based), without its line break."""
-        return self.data[int(self.bounds[i]) : int(self.bounds[i + 1])].rstrip(b"\r\n")
+        start, end = int(self.bounds[i]), int(self.bounds[i + 1])
+        while end > start and self.data[end - 1] in (10, 13):
+            end -= 1
+        return bytes(self.data[start:end])
 
 
 def scan(chunk: LineChunk, max_depth: int, whole: bool = False, fields: tuple[bytes, ...] = ()) -> LineChunk:
@@ -115,8 +118,11 @@ def read_line_chunks(path: Path, limits: Limits, progress: Callable[[int], None]
     stream, raw = _open_stream(path)
     max_line = limits.max_record_bytes
     try:
-        carry = b""
-        next_line = 1          # number of the first line in `carry`
+        # `pending` holds the bytes after the last line break; a chunk keeps the buffer it was cut
+        # from (a memoryview, no copy) and a fresh buffer takes the tail, so a long line grows by
+        # appending, never by copying itself again
+        pending = bytearray()
+        next_line = 1          # number of the first line in `pending`
         skipping = False       # inside an over-long line, dropping bytes until its end
         skipped: list[tuple[int, str]] = []
         first = True
@@ -135,11 +141,12 @@ def read_line_chunks(path: Path, limits: Limits, progress: Callable[[int], None]
                 block = block[cut + 1 :]
                 next_line += 1
                 skipping = False
-            data = carry + block if carry else block
-            cut = data.rfind(b"\n") + 1
-            whole, carry = data[:cut], data[cut:]
-            if whole:
-                chunk = LineChunk(whole, next_line, skipped=skipped)
+            last_break = block.rfind(b"\n")
+            pending += block
+            if last_break >= 0:
+                cut = len(pending) - len(block) + last_break + 1
+                data, pending = pending, bytearray(memoryview(pending)[cut:])
+                chunk = LineChunk(memoryview(data)[:cut], next_line, skipped=skipped)
                 skipped = []
                 scan(chunk, limits.max_depth, fields=fields)
                 next_line += len(chunk.status)
@@ -148,17 +155,19 @@ def read_line_chunks(path: Path, limits: Limits, progress: Callable[[int], None]
                     chunk.skipped.extend((chunk.first_line + i, _too_long(max_line)) for i in too_long)
                     chunk.status = chunk.status.copy()
                     chunk.status[too_long] = 1  # dropped: treated like a blank line from here on
+                del data
                 yield chunk
-            if len(carry) > max_line:
+                del chunk
+            if len(pending) > max_line:
                 skipped.append((next_line, _too_long(max_line)))
-                carry = b""
+                pending = bytearray()
                 skipping = True
             if progress:
                 progress(raw.tell())
         if skipping:
             next_line += 1
-        if carry:
-            chunk = scan(LineChunk(carry, next_line, skipped=skipped), limits.max_depth, fields=fields)
+        if pending:
+            chunk = scan(LineChunk(memoryview(pending), next_line, skipped=skipped), limits.max_depth, fields=fields)
             skipped = []
             yield chunk
         if skipped:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from cotwatch.analytics.errors import InputError, RejectedRecords, UsageError
 from cotwatch.analytics.ingest.jsonl import (
     MB,
@@ -41,7 +43,7 @@ from cotwatch.analytics.ingest.staging import FileIngest, FileResult
 from cotwatch.analytics.ingest.text import ID_FROM, read_text
 from cotwatch.analytics.store.database import Store
 
-FORMATS = ("auto", "jsonl", "json", "inspect", "text")
+FORMATS = ("auto", "jsonl", "json", "inspect", "text", "scout")
 INGEST_MEMORY = "512MB"  # DuckDB memory limit while ingesting ($COTWATCH_INGEST_MEMORY overrides)
 
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
@@ -118,6 +120,8 @@ def _suffix_format(path: Path) -> str | None:
         return "json?"
     if name.endswith(_TEXT_SUFFIXES):
         return "text"
+    if name.endswith(".parquet"):
+        return "scout"  # Inspect Scout transcripts or scan results (analytics/ingest/scout.py)
     return None
 
 
@@ -288,7 +292,13 @@ class _Unreadable(Exception):
 
 def _classify(path: Path, fmt: str, records_field: str | None) -> tuple[str | None, str | None]:
     """(format, None) for a file of a folder walk that ``fmt`` takes, else (None, reason)."""
+    from cotwatch.analytics.ingest import scout
+
+    if scout.bookkeeping_reason(path):
+        return None, scout.bookkeeping_reason(path)
     by_suffix = _suffix_format(path)
+    if by_suffix == "scout" and scout.skip_reason(path):
+        return None, scout.skip_reason(path)
     if by_suffix is None:
         suffix = "".join(path.suffixes[-2:]) or "no extension"
         return None, f"not a transcript file ({suffix})"
@@ -309,7 +319,7 @@ def _classify(path: Path, fmt: str, records_field: str | None) -> tuple[str | No
         return None, str(exc).split(": ", 1)[-1]
     if fmt != "auto" and by_suffix != fmt:
         names = {"inspect": "an Inspect log", "jsonl": "a JSONL file", "json": "a JSON list of records",
-                 "text": "a text file"}
+                 "text": "a text file", "scout": "Scout Parquet"}
         return None, f"not {names[fmt]} (--format {fmt})"
     return by_suffix, None
 
@@ -355,11 +365,16 @@ def ingest_file(
         raise UsageError("give --step or --step-from, not both")
     if step_from is not None and step_from.source == "path":
         step = step_from.from_path(path)
-    if field_map and fmt not in ("jsonl", "json"):
+    if field_map and fmt not in ("jsonl", "json", "scout"):
         raise UsageError(f"{path}: --field applies to JSONL and JSON record files, not to {fmt} input")
     if fmt == "text" and (run is None or step is None):
         raise InputError(f"{path}: plain-text transcripts need --run and --step (or --step-from path:REGEX)")
     defaults = {"run": run, "step": step, "environment": environment}
+    if fmt == "scout":  # Scout transcript databases and scan results: pyarrow + DuckDB, never inspect_scout
+        from cotwatch.analytics.ingest.scout import ingest_scout
+
+        return ingest_scout(store, path, defaults=defaults, skip_bad=skip_bad, field_map=field_map, counter=counter,
+                            limits=limits, step_from=step_from, progress=progress, display=display)
     ingest = FileIngest(store, path, fmt, defaults=defaults, skip_bad=skip_bad, field_map=field_map,
                         counter=counter, max_depth=limits.max_depth, display=display)
     try:
@@ -376,6 +391,11 @@ def ingest_file(
                                                 step_from=step_from if step_from and step_from.source != "path" else None))
         else:
             ingest.add_records(read_text(path, progress, defaults, limits=limits, id_from=id_from, root=root))
+    except duckdb.OutOfMemoryException as exc:
+        ingest.abort()
+        raise InputError(f"{path}: a record needs more memory than the ingest may use "
+                         f"({os.environ.get('COTWATCH_INGEST_MEMORY', INGEST_MEMORY)}; raise COTWATCH_INGEST_MEMORY): "
+                         f"{str(exc).splitlines()[0][:160]}") from None
     except BaseException:
         ingest.abort()
         raise

@@ -90,6 +90,8 @@ class FieldMap:
             source, target = source.strip(), target.strip()
             if not sep or not source or not target:
                 raise UsageError(f"--field {rule!r}: expected SOURCE=TARGET, e.g. text=reasoning")
+            if any(c in '"\\' or ord(c) < 0x20 for c in source + target):
+                raise UsageError(f"--field {rule!r}: quotes, backslashes and control characters are not supported")
             if target.startswith("metadata."):
                 key = target.removeprefix("metadata.")
                 if not key or key in metadata:
@@ -370,14 +372,18 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def parse_json_record(data: bytes, *, check_repeated_keys: bool = False) -> Any:
+def parse_json_record(data: bytes, *, check_repeated_keys: bool = False, utf8_checked: bool = False) -> Any:
     """One JSON value from bytes, strictly: valid UTF-8, RFC 8259 (no NaN or Infinity, no number
     that overflows a double, no lone surrogates), integers kept exact. ``check_repeated_keys``:
-    refuse objects that repeat a key (decoded). Raises RecordError with the reason."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RecordError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    refuse objects that repeat a key (decoded). ``utf8_checked``: the bytes are known to be valid
+    UTF-8 (the scanner checked them), so they are not decoded twice. Raises RecordError."""
+    if utf8_checked:
+        text: str | bytes = data
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RecordError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     hook = _no_repeated_keys if check_repeated_keys else None
     try:
         value = json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant, parse_float=_finite_float)

@@ -14,6 +14,7 @@ as they grow.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ from cotwatch.analytics.ingest.records import (
     record_from_json,
     records_table,
 )
-from cotwatch.analytics.store.database import Store, registered
+from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.store.sqlfiles import load_sql
 
 #: Python records staged per batch (Inspect samples, text files, JSONL lines of rare shapes).
@@ -131,9 +132,9 @@ class FileIngest:
     :class:`cotwatch.analytics.terms.materialize.StoreCounter` (None: do not count now).
     """
 
-    #: JSONL lines of the common shapes go through DuckDB; False sends every line through
-    #: records.record_from_json (what DuckDB stores must equal what that stores: a test compares).
-    use_sql = True
+    #: JSONL lines of the common shapes go through the compiled extractor; False sends every
+    #: line through records.record_from_json (the two must store the same: a test compares).
+    use_compiled = True
 
     def __init__(self, store: Store, path: Path, fmt: str, *, defaults: dict[str, Any], skip_bad: bool = False,
                  field_map: FieldMap | None = None, counter=None, max_depth: int = 64,
@@ -151,19 +152,15 @@ class FileIngest:
         self.record_keys = False  # JSON record files: report "[record N]"
         prepare_connection(store)
         self.base = store.rows("select coalesce(max(pk), 0) from transcripts")[0][0]
-        paths = ["$"] + [_json_path(self.field_map.source_of(f)) for f in RECORD_FIELDS]
         self.params = {
-            "type_paths": paths, "value_paths": paths[1:],
-            "reasoning_path": paths[1 + RECORD_FIELDS.index("reasoning")],
-            "output_path": paths[1 + RECORD_FIELDS.index("output")],
-            "extra_paths": [_json_path(src) for src in self.field_map.metadata.values()],
-            "extra_keys": list(self.field_map.metadata),
             "run": defaults.get("run"), "step": defaults.get("step"), "environment": defaults.get("environment"),
             "nonblank": NONBLANK_PATTERN, "base": self.base, "file": self.display,
-            "role_names": list(_role_kinds()), "role_kinds": list(_role_kinds().values()),
         }
-        #: the record fields' keys (after --field), for the scanner to report their JSON types
+        #: the record fields' keys (after --field) for the scanner and the extractor, and the
+        #: keys --field maps into the metadata (the extractor returns their raw JSON)
         self.scan_fields = tuple(self.field_map.source_of(f).encode("utf-8") for f in RECORD_FIELDS)
+        self.extra_fields = tuple(f"{src}".encode("utf-8") for src in self.field_map.metadata.values())
+        self.extra_names = tuple(self.field_map.metadata)
         store.con.execute("begin transaction")
         self.open = True
         try:
@@ -193,51 +190,23 @@ class FileIngest:
         numbers = chunk.first_line + np.arange(n, dtype=np.int64)
         for i in np.flatnonzero((status >= 2) & (status <= 4)).tolist():
             self._bad(int(numbers[i]), None, self._scan_reason(chunk, i))
-        self._script("ingest_chunk_create")
-        slow: list[int] = np.flatnonzero(status == 5).tolist()
-        to_duckdb = status == 0
-        if not self.use_sql:
-            slow = np.flatnonzero(to_duckdb | (status == 5)).tolist()
-            to_duckdb = np.zeros(n, bool)
-        import pyarrow as pa
-
-        # every line DuckDB is to parse, as one Arrow string array over the chunk's own bytes
-        # (no copy); the others are null
-        valid = pa.array(to_duckdb).buffers()[1]
-        text = pa.LargeStringArray.from_buffers(n, pa.py_buffer(chunk.bounds), pa.py_buffer(chunk.data), valid)
-        if chunk.types.shape[1] != len(RECORD_FIELDS):
-            raise ValueError("the chunk was scanned without the record fields")
-        types = pa.FixedSizeListArray.from_arrays(pa.array(chunk.types.reshape(-1)), len(RECORD_FIELDS))
-        with registered(self.store.con, _lines=pa.table({"line": pa.array(numbers), "text": text, "ty": types})):
-            if to_duckdb.any():
-                try:
-                    self._script("ingest_jsonl_parse")
-                    self._script("ingest_jsonl_plain")
-                    self._script("ingest_jsonl_chat")
-                    slow += [int(r[0]) - chunk.first_line for r in self._script("ingest_jsonl_slow")]
-                except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.OutOfRangeException):
-                    # input DuckDB's JSON functions refuse although the scan passed it: every line
-                    # of the chunk takes the Python path, which names the bad ones
-                    self._script("ingest_chunk_create")
-                    self._script("ingest_jsonl_empty")
-                    slow = np.flatnonzero((status == 0) | (status == 5)).tolist()
-            else:
-                self._script("ingest_jsonl_empty")
-            if slow:
-                self.result.python_lines += len(slow)
-                items: list[tuple[Record, int]] = []
-                for i in sorted(slow):
-                    line = int(numbers[i])
-                    try:
-                        value = parse_json_record(chunk.line_bytes(i), check_repeated_keys=bool(status[i] == 5))
-                        rec = record_from_json(value, self.field_map)
-                    except RecordError as exc:
-                        self._bad(line, None, str(exc))
-                        continue
-                    rec.line = line
-                    items.append((rec, line))
-                self._append_records(items)
-            self._judge_and_store(int(numbers[0]), int(numbers[-1]))
+        candidates = np.flatnonzero(status == 0) if self.use_compiled else np.zeros(0, np.int64)
+        extracted, taken = _extract(chunk, candidates, numbers, self.scan_fields, self.extra_fields)
+        slow = sorted(set(np.flatnonzero((status == 0) | (status == 5)).tolist()) - set(candidates[taken].tolist()))
+        items: list[tuple[Record, int]] = []
+        self.result.python_lines += len(slow)
+        for i in slow:
+            line = int(numbers[i])
+            try:
+                value = parse_json_record(chunk.line_bytes(i), check_repeated_keys=bool(status[i] == 5), utf8_checked=True)
+                rec = record_from_json(value, self.field_map)
+            except RecordError as exc:
+                self._bad(line, None, str(exc))
+                continue
+            rec.line = line
+            items.append((rec, line))
+            del value
+        self._stage(extracted, items, int(numbers[0]), int(numbers[-1]))
 
     def add_records(self, items: Iterable[tuple[Record | RecordError, int | None, str | None]]) -> None:
         """Stage, judge and store records read in Python (Inspect samples, text files)."""
@@ -250,35 +219,30 @@ class FileIngest:
             item.line, item.entry = line, entry or item.entry
             batch.append((item, self.next_key))
             if len(batch) >= BATCH_RECORDS:
-                self._records_chunk(batch)
+                self._stage(None, batch, batch[0][1], batch[-1][1])
                 batch = []
         if batch:
-            self._records_chunk(batch)
+            self._stage(None, batch, batch[0][1], batch[-1][1])
 
-    def _records_chunk(self, batch: list[tuple[Record, int]]) -> None:
-        import pyarrow as pa
+    def _stage(self, extracted, items: list[tuple[Record, int]], lo: int, hi: int) -> None:
+        """Register the chunk's records (compiled ``extracted``, Python ``items``), then judge and
+        store them."""
+        python = self._records_tables(items)
+        del items
+        xt, xs = extracted if extracted is not None else _EMPTY_EXTRACTED()
+        with registered(self.store.con, _xt=xt, _xs=xs, _rt=python[0], _rs=python[1]):
+            self._script("ingest_chunk_create")
+            self._judge_and_store(lo, hi)
 
-        self._script("ingest_chunk_create")
-        empty = pa.table({"line": pa.array([], pa.int64()), "text": pa.array([], pa.large_string()),
-                          "ty": pa.FixedSizeListArray.from_arrays(pa.array([], pa.uint8()), len(RECORD_FIELDS))})
-        with registered(self.store.con, _lines=empty):
-            self._script("ingest_jsonl_empty")
-            self._append_records(batch)
-            self._judge_and_store(batch[0][1], batch[-1][1])
-
-    def _append_records(self, items: list[tuple[Record, int]]) -> None:
-        while items:
+    def _records_tables(self, items: list[tuple[Record, int]]):
+        while True:
             try:
-                transcripts, segments = records_table(items)
+                return records_table(items)
             except RecordError as exc:  # text that is not valid Unicode: that record is bad
                 key = exc.key
                 rec = next(r for r, k in items if k == key)
                 self._bad(rec.line, rec.entry, str(exc))
                 items = [(r, k) for r, k in items if k != key]
-                continue
-            with registered(self.store.con, _rec_t=transcripts, _rec_s=segments):
-                self._script("ingest_records_append")
-            return
 
     def _judge_and_store(self, lo: int, hi: int) -> None:
         """Judge the staged chunk (file-local keys lo..hi) and store its new records."""
@@ -286,8 +250,7 @@ class FileIngest:
         self._script("ingest_hash")
         for line, entry, reason in self._script("ingest_chunk_check"):
             self._bad(line, entry, reason)
-        counts = self.store.rows("select decision, count(*) from _cd group by decision")
-        decided = dict(counts)
+        decided = dict(self.store.rows("select decision, count(*) from _cd group by decision"))
         self.result.duplicates += decided.get("duplicate", 0)
         if not self.storing or not decided.get("new"):
             return
@@ -365,20 +328,93 @@ class FileIngest:
                 pass
 
 
+@contextlib.contextmanager
+def registered(con, **tables):
+    """Arrow tables visible to ``con`` under the given names for the block. Unregistering is
+    best effort when the block failed: in an aborted transaction DuckDB refuses every statement,
+    and the error that aborted it is the one to report."""
+    for name, table in tables.items():
+        con.register(name, table)
+    failed = True
+    try:
+        yield con
+        failed = False
+    finally:
+        for name in tables:
+            try:
+                con.unregister(name)
+            except duckdb.Error:
+                if not failed:
+                    raise
+
+
+#: segment kinds (kinds.SEGMENT_KINDS order) and roles as _jsonscan.c codes them
+_ROLES = ("assistant", "user", "human", "system", "developer", "tool", "function", "ipython")
+
+
+def _EMPTY_EXTRACTED():
+    import pyarrow as pa
+
+    xt = pa.table({"ok": pa.array([], pa.bool_()), "pk": pa.array([], pa.int64()), "line": pa.array([], pa.int64()),
+                   "entry": pa.array([], pa.string()), "id": pa.array([], pa.large_string()),
+                   "run": pa.array([], pa.large_string()), "step": pa.array([], pa.int64()),
+                   "environment": pa.array([], pa.large_string()), "epoch": pa.array([], pa.int32()),
+                   "covert_action": pa.array([], pa.bool_()), "score": pa.array([], pa.float64()),
+                   "meta_raw": pa.array([], pa.large_string()), "meta_extra": pa.array([], pa.large_string())})
+    xs = pa.table({"pk": pa.array([], pa.int64()), "ordinal": pa.array([], pa.int32()), "role": pa.array([], pa.string()),
+                   "kind": pa.array([], pa.string()), "text": pa.array([], pa.large_string()),
+                   "redacted": pa.array([], pa.bool_())})
+    return xt, xs
+
+
+def _extract(chunk: LineChunk, candidates, numbers, keys: tuple[bytes, ...], extra_keys: tuple[bytes, ...]):
+    """The compiled extractor over the chunk's ``candidates`` (line indexes): ((_xt, _xs) Arrow
+    tables, mask of the candidates it took). The tables view its buffers without copying."""
+    import pyarrow as pa
+
+    from cotwatch.analytics.ingest import _jsonscan
+    from cotwatch.analytics.kinds import SEGMENT_KINDS
+
+    if len(candidates) == 0:
+        return _EMPTY_EXTRACTED(), np.zeros(0, bool)
+    out = _jsonscan.extract_records(chunk.data, chunk.bounds, np.ascontiguousarray(candidates, np.int64),
+                                    list(keys), list(extra_keys))
+    ok_b, id_c, run_c, env_c, meta_c, extra_c, step, step_v, epoch, epoch_v, covert, covert_v, score, score_v, segs = out
+    k = len(candidates)
+    ok = np.frombuffer(ok_b, np.bool_)
+
+    def strings(col):
+        offsets, data, valid = col
+        mask = pa.array(np.frombuffer(valid, np.bool_)).buffers()[1]
+        return pa.LargeStringArray.from_buffers(k, pa.py_buffer(offsets), pa.py_buffer(data), mask)
+
+    def numbers_of(values, valid, dtype, arrow_type):
+        return pa.array(np.frombuffer(values, dtype), arrow_type, mask=~np.frombuffer(valid, np.bool_))
+
+    keys_of = numbers[candidates]
+    xt = pa.table({
+        "ok": pa.array(ok), "pk": pa.array(keys_of), "line": pa.array(keys_of),
+        "entry": pa.nulls(k, pa.string()),
+        "id": strings(id_c), "run": strings(run_c), "step": numbers_of(step, step_v, np.int64, pa.int64()),
+        "environment": strings(env_c), "epoch": numbers_of(epoch, epoch_v, np.int32, pa.int32()),
+        "covert_action": numbers_of(covert, covert_v, np.bool_, pa.bool_()),
+        "score": numbers_of(score, score_v, np.float64, pa.float64()),
+        "meta_raw": strings(meta_c), "meta_extra": strings(extra_c),
+    })
+    rec, ordinal, kind, role, redacted, (text_offsets, text_data) = segs
+    rec = np.frombuffer(rec, np.int64)
+    xs = pa.table({
+        "pk": pa.array(keys_of[rec]),
+        "ordinal": pa.array(np.frombuffer(ordinal, np.int32)),
+        "role": pa.array(np.array(_ROLES, object)[np.frombuffer(role, np.uint8)], pa.string()),
+        "kind": pa.array(np.array(SEGMENT_KINDS, object)[np.frombuffer(kind, np.uint8)], pa.string()),
+        "text": pa.LargeStringArray.from_buffers(len(rec), pa.py_buffer(text_offsets), pa.py_buffer(text_data)),
+        "redacted": pa.array(np.frombuffer(redacted, np.bool_)),
+    })
+    return (xt, xs), ok
+
+
 def _where(path: str, line: int | None, entry: str | None) -> str:
     if line is not None:
         return f"{path}:{line}"
     return f"{path} [{entry}]" if entry else path
-
-
-def _json_path(key: str) -> str:
-    """A JSON path to the top-level ``key`` (quoted: any key without '"' or backslashes)."""
-    if '"' in key or "\\" in key:
-        raise InputError(f"field name {key!r}: quotes and backslashes are not supported in --field")
-    return f'$."{key}"'
-
-
-def _role_kinds() -> dict[str, str]:
-    from cotwatch.analytics.ingest.records import _ROLE_KINDS
-
-    return _ROLE_KINDS

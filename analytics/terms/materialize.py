@@ -165,12 +165,25 @@ def _count_arrays(batch, *, with_cells: bool) -> dict:
         other = np.flatnonzero(~ascii_rows)
         rewritten = _replace_separator_punctuation(text.take(pa.array(other)))
         still = ~pc.string_is_ascii(rewritten).to_numpy(zero_copy_only=False)
-        rows = rewritten.to_pylist()
-        for i in np.flatnonzero(still).tolist():
-            rows[i] = "\n".join(TOKEN_RE.findall(normalize(rows[i])))
-        encoded = [row.encode() for row in rows]
-        sizes = np.fromiter(map(len, encoded), np.int64, len(encoded))
-        extra = b"".join(encoded)
+        if lengths_of(rewritten).sum() <= PIECE_BYTES * 4:  # the usual small batch: all at once
+            rows = rewritten.to_pylist()
+            for i in np.flatnonzero(still).tolist():
+                rows[i] = "\n".join(TOKEN_RE.findall(normalize(rows[i])))
+            encoded = [row.encode() for row in rows]
+            sizes = np.fromiter(map(len, encoded), np.int64, len(encoded))
+            extra = b"".join(encoded)
+            del rows, encoded
+        else:  # a lot of such text: one row at a time, so only one row's Python strings live
+            buffer, sizes = bytearray(), np.zeros(len(other), np.int64)
+            for i in range(len(other)):
+                row = rewritten[i].as_py() or ""
+                piece = ("\n".join(TOKEN_RE.findall(normalize(row))) if still[i] else row).encode()
+                buffer += piece
+                sizes[i] = len(piece)
+                del row, piece
+            extra = bytes(buffer)
+            del buffer
+        del rewritten
         row_starts, row_ends = row_starts.copy(), row_ends.copy()
         row_ends[other] = np.cumsum(sizes)
         row_starts[other] = row_ends[other] - sizes
@@ -216,12 +229,17 @@ def _in_pieces(batch, piece: int | None = None):
     long_rows = np.flatnonzero(lengths > piece)
     if len(long_rows) == 0:
         return batch
+    # ASCII rows are counted in place by the compiled byte path, whatever their length
+    ascii_long = pc.string_is_ascii(batch.column("text").take(pa.array(long_rows))).to_numpy(zero_copy_only=False)
+    long_rows = long_rows[~ascii_long]
+    if len(long_rows) == 0:
+        return batch
     parts, start = [], 0
     text_index = batch.schema.get_field_index("text")
     for row in long_rows.tolist():
         if row > start:
             parts.append(batch.slice(start, row - start))
-        data = batch.column("text")[row].as_buffer().to_pybytes()
+        data = memoryview(batch.column("text")[row].as_buffer())
         cuts, pos = [0], piece
         while pos < len(data):
             found = _WHITESPACE_BYTE.search(data, pos)
@@ -230,15 +248,23 @@ def _in_pieces(batch, piece: int | None = None):
             cuts.append(found.end())
             pos = found.end() + piece
         cuts.append(len(data))
-        texts = [data[a:b].decode("utf-8") for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
-        rows = batch.slice(row, 1).take(pa.array(np.zeros(len(texts), np.int64)))
-        parts.append(rows.set_column(text_index, batch.schema.field("text"),
-                                     pa.array(texts, batch.schema.field("text").type)))
+        texts = [str(data[a:b], "utf-8") for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
         del data
+        rest = batch.slice(row, 1).remove_column(text_index).take(pa.array(np.zeros(len(texts), np.int64)))
+        parts.append(rest.add_column(text_index, batch.schema.field("text"),
+                                     pa.array(texts, batch.schema.field("text").type)))
+        del texts
         start = row + 1
     if start < batch.num_rows:
         parts.append(batch.slice(start))
     return pa.concat_tables(parts).combine_chunks()
+
+
+def lengths_of(strings) -> np.ndarray:
+    """Byte length of each string of an Arrow array (0 for nulls)."""
+    import pyarrow.compute as pc
+
+    return pc.binary_length(strings).fill_null(0).to_numpy(zero_copy_only=False)
 
 
 def _cells_of_docs(batch, starts: np.ndarray):

@@ -1,13 +1,12 @@
 -- ingest_hash: content hashes of the staged chunk (_ct transcripts with canonical metadata, _cs
 -- segments; macros from ingest_hash_macros), and whether each record has any text (a redacted
--- segment, or one with a character outside Python's whitespace: $nonblank). Records staged with
--- their segments' digests already (_ct.digests, _ct.has_text: the plain JSONL shape) use them.
--- Creates _chash(pk, content_hash, has_text).
+-- segment, or one with a character outside Python's whitespace: $nonblank). Creates
+-- _chash(pk, content_hash, has_text).
 create or replace temp table _chash as
 select t.pk,
-       cw_record_digest(t.run, t.step, t.environment, t.epoch, t.covert_action, t.score, t.metadata,
-                        coalesce(t.digests, d.digests)) as content_hash,
-       coalesce(t.has_text, d.has_text, false) as has_text
+       cw_record_digest(t.run, t.step, t.environment, t.epoch, t.covert_action, t.score, t.metadata, d.digests)
+           as content_hash,
+       coalesce(d.has_text, false) as has_text
 from _ct t
 left join (
     select pk, string_agg(cw_segment_digest(kind, role, redacted, text), '' order by ordinal) as digests,
