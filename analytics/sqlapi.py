@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -150,7 +151,10 @@ def _stay_local(store: Store, directories: list[str]) -> None:
         con.execute("set allowed_directories = $dirs", {"dirs": directories})
         con.execute("set enable_external_access = false")
         return
-    current = sorted(con.execute("select current_setting('allowed_directories')").fetchall()[0][0] or [])
+    allowed, spill = con.execute(
+        "select current_setting('allowed_directories'), current_setting('temp_directory')").fetchall()[0]
+    spill = (spill or "").rstrip(os.sep) + os.sep  # DuckDB allows its own spill directory itself
+    current = sorted(d for d in (allowed or []) if d.rstrip(os.sep) + os.sep != spill)
     if current != directories:  # the instance is shared by another open_sql of the same file
         raise StoreLocked(
             f"{store.path}: already open for SQL in this process with other --allow-read directories "
@@ -319,9 +323,16 @@ def _fetch(cursor, query: str, bound: dict[str, Any], *, max_rows: int | None, t
     import pyarrow as pa
 
     fired = threading.Event()
+    ctrl_c = threading.Event()
 
     def interrupt() -> None:
         fired.set()
+        cursor.interrupt()
+
+    def on_sigint(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+        # DuckDB checks for Python's own SIGINT flag only now and then; interrupting the
+        # cursor stops the query at once, whatever phase it is in.
+        ctrl_c.set()
         cursor.interrupt()
 
     timer = None
@@ -329,6 +340,9 @@ def _fetch(cursor, query: str, bound: dict[str, Any], *, max_rows: int | None, t
         timer = threading.Timer(float(timeout), interrupt)
         timer.daemon = True
         timer.start()
+    own_sigint = threading.current_thread() is threading.main_thread()
+    if own_sigint:
+        previous = signal.signal(signal.SIGINT, on_sigint)
     batches: list[pa.RecordBatch] = []
     rows = 0
     truncated = False
@@ -354,6 +368,8 @@ def _fetch(cursor, query: str, bound: dict[str, Any], *, max_rows: int | None, t
         # ArrowException; a SIGINT while DuckDB computes surfaces as RuntimeError("Query interrupted").
         if type(exc) is RuntimeError and str(exc) != "Query interrupted":
             raise
+        if ctrl_c.is_set():
+            raise KeyboardInterrupt from exc
         if fired.is_set():
             raise QueryTimeout(
                 f"{what} interrupted after its time limit of {float(timeout or 0):g}s "
@@ -375,6 +391,10 @@ def _fetch(cursor, query: str, bound: dict[str, Any], *, max_rows: int | None, t
     finally:
         if timer is not None:
             timer.cancel()
+        if own_sigint:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if ctrl_c.is_set():  # Ctrl-C after the last batch: still an interrupt
+        raise KeyboardInterrupt
     table = pa.Table.from_batches(batches, schema=schema).rename_columns(names)
     if truncated:
         table = table.slice(0, max_rows)

@@ -50,6 +50,18 @@ class RuleScorer:
             threshold=0.5, card={"fixture": True, "version": version},
         )
 
+    @property
+    def decision(self):
+        """The transcript decision: flagged when any sentence reaches the 0.5 threshold (100,000
+        null scores of 0, so the length correction holds back no transcript under 10,000
+        sentences: the rule stays "any sentence", which the tests re-count in Python)."""
+        import numpy as np
+        from cotwatch.classifiers.decision import TranscriptDecision
+
+        if getattr(self, "_decision", None) is None:
+            self._decision = TranscriptDecision(sentence_threshold=0.5, alpha=0.05, null_scores=np.zeros(100_000))
+        return self._decision
+
     def score(self, texts, *, cascade=True, cache=None, hashes=None, progress=None):
         import numpy as np
 

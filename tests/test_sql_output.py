@@ -272,3 +272,22 @@ def test_nested_columns_are_json_in_csv(hostile_db, cli):
     res = cli("sql", "select 'nan'::double as nan, 'inf'::double as inf, [1.5, 'nan'::double] as l", "--format", "json",
               "--db", hostile_db)
     assert json.loads(res.out) == [{"nan": None, "inf": "Infinity", "l": [1.5, None]}]
+
+
+def test_allow_read_resolves_symlinks_and_is_one_setting_per_open_file(hostile_db, tmp_path):
+    from cotwatch.analytics.errors import InputError, StoreLocked
+    from cotwatch.analytics.sqlapi import open_sql, run_sql
+
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (tmp_path / "secret.txt").write_text("hidden")
+    (allowed / "link.txt").symlink_to(tmp_path / "secret.txt")
+    with open_sql(hostile_db, allow_read=[allowed]) as store:
+        with pytest.raises(InputError, match="cannot read"):
+            run_sql(store, f"select content from read_text('{allowed / 'link.txt'}')")
+        with open_sql(hostile_db, allow_read=[allowed]) as again:       # same settings: shared
+            assert run_sql(again, "select count(*) as n from transcripts").frame["n"].to_list() == [13]
+        with pytest.raises(StoreLocked, match="other --allow-read directories"):
+            open_sql(hostile_db)
+    with pytest.raises(InputError, match="only local directories"):
+        open_sql(hostile_db, allow_read=["https://example.invalid/"])

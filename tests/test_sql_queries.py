@@ -135,6 +135,7 @@ def test_every_named_query_runs_on_the_demo_store(demo):
     store, records, synth = demo
     params = {
         "term_rate_by_step": {"term": synth.RISING_TERMS[0]},
+        "phrase_rate_by_step": {"phrase": synth.RISING_TERMS[0]},
         "top_rising_terms": {"from_step": 0, "to_step": 300},
         "top_falling_terms": {"from_step": 0, "to_step": 300},
         "transcripts_with_term": {"term": synth.LOOP_TERM},
