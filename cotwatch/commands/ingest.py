@@ -8,7 +8,7 @@ import click
 
 from cotwatch.options import db_option, wait_option
 
-_FORMATS = ["auto", "jsonl", "json", "inspect", "text"]
+_FORMATS = ["auto", "jsonl", "json", "inspect", "text", "scout"]
 
 
 @click.command()
