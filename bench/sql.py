@@ -29,11 +29,11 @@ from bench._util import print_table  # noqa: E402
 BASE_TERM_RATE = """
 with totals as (
     select run, step, sum(tokens) as tokens, sum(docs) as docs
-    from main.step_token_counts where scope = 'reasoning' group by run, step
+    from internal.step_token_counts where scope = 'reasoning' group by run, step
 ),
 hits as (
     select run, step, sum(occurrences) as occurrences, sum(docs_with_term) as docs_with_term
-    from main.step_term_counts where scope = 'reasoning' and term = $term group by run, step
+    from internal.step_term_counts where scope = 'reasoning' and term = $term group by run, step
 )
 select t.run, t.step, coalesce(h.occurrences, 0)::bigint as occurrences, t.tokens::bigint as tokens,
        round(1000.0 * coalesce(h.occurrences, 0) / nullif(t.tokens, 0), 4) as per_1k_tokens,
@@ -46,7 +46,7 @@ order by t.run, t.step
 BASE_VOCAB = """
 with per_term as (
     select run, step, term, sum(occurrences) as occurrences
-    from main.step_term_counts where scope = 'reasoning' group by run, step, term
+    from internal.step_term_counts where scope = 'reasoning' group by run, step, term
 ),
 vocab as (
     select run, step, count(*) as vocabulary, count(*) filter (where occurrences = 1) as hapax
@@ -54,7 +54,7 @@ vocab as (
 ),
 totals as (
     select run, step, sum(tokens) as tokens, sum(docs) as docs
-    from main.step_token_counts where scope = 'reasoning' group by run, step
+    from internal.step_token_counts where scope = 'reasoning' group by run, step
 )
 select t.run, t.step, t.docs::bigint as docs, t.tokens::bigint as tokens,
        coalesce(v.vocabulary, 0)::bigint as vocabulary, coalesce(v.hapax, 0)::bigint as hapax,
@@ -103,7 +103,8 @@ def main() -> None:
     last = (args.checkpoints - 1) * 100
     term = synth.RISING_TERMS[0]
     params = {
-        "term_rate_by_step": {"term": term}, "top_rising_terms": {"from_step": 0, "to_step": last},
+        "term_rate_by_step": {"term": term}, "phrase_rate_by_step": {"phrase": term},
+        "top_rising_terms": {"from_step": 0, "to_step": last},
         "top_falling_terms": {"from_step": 0, "to_step": last}, "transcripts_with_term": {"term": term},
         "compare_runs": {"run_a": "demo-rl", "run_b": "demo-rl"}, "top_terms_at_step": {"step": last},
     }
