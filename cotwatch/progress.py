@@ -6,10 +6,15 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 
 @contextlib.contextmanager
-def file_progress(enabled: bool) -> Iterator[Callable[[Path], Callable[[int], None]] | None]:
+def file_progress(enabled: bool, *, console: Any = None) -> Iterator[Callable[[Path], Callable[[int], None]] | None]:
+    """Yields ``factory(path) -> update(bytes_read)``, or None when not ``enabled``.
+
+    File names are shown as literal, terminal-safe text: a name holding ``[bold]`` or an escape
+    sequence is displayed, never interpreted (``console``: a rich Console, for tests)."""
     if not enabled:
         yield None
         return
@@ -22,11 +27,13 @@ def file_progress(enabled: bool) -> Iterator[Callable[[Path], Callable[[int], No
         TransferSpeedColumn,
     )
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  TimeRemainingColumn(), transient=True) as bar:
+    from cotwatch.output import terminal_safe
+
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), transient=True, console=console) as bar:
 
         def factory(path: Path) -> Callable[[int], None]:
-            task = bar.add_task(path.name[-40:], total=os.path.getsize(path))
+            task = bar.add_task(terminal_safe(path.name[-40:], keep_newlines=False), total=os.path.getsize(path))
             return lambda position: bar.update(task, completed=position)
 
         yield factory

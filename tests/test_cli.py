@@ -106,3 +106,21 @@ def test_a_closed_pipe_is_quiet(small_store):
     err = proc.stderr.read().decode()
     proc.wait(timeout=60)
     assert proc.returncode == 0 and err == "", err
+
+
+def test_progress_bar_shows_file_names_literally(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from cotwatch.progress import file_progress
+
+    name = tmp_path / "[bold]x\x1b[2J:x:.jsonl"
+    name.write_text("{}\n")
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=120, emoji=True)
+    with file_progress(True, console=console) as factory:
+        factory(name)(1)
+        console.file.flush()
+    shown = buffer.getvalue()
+    assert "[bold]x\u241b[2J:x:.jsonl" in shown and "\u274c" not in shown
