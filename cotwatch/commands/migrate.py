@@ -9,9 +9,14 @@ from cotwatch.options import db_option, wait_option
 @db_option
 @wait_option
 def migrate(db, wait):
-    """Create the store if needed and apply pending schema migrations."""
+    """Create the store if needed, apply pending schema migrations, count uncounted transcripts."""
     from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.terms.materialize import resume_pending
 
     with Store.open(db, read_only=False, wait=wait) as store:
         applied = store.applied_on_open
-    click.echo(f"{store.path}: " + (f"applied {', '.join(applied)}" if applied else "schema up to date"), err=True)
+        counted = resume_pending(store)
+    message = f"applied {', '.join(applied)}" if applied else "schema up to date"
+    if counted:
+        message += f"; counted the terms of {counted} transcript(s) left uncounted"
+    click.echo(f"{store.path}: {message}", err=True)
