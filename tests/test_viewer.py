@@ -385,6 +385,8 @@ def test_flagged_sentences_are_highlighted_with_their_scores(app, truth):
     assert listed is not None and "eval_awareness 0.900" in listed["_text"]
     results = page.tree.by_id("classifier-results")
     assert "viewer-rules" in results["_text"]
+    decision = [td for td in page.tree.find("td", "flagged")]
+    assert [td["_text"] for td in decision] == ["yes"]  # the transcript decision
 
 
 def test_hits_are_highlighted_and_anchored(app):

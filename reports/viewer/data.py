@@ -177,7 +177,11 @@ def transcript_page(reader: Reader, head: dict[str, Any], highlight=None) -> dic
                 seg.flagged.append(entry)
                 flagged_list.append(entry)
             else:
-                near = " near" if s["score"] >= NEAR_THRESHOLD * c.threshold else ""
+                if s["score"] >= c.threshold:  # above the sentence threshold in a transcript not flagged
+                    near = " above"
+                    title += "; the transcript decision did not flag this transcript"
+                else:
+                    near = " near" if s["score"] >= NEAR_THRESHOLD * c.threshold else ""
                 marks.append(Mark(s["start_char"], s["end_char"], "scored" + near, anchor=anchor, title=title,
                                   data=(("score", f"{s['score']:.6g}"), ("classifier", c.name))))
         if highlight is not None and not seg.redacted:
