@@ -133,9 +133,15 @@ def _head(path: Path, size: int = 65536) -> bytes:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
+_INSPECT_LOG_HEAD = re.compile(rb'^\s*\{\s*"version"\s*:\s*\d+\s*,')
+#: Files Inspect's eval_set writes beside the logs.
+_EVAL_SET_FILES = ("logs.json", "eval-set.json")
+
+
 def _looks_like_inspect_log(head: bytes) -> bool:
-    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return body[:1] == b"{" and b'"eval"' in head and b'"version"' in head
+    """An Inspect JSON log starts with its "version" key (eval_set's logs.json, which embeds log
+    headers under file names, does not)."""
+    return bool(_INSPECT_LOG_HEAD.match(head.removeprefix(b"\xef\xbb\xbf"))) and b'"eval"' in head
 
 
 def _sniff(path: Path) -> str:
@@ -164,9 +170,9 @@ def detect_format(path: Path, records_field: str | None = None) -> str:
     """The format of ``path`` from its extension, else from its first bytes."""
     by_suffix = _suffix_format(path)
     if by_suffix == "json?":
-        if records_field is not None or is_record_list(path):
-            return "json"
-        return "inspect"
+        if records_field is None and _looks_like_inspect_log(_head(path)):
+            return "inspect"
+        return "json"  # a list of records, or an object whose list --records-field names
     if by_suffix:
         return by_suffix
     sniffed = _sniff(path)
@@ -304,6 +310,8 @@ def _classify(path: Path, fmt: str, records_field: str | None) -> tuple[str | No
         return None, f"not a transcript file ({suffix})"
     if by_suffix == "text" and _NOT_TRANSCRIPTS.match(path.name):
         return None, "a licence or readme, not a transcript"
+    if by_suffix == "json?" and path.name in _EVAL_SET_FILES:
+        return None, "an Inspect eval_set index, not a log"
     try:
         if by_suffix == "json?":
             if records_field is not None or is_record_list(path):

@@ -203,7 +203,10 @@ class FileIngest:
             except RecordError as exc:
                 self._bad(line, None, str(exc))
                 continue
-            rec.line = line
+            if chunk.records:
+                rec.entry = f"record {line}"
+            else:
+                rec.line = line
             items.append((rec, line))
             del value
         self._stage(extracted, items, int(numbers[0]), int(numbers[-1]))
@@ -392,9 +395,12 @@ def _extract(chunk: LineChunk, candidates, numbers, keys: tuple[bytes, ...], ext
         return pa.array(np.frombuffer(values, dtype), arrow_type, mask=~np.frombuffer(valid, np.bool_))
 
     keys_of = numbers[candidates]
+    if chunk.records:  # JSON record files: a record's position, not a line
+        line_col, entry_col = pa.nulls(k, pa.int64()), pa.array([f"record {n}" for n in keys_of.tolist()], pa.string())
+    else:
+        line_col, entry_col = pa.array(keys_of), pa.nulls(k, pa.string())
     xt = pa.table({
-        "ok": pa.array(ok), "pk": pa.array(keys_of), "line": pa.array(keys_of),
-        "entry": pa.nulls(k, pa.string()),
+        "ok": pa.array(ok), "pk": pa.array(keys_of), "line": line_col, "entry": entry_col,
         "id": strings(id_c), "run": strings(run_c), "step": numbers_of(step, step_v, np.int64, pa.int64()),
         "environment": strings(env_c), "epoch": numbers_of(epoch, epoch_v, np.int32, pa.int32()),
         "covert_action": numbers_of(covert, covert_v, np.bool_, pa.bool_()),
