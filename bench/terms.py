@@ -59,6 +59,16 @@ SCOPE_CASE = ("case kind when 'reasoning' then 'reasoning' when 'reasoning_summa
               "when 'output' then 'output' else 'other' end")
 
 
+def connect(path, read_only: bool = True):
+    """A plain DuckDB connection to a store that resolves its internal tables unqualified (since
+    migration 0008 they live in the schema ``internal``)."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("set search_path = 'internal,main'")
+    return con
+
+
 def _own_peak_mb() -> float:
     """This process's peak RSS. On Linux VmHWM of its own address space: ru_maxrss of a child
     started by subprocess (vfork + exec) also counts the parent's peak before the exec."""
@@ -99,9 +109,8 @@ def run_cotwatch(db: str, workers: int | None) -> dict:
 
 
 def run_duckdb(db: str) -> dict:
-    import duckdb
 
-    con = duckdb.connect(db, read_only=True)
+    con = connect(db)
     start = time.perf_counter()
     con.execute(f"""
         create temp table per_doc as
@@ -120,9 +129,8 @@ def run_duckdb(db: str) -> dict:
 
 
 def _segments(db: str):
-    import duckdb
 
-    con = duckdb.connect(db, read_only=True)
+    con = connect(db)
     return con.sql(f"select s.transcript_pk, {SCOPE_CASE} as scope, s.text, t.run, t.step, t.environment "
                    "from segments s join transcripts t on t.pk = s.transcript_pk").fetchall()
 
@@ -199,9 +207,8 @@ def _write_cells(path: Path, occ: dict, docs: dict) -> None:
 
 def verify(name: str) -> bool:
     """Per-cell counts of a baseline equal cotwatch's, exactly (both directions)."""
-    import duckdb
 
-    con = duckdb.connect(str(OUT / "terms-work.duckdb"), read_only=True)
+    con = connect(OUT / "terms-work.duckdb")
     ours = ("select run, step, environment, scope, term, occurrences, docs_with_term "
             "from step_term_counts where occurrences > 0")
     theirs = (f"select run, step, environment, scope, term, occurrences::bigint, docs_with_term::bigint "
@@ -311,12 +318,10 @@ def phrase_store(n: int, text_mb: float) -> Path:
 
 def naive_phrase(db: Path, phrase: str, case_sensitive: bool) -> tuple[float, list]:
     """The baseline: every reasoning segment tokenized in DuckDB, the phrase matched in the lists."""
-    import duckdb
     from cotwatch.analytics.terms.specs import parse_term
 
     spec = parse_term(phrase, case_sensitive=case_sensitive)
-    con = duckdb.connect(str(db), read_only=True)
-    con.execute("set search_path = 'internal,main'")
+    con = connect(db)
     fold = "replace(s.text, '’', '''')" if case_sensitive else "lower(replace(s.text, '’', ''''))"
     start = time.perf_counter()
     rows = con.execute(f"""
@@ -388,8 +393,33 @@ def materialized_bigrams(db: Path) -> dict:
             "query_seconds": round(query, 3)}
 
 
+def counted_base(text_mb: float) -> Path:
+    """The generated corpus of ``prepare`` with its term counts materialized (cached)."""
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.terms import materialize as termcounts
+
+    db, _ = prepare(text_mb)
+    work = OUT / f"terms-{int(text_mb)}-counted.duckdb"
+    if not work.exists():
+        tmp = work.with_suffix(".tmp.duckdb")
+        shutil.copy(db, tmp)
+        with Store.open(tmp, read_only=False) as store:
+            termcounts.materialize(store)
+        tmp.rename(work)
+    return migrated(work)
+
+
+def migrated(db: Path) -> Path:
+    """``db`` with every migration of this checkout applied (readers refuse a store behind)."""
+    from cotwatch.analytics.store.database import Store
+
+    with Store.open(db, read_only=False):
+        pass
+    return db
+
+
 def run_phrases(n: int, text_mb: float, repeat: int) -> dict:
-    db = phrase_store(n, text_mb)
+    db = migrated(phrase_store(n, text_mb))
     info = json.loads((OUT / f"phrases-{n}.json").read_text())
     print(f"phrase store: {info['transcripts']:,} transcripts, {info['text_mb']:.0f} MB of text (counted by "
           f"materialize in {info['materialize_seconds']:.0f}s); {os.cpu_count()} CPUs, shared machine")
@@ -418,8 +448,7 @@ def run_phrases(n: int, text_mb: float, repeat: int) -> dict:
               f"lists only {best['lists_only']:6.2f}s ({best['lists_only'] / best['cotwatch']:.1f}x) | "
               f"naive DuckDB {best['naive_duckdb']:6.2f}s ({best['naive_duckdb'] / best['cotwatch']:.1f}x) | "
               f"identical {same}")
-    base, _ = prepare(text_mb)
-    alt = materialized_bigrams(base)
+    alt = materialized_bigrams(counted_base(text_mb))
     print(f"materialized bigrams on the base corpus ({alt['text_mb']} MB): built in {alt['build_seconds']}s, "
           f"{alt['bigram_rows']:,} rows = {alt['rows_ratio']}x the unigram list entries; a bigram series "
           f"from them {alt['query_seconds']}s")
@@ -435,16 +464,7 @@ def run_usage(text_mb: float, term: str) -> dict:
     from cotwatch.classifiers.usage import usage_drift
     from scipy.stats import spearmanr
 
-    db, _ = prepare(text_mb)
-    work = OUT / f"usage-{int(text_mb)}.duckdb"
-    if not work.exists():  # the base corpus with its counts (prepare defers them)
-        from cotwatch.analytics.terms import materialize as termcounts
-
-        tmp = work.with_suffix(".tmp.duckdb")
-        shutil.copy(db, tmp)
-        with Store.open(tmp, read_only=False) as store:
-            termcounts.materialize(store)
-        tmp.rename(work)
+    work = counted_base(text_mb)
     out: dict = {}
     every = {"cap": 10 ** 9, "per_transcript": 10 ** 6}
     with Store.open(work) as store:
@@ -487,9 +507,8 @@ def prepare(text_mb: float) -> tuple[Path, float]:
             ingest_paths(store, [corpus], count_terms=False)
         tmp.rename(db)
         corpus.unlink()
-    import duckdb
 
-    con = duckdb.connect(str(db), read_only=True)
+    con = connect(db)
     mb = con.execute("select sum(strlen(text)) / 1e6 from segments").fetchall()[0][0]
     con.close()
     return db, mb
@@ -500,7 +519,6 @@ def widen(db: Path, words_per_segment: int = 40, vocabulary: int = 200_000) -> P
     of ~``words_per_segment`` words drawn from wordfreq's top ``vocabulary`` English words at
     their real frequencies, so a batch meets tens of thousands of distinct tokens (the generated
     run alone has ~1,500) and most transcripts hold many words that occur once."""
-    import duckdb
     import numpy as np
     import pyarrow as pa
     import wordfreq
@@ -513,7 +531,7 @@ def widen(db: Path, words_per_segment: int = 40, vocabulary: int = 200_000) -> P
     words = wordfreq.top_n_list("en", vocabulary)
     weights = np.array([wordfreq.word_frequency(w, "en") for w in words])
     rng = np.random.default_rng(11)
-    con = duckdb.connect(str(tmp))
+    con = connect(tmp, read_only=False)
     seg = con.sql("select transcript_pk, ordinal, role, kind, text, redacted from segments").to_arrow_table()
     n = rng.poisson(words_per_segment, seg.num_rows)
     draws = rng.choice(len(words), size=int(n.sum()), p=weights / weights.sum())
@@ -576,12 +594,11 @@ def main() -> None:
         return
     db, mb = prepare(args.text_mb)
     if args.vocab == "wide":  # built in a child: its memory must not count in the methods' peak RSS
-        import duckdb
 
         subprocess.run([sys.executable, __file__, "--method", "widen", "--db", str(db)], check=True,
                        stdout=subprocess.DEVNULL)
         db = db.with_name(db.stem + "-wide.duckdb")
-        with duckdb.connect(str(db), read_only=True) as con:
+        with connect(db) as con:
             mb = con.execute("select sum(strlen(text)) / 1e6 from segments").fetchall()[0][0]
     print(f"corpus: {db.name}, {mb:.1f} MB of segment text; {os.cpu_count()} CPUs (shared machine: noisy timings)")
     methods = [m for m in args.methods.split(",") if m]

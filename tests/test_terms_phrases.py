@@ -14,7 +14,7 @@ from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.terms import kwic, term_rates
 from cotwatch.analytics.terms.phrases import RE2_DISAGREES, TokenSequence
 from cotwatch.analytics.terms.specs import load_watchlist, parse_term
-from cotwatch.analytics.terms.tokens import TOKEN_RE, tokenize
+from cotwatch.analytics.terms.tokens import tokenize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,7 +63,7 @@ HOSTILE = [
     "x² ½ ① ٣ 42nd x²-½ 常数国 常数 国 a\U0001123fb a b",  # U+1123F: a letter to RE2, a separator to Python 3.11
     "wait, but... Wait — but WAIT\nbut wait but",
 ]
-ALPHABET = st.sampled_from(list("ab '’-_\n İıΣσςé\u0301\u00a0—…½9\U0001123f") + ["ab", "Ab", "b'a", "a b"])
+ALPHABET = st.sampled_from(list("ab '’-_\n İıΣσςé\u0301\u00a0—…½9\U0001123f") + ["ab", "Ab", "b'a", "a b", "ba ", "ba"])
 
 
 def check(text: str, phrase: tuple[str, ...], case_sensitive: bool = False) -> None:
@@ -92,12 +92,13 @@ def test_examples_from_the_docs():
     assert TokenSequence(("autop", "run")).count(HOSTILE[0]) == 5
     assert TokenSequence(("autop", "run")).count("autop''run autop' run") == 2
     assert TokenSequence(("ha", "ha")).count("ha ha ha ha") == 3
+    assert TokenSequence(("ba", "ba", "b")).count("ba ba ba b") == 1  # a failed hit hides an occurrence
     assert TokenSequence(("Wait",), case_sensitive=True).count("wait Wait WAIT Wait’s") == 1
     assert TokenSequence(("i", "stanbul")).count("İstanbul") == 1  # 'İ'.lower() is 'i' + a combining dot
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(ALPHABET, max_size=30).map("".join), st.integers(1, 3), st.booleans())
+@settings(max_examples=400, deadline=None)
+@given(st.lists(ALPHABET, max_size=30).map("".join), st.integers(1, 4), st.booleans())
 def test_sequences_equal_the_contract_property(text, n, case_sensitive):
     tokens = hand_tokens(text, fold=not case_sensitive)
     for i in range(len(tokens) - n + 1):

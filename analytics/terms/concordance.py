@@ -10,7 +10,7 @@ from cotwatch.analytics.errors import InputError
 from cotwatch.analytics.kinds import kinds_of_stored_scope
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.store.sqlfiles import load_sql
-from cotwatch.analytics.terms.phrases import TokenSequence, original_offsets, sequence_of
+from cotwatch.analytics.terms.phrases import TokenSequence, original_offsets, sequence_of, sequences_filter
 from cotwatch.analytics.terms.rates import RunArg, _check_scope, _specs, resolve_terms, run_list
 from cotwatch.analytics.terms.specs import TermSpec, Watchlist
 from cotwatch.analytics.terms.tokens import TOKEN_RE, normalize
@@ -44,19 +44,11 @@ def kwic(store: Store, term: str | TermSpec, run: RunArg = None, step: int | Non
     kinds = [k for s in stored for k in kinds_of_stored_scope(s)]
     matches = resolve_terms(store, [spec])
     wanted = set(matches["term"].to_list())
-    sequences = [sequence_of(leaf) for leaf in spec.leaves() if leaf.needs_text]
-    all_ids: list[list[int]] = []
-    live: list[TokenSequence] = []
-    for seq in sequences:
-        ids = _ids(store, seq.candidate_tokens())
-        if ids is not None:
-            all_ids.append(ids)
-            live.append(seq)
+    live, rare, prefilter = sequences_filter(store, [sequence_of(leaf) for leaf in spec.leaves() if leaf.needs_text])
     rows: list[tuple] = []
     if wanted or live:
-        params = {"any_ids": matches["term_id"].to_list(), "all_ids": all_ids,
-                  "prefilter": "|".join(f"(?:{s.prefilter()})" for s in live) or None, "scopes": list(stored),
-                  "kinds": kinds, "runs": runs, "step": step, "environment": environment}
+        params = {"any_ids": matches["term_id"].to_list(), "rare_ids": rare, "prefilter": prefilter,
+                  "scopes": list(stored), "kinds": kinds, "runs": runs, "step": step, "environment": environment}
         cursor = store.con.cursor()  # the candidate stream stays open while texts are read
         try:
             reader = cursor.sql(load_sql("term_kwic_docs"), params=params).to_arrow_reader(64)
@@ -83,13 +75,6 @@ def _collect(store: Store, reader, wanted: set[str], live: list[TokenSequence], 
                         yield d["transcript_id"], d["run"], d["step"], d["environment"], left, match, right
 
     return list(itertools.islice(lines(), limit))
-
-
-def _ids(store: Store, tokens: list[str]) -> list[int] | None:
-    if not tokens:
-        return []
-    found = dict((term, tid) for tid, term in store.rows(load_sql("term_vocab_exact"), {"terms": tokens}))
-    return [found[t] for t in tokens] if len(found) == len(tokens) else None
 
 
 def check_step(store: Store, step: int, runs, stored_scopes, environment: str | None = None) -> None:

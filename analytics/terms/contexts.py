@@ -17,8 +17,8 @@ from cotwatch.analytics.errors import InputError
 from cotwatch.analytics.kinds import kinds_of_stored_scope
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.store.sqlfiles import load_sql
-from cotwatch.analytics.terms.concordance import _ids, counted_steps
-from cotwatch.analytics.terms.phrases import original_offsets, sequence_of
+from cotwatch.analytics.terms.concordance import counted_steps
+from cotwatch.analytics.terms.phrases import original_offsets, sequence_of, sequences_filter
 from cotwatch.analytics.terms.rates import RunArg, _check_scope, _specs, resolve_terms, runs_or_only
 from cotwatch.analytics.terms.specs import TermSpec, Watchlist
 from cotwatch.analytics.terms.tokens import TOKEN_RE, normalize
@@ -45,20 +45,12 @@ def term_contexts(store: Store, term: str | TermSpec, run: RunArg = None, window
     kinds = [k for s in stored for k in kinds_of_stored_scope(s)]
     matches = resolve_terms(store, [spec])
     wanted = set(matches["term"].to_list())
-    live, all_ids = [], []
-    for leaf in spec.leaves():
-        if leaf.needs_text:
-            seq = sequence_of(leaf)
-            ids = _ids(store, seq.candidate_tokens())
-            if ids is not None:
-                live.append(seq)
-                all_ids.append(ids)
+    live, rare, prefilter = sequences_filter(store, [sequence_of(leaf) for leaf in spec.leaves() if leaf.needs_text])
     rows: list[tuple] = []
     if wanted or live:
-        prefilter = "|".join(f"(?:{s.prefilter()})" for s in live) or None
         for name in runs:
             for step in counted_steps(store, [name], stored, environment):
-                params = {"any_ids": matches["term_id"].to_list(), "all_ids": all_ids, "prefilter": prefilter,
+                params = {"any_ids": matches["term_id"].to_list(), "rare_ids": rare, "prefilter": prefilter,
                           "scopes": list(stored), "kinds": kinds, "runs": [name], "step": step,
                           "environment": environment, "seed": seed}
                 rows += _step_contexts(store, params, wanted, live, kinds, window, cap, per_transcript, seed)

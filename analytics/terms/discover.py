@@ -13,7 +13,7 @@ from cotwatch.analytics.terms import notes
 from cotwatch.analytics.terms import stats as term_stats
 from cotwatch.analytics.terms.concordance import _cut, _kwic_lines
 from cotwatch.analytics.terms.filters import StopwordsArg, TermFilter, term_filter
-from cotwatch.analytics.terms.phrases import TokenSequence, candidate_segments
+from cotwatch.analytics.terms.phrases import TokenSequence, candidate_ids, candidate_segments
 from cotwatch.analytics.terms.rates import RunArg, _cells, _check_scope, runs_or_only
 
 # --------------------------------------------------------------------------------------------
@@ -253,10 +253,9 @@ def _phrase_examples(store: Store, run: str, steps: list[int], phrases: list[str
     out = []
     for phrase in phrases:
         seq = TokenSequence(tuple(phrase.split(" ")))
-        found = dict((t, i) for i, t in store.rows(load_sql("term_vocab_exact"), {"terms": seq.candidate_tokens()}))
+        ids = candidate_ids(store, seq)
         line = ""
-        if len(found) == len(seq.candidate_tokens()):
-            ids = [found[t] for t in seq.candidate_tokens()]
+        if ids is not None:
             for _, texts in candidate_segments(store, seq, ids, [scope], kinds, [run], environment, steps, 256):
                 for text in texts:
                     spans = seq.spans(text)

@@ -7,9 +7,12 @@ text that can hold it, in three steps:
 1. **candidates** — transcripts whose per-transcript token lists (``doc_term_lists``) hold every
    folded token of the sequence (a necessary condition, answered from the lists, no text read);
 2. **prefilter** — DuckDB's RE2 keeps the segments of those transcripts whose text matches the
-   tokens joined by runs of non-letters, case-insensitively (a superset of the exact matches:
-   RE2's case folding covers every Python lowercase mapping; a segment holding one of the few
-   characters on which RE2 and Python disagree, :data:`RE2_DISAGREES`, is always kept);
+   tokens joined by runs of separators, case-insensitively: a superset of the exact matches.
+   RE2's case folding covers every Python single-character lowercase mapping (checked over all
+   code points); the few characters on which RE2 and Python disagree (:data:`RE2_DISAGREES`:
+   letters of RE2's newer Unicode tables, separators to Python 3.11) count as separators in the
+   pattern, and a token ending in ``i`` may be written ``İ`` (whose Python lowercase is ``i`` plus
+   a combining dot, a separator: so no other separator need follow it);
 3. **exact count** — in Python, on the contract's own normalization of the text (``str.lower()``,
    U+2019 → ``'``; case-sensitive: only the apostrophe), a regex finds the tokens joined by
    separators, and each hit's ends are checked against the contract's token boundaries (a letter
@@ -81,7 +84,7 @@ class TokenSequence:
             if m is None:
                 return
             s, e = m.span()
-            pos = s + 1 if self.overlapping else e
+            pos = s + 1  # a hit that is not an occurrence can hide one starting inside it
             if s > 0:
                 p = norm[s - 1]
                 if p.isalnum() or (p == "'" and s > 1 and norm[s - 2].isalnum()):
@@ -90,6 +93,8 @@ class TokenSequence:
                 q = norm[e]
                 if q.isalnum() or (q == "'" and e + 1 < n and norm[e + 1].isalnum()):
                     continue
+            if not self.overlapping:  # an occurrence: the next one cannot start inside it
+                pos = e
             yield s, e
 
     def count(self, text: str) -> int:
@@ -108,8 +113,18 @@ class TokenSequence:
         def literal(token: str) -> str:  # tokens are letters, digits and inner apostrophes
             return "".join("['\u2019]" if c == "'" else c for c in token)
 
-        body = r"[^\pL\pN]+".join(literal(t) for t in self.tokens)
-        return ("" if self.case_sensitive else "(?i)") + f"(?:{body})|[{RE2_DISAGREES}]"
+        separator = f"(?:[^\\pL\\pN]|[{RE2_DISAGREES[1:]}])"
+        if self.case_sensitive:
+            return f"{separator}+".join(literal(t) for t in self.tokens)
+        parts = []
+        for k, token in enumerate(self.tokens):
+            last = k == len(self.tokens) - 1
+            if token.endswith("i"):  # 'İ' lowercases to 'i' + a combining dot (a separator)
+                head = literal(token[:-1])
+                parts.append(f"{head}(?:\u0130|i)" if last else f"{head}(?:\u0130{separator}*|i{separator}+)")
+            else:
+                parts.append(literal(token) + ("" if last else f"{separator}+"))
+        return "(?i)" + "".join(parts)
 
     def candidate_tokens(self) -> list[str]:
         """Folded tokens every transcript holding the sequence holds in its token lists. (A
@@ -168,20 +183,35 @@ def text_hits(store: Store, labelled: Sequence[tuple[str, object]], scopes: Sequ
     })
 
 
-def _candidate_ids(store: Store, matcher: TokenSequence) -> list[int] | None:
-    """Term ids of the sequence's candidate tokens; None when one was never counted (no
-    transcript can hold the sequence)."""
+def candidate_ids(store: Store, matcher: TokenSequence) -> list[int] | None:
+    """Term ids of the sequence's candidate tokens, rarest first; None when one was never counted
+    (no transcript can hold the sequence)."""
     tokens = matcher.candidate_tokens()
     if not tokens:
         return []
-    found = dict((term, tid) for tid, term in store.rows(load_sql("term_vocab_exact"), {"terms": tokens}))
+    found = store.rows(load_sql("term_doc_frequency"), {"terms": tokens})
     if len(found) < len(tokens):
         return None
-    return [found[t] for t in tokens]
+    return [tid for tid, _, _ in found]
+
+
+def sequences_filter(store: Store, sequences: Sequence[TokenSequence]):
+    """For finding transcripts that can hold any of ``sequences``: (the sequences that can occur at
+    all, the rarest token id of each — None when one has no token to filter on — and their
+    prefilters joined into one RE2 pattern, None when no sequence can occur)."""
+    live, rare = [], []
+    for seq in sequences:
+        ids = candidate_ids(store, seq)
+        if ids is None:
+            continue
+        live.append(seq)
+        rare.append(ids[0] if ids else None)
+    prefilter = "|".join(f"(?:{s.prefilter()})" for s in live) or None
+    return live, (None if None in rare else rare), prefilter
 
 
 def _count_sequence(store: Store, matcher: TokenSequence, scopes, kinds, runs, environment, steps) -> dict[int, int]:
-    ids = _candidate_ids(store, matcher)
+    ids = candidate_ids(store, matcher)
     if ids is None:
         return {}
     counts: dict[int, int] = {}
@@ -197,9 +227,10 @@ def _count_sequence(store: Store, matcher: TokenSequence, scopes, kinds, runs, e
 def candidate_segments(store: Store, matcher: TokenSequence, ids: list[int], scopes, kinds, runs, environment,
                        steps, batch_rows: int = 20_000):
     """Batches (pks, texts) of the segments that pass the candidate lists and the prefilter."""
-    params = {"ids": ids, "scopes": list(scopes), "kinds": list(kinds), "runs": list(runs) if runs else None,
-              "environment": environment, "steps": list(steps) if steps is not None else None,
-              "prefilter": matcher.prefilter()}
+    rarest = (list(ids) + [None] * 5)[:5]  # the five rarest tokens filter; the exact count does the rest
+    params = {**{f"i{k + 1}": rarest[k] for k in range(5)}, "scopes": list(scopes), "kinds": list(kinds),
+              "runs": list(runs) if runs else None, "environment": environment,
+              "steps": list(steps) if steps is not None else None, "prefilter": matcher.prefilter()}
     reader = store.con.sql(load_sql("term_text_segments"), params=params).to_arrow_reader(batch_rows)
     for batch in reader:
         yield batch.column(0).to_pylist(), batch.column(1).to_pylist()

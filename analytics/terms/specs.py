@@ -31,7 +31,7 @@ from importlib import resources
 from pathlib import Path
 
 from cotwatch.analytics.errors import InputError, SpecError
-from cotwatch.analytics.regexes import BoundedRegex, compile_bounded
+from cotwatch.analytics.regexes import compile_bounded
 from cotwatch.analytics.terms.tokens import TOKEN_RE, normalize
 
 DEFAULT_WATCHLIST = "default"

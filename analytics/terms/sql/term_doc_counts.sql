@@ -9,7 +9,8 @@ with hits as (
     select d.transcript_pk, unnest(d.term_ids) as term_id,
            unnest(list_resize(d.counts, len(d.term_ids), 1)) as n  -- counts > 1 first (0007)
     from doc_term_lists d
-    where list_contains($scopes, d.scope) and list_has_any(d.term_ids, $ids::integer[])
+    where len($ids::integer[]) > 0  -- folded to false when only text hits are counted: no scan
+      and list_contains($scopes, d.scope) and list_has_any(d.term_ids, $ids::integer[])
 ), per_doc as (
     select transcript_pk, label, sum(n)::bigint as x
     from (
