@@ -4,8 +4,9 @@ A *job* reads shards (``cotwatch.analytics.scale.shards``; local paths or object
 a callable class built once per worker, ``kernel(table, source) -> {name: Arrow table}`` — on
 batches of whole transcripts, and writes each output as ``<job dir>/<name>/part-<id>.parquet``.
 When every batch is written, the driver writes ``<job dir>/_SUCCESS`` (a JSON manifest naming the
-parts). A merge (``cotwatch.analytics.scale.terms_job``, ``cotwatch.classifiers.shard_scores``) reads only the parts the
-manifest names, in one store transaction that also records the job id in ``jobs``
+parts). A merge — :func:`merge_job`, the one skeleton that ``cotwatch.analytics.scale.terms_job``
+and ``cotwatch.classifiers.shard_scores`` fill in — reads only the parts the manifest names, in
+one store transaction that also records the job id in ``jobs``
 (``migrations/0006_jobs.sql``): a job without ``_SUCCESS`` (killed, failed) merges nothing and a
 job already in ``jobs`` is never merged twice.
 
@@ -531,6 +532,40 @@ def open_for_merge(db, wait: float):
             raise InputError(f"{db.path}: opened read-only; a merge writes")
         return db, False
     return Store.open(db, read_only=False, wait=wait), True
+
+
+def merge_job(store, job_dir: str | os.PathLike[str], kind: str, *, todo_sql: str, rows_column: str,
+              merge_chunk, prepare=None, merge_rows: int, sql_package: str = "cotwatch.analytics") -> MergeResult:
+    """The one merge skeleton of every shard job (terms, scores): in one store transaction,
+    refuse a job already merged (``already_merged``), pick one part per transcript and refuse
+    conflicting content (:func:`pick_transcripts`), insert the transcripts the store lacks
+    (:func:`stage_missing`), let the kind choose the transcripts to merge (``todo_sql``, creating
+    ``_job_todo(run, transcript_id, part, pk)``), hand the job's parts to ``merge_chunk(store, job,
+    parts, context)`` in chunks of about ``merge_rows`` rows of ``rows_column``, and record the
+    job in the ledger. ``prepare(store, job) -> (context, todo_params)`` runs first inside the
+    transaction (e.g. registering a classifier). A killed merge leaves nothing: it is one
+    transaction."""
+    from cotwatch.analytics.store.sqlfiles import load_sql
+
+    job = Job.load(job_dir, kind)
+    result = MergeResult(job.job_id, job.kind, job.engine)
+    with store.atomic():
+        if already_merged(store, job.job_id):
+            result.already_merged = True
+            return result
+        pick_transcripts(store, job)
+        result.transcripts = store.rows("select count(*) from _job_pick")[0][0]
+        result.added = stage_missing(store, job)
+        context, todo_params = prepare(store, job) if prepare else (None, {})
+        store.script(load_sql(todo_sql, sql_package), todo_params)
+        result.merged = store.rows("select count(*) from _job_todo")[0][0]
+        result.skipped = result.transcripts - result.merged
+        if result.merged:
+            for chunk in chunks_by_rows(job.parts, rows_column, merge_rows):
+                merge_chunk(store, job, chunk, context)
+        record_job(store, job, result)
+        store.script("drop table if exists _job_pick; drop table if exists _job_todo;")
+    return result
 
 
 def chunks_by_rows(parts: list[dict], column: str, budget: int) -> list[list[dict]]:

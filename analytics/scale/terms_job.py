@@ -20,15 +20,11 @@ from cotwatch.analytics.scale.jobs import (
     Job,
     KernelSpec,
     MergeResult,
-    already_merged,
-    chunks_by_rows,
+    merge_job,
     open_for_merge,
-    pick_transcripts,
-    record_job,
     register_partials,
     remove_job_dir,
     run_job,
-    stage_missing,
 )
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.store.sqlfiles import load_sql
@@ -78,42 +74,27 @@ def run_terms_job(input: str | os.PathLike[str], partials: str | os.PathLike[str
 
 
 def merge_terms_job(store: Store, job_dir: str | os.PathLike[str], *, merge_rows: int = MERGE_ROWS) -> MergeResult:
-    """Merge a finished terms job into ``store`` in one transaction. A job already merged is a
-    no-op (``already_merged``); transcripts already counted are skipped, never counted twice."""
-    job = Job.load(job_dir, KIND)
-    result = MergeResult(job.job_id, job.kind, job.engine)
-    with store.atomic():
-        if already_merged(store, job.job_id):
-            result.already_merged = True
-            return result
-        pick_transcripts(store, job)
-        result.transcripts = store.rows("select count(*) from _job_pick")[0][0]
-        result.added = stage_missing(store, job)
-        store.script(load_sql("shard_terms_todo"))
-        result.merged = store.rows("select count(*) from _job_todo")[0][0]
-        result.skipped = result.transcripts - result.merged
-        if result.merged:
-            _merge_counts(store, job, merge_rows)
-        record_job(store, job, result)
-        store.script("drop table if exists _job_pick; drop table if exists _job_todo;")
-    return result
+    """Merge a finished terms job into ``store`` in one transaction (:func:`merge_job`). A job
+    already merged is a no-op (``already_merged``); transcripts already counted are skipped,
+    never counted twice; per-cell sums go through the same merger as ``materialize``."""
+    return merge_job(store, job_dir, KIND, todo_sql="shard_terms_todo", rows_column="terms_rows",
+                     merge_chunk=_merge_counts, merge_rows=merge_rows)
 
 
-def _merge_counts(store: Store, job: Job, merge_rows: int) -> None:
+def _merge_counts(store: Store, job: Job, chunk: list[dict], context=None) -> None:
     from cotwatch.analytics.terms.materialize import merge_partials
 
     con = store.con
-    for chunk in chunks_by_rows(job.parts, "terms_rows", merge_rows):
-        register_partials(con, "_p_terms", job, "terms", chunk)
-        register_partials(con, "_p_tokens", job, "tokens", chunk)
-        try:
-            doc_terms = con.sql(load_sql("shard_terms_doc_terms")).to_arrow_table()
-            doc_tokens = con.sql(load_sql("shard_terms_doc_tokens")).to_arrow_table()
-        finally:
-            con.unregister("_p_terms")
-            con.unregister("_p_tokens")
-        if doc_tokens.num_rows:
-            merge_partials(store, doc_terms, doc_tokens)
+    register_partials(con, "_p_terms", job, "terms", chunk)
+    register_partials(con, "_p_tokens", job, "tokens", chunk)
+    try:
+        doc_terms = con.sql(load_sql("shard_terms_doc_terms")).to_arrow_table()
+        doc_tokens = con.sql(load_sql("shard_terms_doc_tokens")).to_arrow_table()
+    finally:
+        con.unregister("_p_terms")
+        con.unregister("_p_tokens")
+    if doc_tokens.num_rows:
+        merge_partials(store, doc_terms, doc_tokens)
 
 
 @dataclass
