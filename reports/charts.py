@@ -48,6 +48,8 @@ FEW = 10
 KEY_PREFIX = "\u2063"
 #: Vega expression that removes the prefix from a label.
 _STRIP = "slice(datum.label, 1)"
+#: Axis labels of counts: integers only (a 0–1 domain would otherwise read "0 1 1" after rounding).
+_INTEGER_LABELS = "datum.value % 1 === 0 ? format(datum.value, ',d') : ''"
 #: At most this many distinct steps get one tick each; more get integer ticks chosen by Vega.
 _EXPLICIT_TICKS = 12
 NO_DATA_COLOR = "#bdbdbd"
@@ -199,9 +201,10 @@ def overview_chart(df):
     data = with_keys(data, "run", "environment")
     steps = data["step"].n_unique()
     few = steps <= 16  # room for horizontal step labels
-    chart = alt.Chart(data, title=_title(alt, "Transcripts per checkpoint", "stacked by environment; click a bar for its evidence")).mark_bar().encode(
+    title = _title(alt, "Transcripts per checkpoint", "stacked by environment; click a bar for its evidence")
+    chart = alt.Chart(data).mark_bar().encode(
         x=alt.X("step:O", title=STEP_TITLE, axis=alt.Axis(labelAngle=0 if few else -45)),
-        y=alt.Y("transcripts:Q", title="transcripts (count)"),
+        y=alt.Y("transcripts:Q", title="transcripts (count)", axis=alt.Axis(labelExpr=_INTEGER_LABELS, tickMinStep=1)),
         color=_nominal(alt, alt.Color, "environment", "environment"),
         tooltip=[
             alt.Tooltip("run:N"), alt.Tooltip("step:Q", format="d"), alt.Tooltip("environment:N"),
@@ -211,8 +214,8 @@ def overview_chart(df):
         ],
     ).properties(width=alt.Step(36) if few else min(900, 14 * steps), height=200)
     if _runs(data) > 1:
-        chart = chart.facet(row=_nominal(alt, alt.Row, "run", "run")).resolve_scale(y="independent")
-    return chart
+        return chart.facet(row=_nominal(alt, alt.Row, "run", "run")).resolve_scale(y="independent").properties(title=title)
+    return chart.properties(title=title)
 
 
 # -- watchlist terms ------------------------------------------------------------------------
@@ -224,11 +227,11 @@ def term_rates_chart(df, columns: int = 4):
     tokens, docs, docs_with_term``.
     """
     alt = _alt()
+    import polars as pl
 
     data = _frame(df, TERM_RATE_COLUMNS, "term_rates_chart")
     terms = _in_order(data["term"].to_list())
     data = with_keys(data.with_columns(_few_label("docs")), "term", "run").sort("term", "run", "step")
-    steps = _steps(data)
     tooltip = [
         alt.Tooltip("term:N"), alt.Tooltip("run:N"), alt.Tooltip("step:Q", format="d"),
         alt.Tooltip("rate_per_1k:Q", format=".3f", title="per 1k tokens"),
@@ -238,10 +241,10 @@ def term_rates_chart(df, columns: int = 4):
         alt.Tooltip("docs:Q", format=",d", title="n (transcripts)"),
     ]
     color = _nominal(alt, alt.Color, "run", "run", legend={"symbolOpacity": 1})
-    x = _step_x(alt, steps)
     panels = []
     for term in terms:
         keep = alt.FieldEqualPredicate(field=key_column("term"), equal=KEY_PREFIX + term)
+        x = _step_x(alt, _steps(data.filter(pl.col("term") == term)))  # each panel's own steps: no stray ticks
         base = alt.Chart().encode(x=x, color=color)
         band = base.transform_filter(f"datum.docs >= {FEW}").mark_area(opacity=0.22).encode(
             y=alt.Y("rate_lo:Q", title="per 1,000 reasoning tokens"), y2="rate_hi:Q")
@@ -398,6 +401,9 @@ def awareness_chart(df):
     ).sort("run", "measure", "step")
     long = with_keys(long, "run")
     steps = _steps(long)
+    top = max([v for v in long["rate"].to_list() + long["ci_hi"].to_list() if v is not None] or [0.0])
+    # all zero (or nothing): a 0–5% axis instead of a degenerate one holding only "0%"
+    y_scale = alt.Scale(domain=[0, 0.05]) if top < 0.05 else alt.Scale(zero=True)
     tooltip = [alt.Tooltip("run:N"), alt.Tooltip("step:Q", format="d"), alt.Tooltip("measure:N"),
                alt.Tooltip("rate:Q", format=".1%", title="share of transcripts"),
                alt.Tooltip("ci_lo:Q", format=".1%", title="95% lo"), alt.Tooltip("ci_hi:Q", format=".1%", title="95% hi"),
@@ -407,7 +413,7 @@ def awareness_chart(df):
     base = alt.Chart().encode(x=_step_x(alt, steps))
     band = base.transform_filter("datum.measure === 'corrected for classifier error' && datum.ci_lo !== null").mark_area(
         opacity=0.2, color="#c0392b").encode(
-        y=alt.Y("ci_lo:Q", title="share of transcripts", axis=alt.Axis(format="%")),
+        y=alt.Y("ci_lo:Q", title="share of transcripts", axis=alt.Axis(format="%"), scale=y_scale),
         y2="ci_hi:Q")
     line = base.transform_filter("datum.rate !== null").mark_line().encode(
         y="rate:Q", color=alt.Color("measure:N", title="estimate", scale=measure_scale),
@@ -505,6 +511,15 @@ def split_measure(measure: str) -> tuple[str, str]:
     return measure, measure
 
 
+def _value_axis(alt, unit: str):
+    """Counts get integer ticks (never "0.2 transcripts"); shares a percent format."""
+    if unit == "count":
+        return alt.Axis(labelExpr=_INTEGER_LABELS, tickMinStep=1)
+    if unit.startswith("share"):
+        return alt.Axis(format="%")
+    return alt.Axis()
+
+
 def environment_breakdown_chart(df, columns: int = 2):
     """One panel per measure (and run), titled with the measure, its unit as the y-axis title,
     one line per environment over steps.
@@ -530,23 +545,23 @@ def environment_breakdown_chart(df, columns: int = 2):
     data = data.with_columns((pl.format("{} — {}", "measure", "run") if several else pl.col("measure")).alias("panel"))
     panels_order = _in_order(data["panel"].to_list())
     data = with_keys(data, "environment").sort("panel", "environment", "step")
-    steps = _steps(data)
     tooltip = [alt.Tooltip("run:N"), alt.Tooltip("environment:N"), alt.Tooltip("step:Q", format="d"),
                alt.Tooltip("measure:N"), alt.Tooltip("value:Q", format=",.4g"),
                alt.Tooltip("lo:Q", format=",.4g", title="95% lo"), alt.Tooltip("hi:Q", format=",.4g", title="95% hi"),
                alt.Tooltip("n:Q", format=",d", title="n (transcripts)")]
     color = _nominal(alt, alt.Color, "environment", "environment", legend={"symbolOpacity": 1, "labelLimit": 280})
-    x = _step_x(alt, steps)
     panels = []
     for panel in panels_order:
-        measure = data.filter(pl.col("panel") == panel)["measure"][0]
+        rows = data.filter(pl.col("panel") == panel)
+        measure = rows["measure"][0]
         name, unit = split_measure(measure)
         title = panel.replace(measure, name, 1) if name != measure else panel
-        base = alt.Chart().encode(x=x, color=color)
+        base = alt.Chart().encode(x=_step_x(alt, _steps(rows)), color=color)
+        y = alt.Y("value:Q", title=unit, axis=_value_axis(alt, unit))
         band = base.transform_filter(f"datum.lo !== null && datum.n >= {FEW}").mark_area(opacity=0.15).encode(
             y=alt.Y("lo:Q", title=unit), y2="hi:Q")
-        line = base.mark_line().encode(y=alt.Y("value:Q", title=unit))
-        points = base.mark_point().encode(y=alt.Y("value:Q", title=unit), opacity=_few_opacity(alt), tooltip=tooltip)
+        line = base.mark_line().encode(y=y)
+        points = base.mark_point().encode(y=y, opacity=_few_opacity(alt), tooltip=tooltip)
         panels.append(alt.layer(band, line, points).transform_filter(alt.FieldEqualPredicate(field="panel", equal=panel))
                       .properties(width=300, height=160, title=alt.Title(title, fontSize=13)))
     return alt.concat(*panels, columns=columns, data=data).resolve_scale(y="independent").properties(
@@ -577,11 +592,10 @@ def usage_drift_chart(df, columns: int = 3):
     if "drift_from_previous" in data.columns:
         tooltip.insert(4, alt.Tooltip("drift_from_previous:Q", format=".3f", title="drift from previous step"))
     color = _nominal(alt, alt.Color, "run", "run", legend={"symbolOpacity": 1})
-    x = _step_x(alt, _steps(data))
     panels = []
     for term in terms:
         keep = alt.FieldEqualPredicate(field=key_column("term"), equal=KEY_PREFIX + term)
-        base = alt.Chart().encode(x=x, color=color)
+        base = alt.Chart().encode(x=_step_x(alt, _steps(data.filter(pl.col("term") == term))), color=color)
         band = base.transform_filter(f"datum.contexts >= {FEW} && datum.lo !== null").mark_area(opacity=0.2).encode(
             y=alt.Y("lo:Q", title="cosine distance from first step"), y2="hi:Q")
         line = base.mark_line().encode(y="drift_from_first:Q")

@@ -22,6 +22,7 @@ SECTION_TITLES = {
     "heatmap": "Terms × checkpoints",
     "emergent": "Emergent terms",
     "word_shift": "Word shift",
+    "usage_drift": "Usage drift",
     "awareness": "Eval awareness",
     "awareness_covert": "Awareness × covert action",
     "environments": "Per-environment breakdown",

@@ -114,7 +114,7 @@ def kwic_evidence(store: Store, plan: KwicPlan, *, width: int, scope: str, watch
     return df.with_columns(
         pl.Series("left", [c[0] for c in cut], pl.String), pl.Series("right", [c[1] for c in cut], pl.String),
         pl.col("environment").fill_null("(none)"), pl.col("step").cast(pl.Int64),
-    ).select(KWIC_COLUMNS)
+    ).select(KWIC_COLUMNS).sort("run", "term", "step", maintain_order=True)
 
 
 def sentence_evidence(store: Store, classifier: str, runs: Sequence[str], per_cell: int):

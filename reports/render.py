@@ -44,7 +44,7 @@ _URL_RE = re.compile(r"(?i)\b(?:https?|ftp|wss?)://[^\s\"'`<>)\\]*")
 ROW_ATTRIBUTES = {"run": "data-run", "step": "data-step", "environment": "data-environment", "term": "data-term",
                   "transcript_id": "data-transcript-id"}
 TEXT_COLUMNS = {"left": "text kwic-left", "match": "text kwic-match", "right": "text kwic-right", "sentence": "text",
-                "text": "text", "example": "text"}
+                "text": "text", "example": "text", "context": "text"}
 
 
 def page_urls(text: str) -> list[str]:

@@ -20,6 +20,7 @@ from cotwatch.analytics.terms.shift import chained_word_shift, word_shift
 from cotwatch.analytics.terms.specs import load_watchlist
 from cotwatch.analytics.terms.stats import wilson_interval
 from cotwatch.classifiers.prevalence import awareness_prevalence
+from cotwatch.classifiers.usage import usage_drift
 from cotwatch.reports import charts
 from cotwatch.reports import evidence as ev
 from cotwatch.reports.context import (
@@ -253,6 +254,22 @@ def _shift_frame(df, run: str, from_step: int | None = None, to_step: int | None
         "rate_from", "rate_to", "shift", "occurrences_from", "occurrences_to")
 
 
+#: KWIC evidence for this many top word-shift terms per pair of checkpoints, at both checkpoints
+SHIFT_EVIDENCE_TERMS = 3
+
+
+def _remember_shift_cells(ctx: Context, df) -> None:
+    """The (run, term, step) cells of each pair's top word-shift terms, for the evidence: a click
+    on a bar shows the term's lines, and every checkpoint of a run with two has some evidence."""
+    import polars as pl
+
+    top = df.with_columns(pl.col("contribution").abs().alias("_size")).sort("_size", descending=True).group_by(
+        "run", "from_step", "to_step", maintain_order=True).head(SHIFT_EVIDENCE_TERMS)
+    cells = pl.concat([top.filter(pl.col(f"occurrences_{side}") > 0).select("run", "term", pl.col(f"{side}_step").alias("step"))
+                       for side in ("to", "from")])
+    ctx.cache.setdefault("shift_cells", []).append(cells)
+
+
 def section_word_shift(ctx: Context) -> Section:
     import polars as pl
 
@@ -268,6 +285,7 @@ def section_word_shift(ctx: Context) -> Section:
         items = []
         df = _shift_frame(word_shift(ctx.store, run=run, from_step=steps[0], to_step=steps[-1], top=opts["top"],
                                      scope=ctx.spec.scope), run, steps[0], steps[-1])
+        _remember_shift_cells(ctx, df)
         title = f"Word shift, step {steps[0]} → {steps[-1]}" + (f" — {run}" if several else "")
         items.append(ChartItem(item_name("word_shift", run, several), charts.word_shift_chart(df).properties(title=title),
                                drill=KWIC_SHIFT))
@@ -276,6 +294,7 @@ def section_word_shift(ctx: Context) -> Section:
                                  orient="row").cast(pl.Int64)
             chained = _shift_frame(chained_word_shift(ctx.store, run=run, top=opts["top"], scope=ctx.spec.scope), run)
             chained = chained.join(pairs, on=["from_step", "to_step"], how="semi")
+            _remember_shift_cells(ctx, chained)
             if not chained.is_empty():
                 items.append(ChartItem(item_name("word_shift_chained", run, several), charts.word_shift_chart(chained),
                                        drill=KWIC_SHIFT))
@@ -288,6 +307,66 @@ def section_word_shift(ctx: Context) -> Section:
     return Section("word_shift", SECTION_TITLES["word_shift"],
                    intro="Which terms drive the difference between the first and the last checkpoint, and "
                          "between consecutive checkpoints.", charts=chart_items, runs_omitted=omitted)
+
+
+def _drift_terms(ctx: Context, opts) -> list[str]:
+    """The spec's usage-drift terms; else the ``top`` watchlist terms used most in the report."""
+    import polars as pl
+
+    if opts["terms"]:
+        return list(opts["terms"])
+    rates, _ = watch_rates(ctx)
+    ranked = rates.group_by("term").agg(pl.col("docs_with_term").sum().alias("docs")).sort(["docs", "term"], descending=[True, False])
+    return ranked["term"].head(opts["top"]).to_list()
+
+
+def _sentence_encoder(model: str):
+    """One encoder for every term of the section (loaded once): the static model or MiniLM."""
+    from cotwatch.classifiers.embeddings import Encoder, StaticEncoder
+
+    return StaticEncoder() if model == "static" else Encoder(None)
+
+
+def section_usage_drift(ctx: Context) -> Section:
+    import polars as pl
+
+    opts = ctx.spec.sections["usage_drift"]
+    terms = _drift_terms(ctx, opts)
+    if not terms:
+        raise Omit("no watchlist term occurs in the selected runs")
+    encoder = _sentence_encoder(opts["model"])
+    steps, typical, notes = [], [], []
+    for term in terms:
+        for run in ctx.runs:
+            try:
+                result = usage_drift(ctx.store, term, run=run, window=opts["window"], cap=opts["cap"], encoder=encoder,
+                                     scope=ctx.spec.scope, watchlist=_watchlist_arg(ctx))
+            except CotwatchError as exc:
+                notes.append(f"“{term}” in run {run}: {exc}")
+                continue
+            steps.append(result.steps.with_columns(pl.lit(term).alias("term")))
+            typical.append(result.typical.with_columns(pl.lit(term).alias("term")))
+            for change in result.change.iter_rows(named=True):
+                notes.append(f"“{term}” in run {run}: largest change of usage between steps {change['before_last_step']} "
+                             f"and {change['after_first_step']} (centroid distance {change['distance']:.3f})")
+    if not steps:
+        shown = "; ".join(notes[:3]) + (f"; … and {len(notes) - 3} more" if len(notes) > 3 else "")
+        raise Omit(f"none of {', '.join(map(repr, terms))} has contexts at two checkpoints of a run ({shown})")
+    df = thin_steps(pl.concat(steps, how="vertical_relaxed"), ctx.spec.max_steps)
+    contexts = pl.concat(typical, how="vertical_relaxed").select("term", "run", "side", "step", "transcript_id", "context",
+                                                                 "typicality")
+    model = "the static embedding model (fast; `model = \"minilm\"` for MiniLM)" if opts["model"] == "static" else "MiniLM"
+    return Section("usage_drift", SECTION_TITLES["usage_drift"],
+                   intro="Whether a term's meaning moved, whatever its frequency did: the term's contexts "
+                         f"({opts['window']} tokens each side, up to {opts['cap']} per checkpoint) embedded with {model}; "
+                         "per checkpoint, the cosine distance of their centroid from the first checkpoint's, with a "
+                         "95% bootstrap interval over transcripts. Below: the contexts most typical of before and "
+                         "after the largest change. Click a point to see the term's lines at that checkpoint.",
+                   charts=[ChartItem("usage_drift", charts.usage_drift_chart(df.select(
+                       list(charts.USAGE_DRIFT_COLUMNS) + ["drift_from_previous"])), drill=KWIC_CELL)],
+                   tables=[TableItem("usage_drift_contexts", "Contexts most typical of before and after the largest "
+                                                             "change, per term and run.", contexts)],
+                   notes=notes)
 
 
 def _awareness(ctx: Context, by_environment: bool = False):
@@ -415,6 +494,10 @@ def section_environments(ctx: Context) -> Section:
         notes.append(f"awareness by environment left out: {exc}")
     long = pl.concat([m.with_columns(pl.col("n").cast(pl.Int64), pl.col("step").cast(pl.Int64)) for m in measures],
                      how="diagonal_relaxed")
+    empty = long.group_by("run", "measure", maintain_order=True).agg(pl.col("value").is_not_null().any().alias("any"))
+    for run, measure, _ in empty.filter(~pl.col("any")).iter_rows():
+        notes.append(f"{measure}, run {run}: no value at any checkpoint (no estimate for cells this small); panel left out")
+    long = long.join(empty.filter(pl.col("any")).select("run", "measure"), on=["run", "measure"], how="semi")
     return Section("environments", SECTION_TITLES["environments"],
                    intro="The same runs split by environment: volume, reasoning length, covert actions (95% Wilson "
                          "intervals), reward and, when a classifier has scored them, eval awareness. Click a point "
@@ -426,7 +509,8 @@ def section_environments(ctx: Context) -> Section:
 # -- evidence -----------------------------------------------------------------------------------
 def _kwic_cells(ctx: Context, max_terms: int, notes: list[str]) -> list[tuple[str, str, int]]:
     """(run, term, step) cells whose term occurs at that step: watchlist terms (as drawn in the
-    terms and heatmap charts) first, then emergent terms, at most ``max_terms`` terms."""
+    terms and heatmap charts) first, then emergent terms (at most ``max_terms`` of these two), then
+    the top word-shift terms of each pair of checkpoints."""
     import polars as pl
 
     frames = []
@@ -437,14 +521,21 @@ def _kwic_cells(ctx: Context, max_terms: int, notes: list[str]) -> list[tuple[st
         notes.append(f"watchlist KWIC lines left out: {exc}")
     for occurs in ctx.cache.get("emergent_cells", []):
         frames.append(thin_steps(occurs, ctx.spec.max_steps).select("run", "step", "term"))
-    if not frames:
+    cells = pl.concat(frames, how="vertical_relaxed").unique(maintain_order=True) if frames else None
+    if cells is not None:
+        terms = list(dict.fromkeys(cells["term"].to_list()))
+        if len(terms) > max_terms:
+            notes.append(f"KWIC lines for the first {max_terms} of {len(terms)} watchlist and emergent terms "
+                         "(evidence.kwic_terms)")
+            cells = cells.filter(pl.col("term").is_in(terms[:max_terms]))
+    shift = ctx.cache.get("shift_cells", [])
+    if shift:
+        shift = pl.concat(shift, how="vertical_relaxed").select("run", "step", "term").cast({"step": pl.Int64})
+        cells = shift if cells is None else pl.concat([cells.cast({"step": pl.Int64}), shift], how="vertical_relaxed")
+    if cells is None:
         return []
-    cells = pl.concat(frames, how="vertical_relaxed").unique(maintain_order=True)
-    terms = list(dict.fromkeys(cells["term"].to_list()))
-    if len(terms) > max_terms:
-        notes.append(f"KWIC lines for the first {max_terms} of {len(terms)} terms (evidence.kwic_terms)")
-        cells = cells.filter(pl.col("term").is_in(terms[:max_terms]))
-    return [(r, t, int(s)) for r, s, t in cells.sort("run", "term", "step").iter_rows()]
+    ordered = cells.unique(maintain_order=True)
+    return [(r, t, int(s)) for r, s, t in ordered.iter_rows()]
 
 
 def _cap_sentences(df, budget: int, notes: list[str]):
@@ -527,6 +618,7 @@ BUILDERS: dict[str, Callable[[Context], Section]] = {
     "heatmap": section_heatmap,
     "emergent": section_emergent,
     "word_shift": section_word_shift,
+    "usage_drift": section_usage_drift,
     "awareness": section_awareness,
     "awareness_covert": section_awareness_covert,
     "environments": section_environments,

@@ -30,6 +30,8 @@ SECTIONS: dict[str, dict[str, tuple[type, Any, Any]]] = {
     "emergent": {"top": (int, 20, 1), "early": (int, None, 1), "late": (int, None, 1), "min_docs": (int, 5, 1),
                  "direction": (str, "rising", None)},
     "word_shift": {"top": (int, 15, 1), "chained": (bool, True, None), "max_pairs": (int, 12, 1)},
+    "usage_drift": {"terms": (list, [], None), "top": (int, 3, 1), "window": (int, 12, 1), "cap": (int, 50, 5),
+                    "model": (str, "static", None)},
     "awareness": {},
     "awareness_covert": {},
     "environments": {},
@@ -38,6 +40,8 @@ SECTIONS: dict[str, dict[str, tuple[type, Any, Any]]] = {
 }
 SCOPES = tuple(QUERY_SCOPES)
 DIRECTIONS = ("rising", "falling")
+#: usage_drift.model: the sentence encoder behind the context embeddings (classifiers.usage)
+USAGE_MODELS = ("static", "minilm")
 _TOP_KEYS = {"title", "description", "runs", "scope", "max_steps", "images", "watchlist", "classifier", "sections"}
 _WATCHLIST_KEYS = {"terms", "file"}
 _CLASSIFIER_KEYS = {"name"}
@@ -72,7 +76,8 @@ class ReportSpec:
             "watchlist": {"terms": list(self.watch_terms),
                           "file": str(self.watchlist_file) if self.watchlist_file else None},
             "classifier": {"name": self.classifier},
-            "sections": {name: dict(opts) for name, opts in self.sections.items()},
+            "sections": {name: {k: list(v) if isinstance(v, tuple) else v for k, v in opts.items()}
+                         for name, opts in self.sections.items()},
             "left_out": dict(self.left_out),
         }
 
@@ -117,9 +122,6 @@ def parse_spec(text: str, *, source: str = "<string>", base_dir: Path | None = N
     watchlist = _table(raw, "watchlist", source)
     _unknown(watchlist, _WATCHLIST_KEYS, source, "watchlist.")
     terms = tuple(_str_list(watchlist.get("terms", []), "watchlist.terms", source))
-    for i, term in enumerate(terms):
-        if not term.strip():
-            raise SpecError(f"{source}: watchlist.terms[{i}]: empty term")
     wl_file = None
     if "file" in watchlist:
         name = _get(watchlist, "file", str, "", source, key_path="watchlist.file")
@@ -153,6 +155,12 @@ def parse_spec(text: str, *, source: str = "<string>", base_dir: Path | None = N
         resolved = {}
         for key, (typ, default, minimum) in schema.items():
             resolved[key] = _get(opts, key, typ, default, source, key_path=f"sections.{name}.{key}", minimum=minimum)
+        if name == "usage_drift":
+            resolved["terms"] = tuple(_str_list(resolved["terms"], f"sections.{name}.terms", source))
+            _check_terms(resolved["terms"], wl_file, source, key=f"sections.{name}.terms")
+            if resolved["model"] not in USAGE_MODELS:
+                raise SpecError(f"{source}: sections.usage_drift.model: must be one of {', '.join(USAGE_MODELS)}, "
+                                f"got {resolved['model']!r}")
         if name == "emergent" and resolved["direction"] not in DIRECTIONS:
             raise SpecError(f"{source}: sections.emergent.direction: must be rising or falling, got {resolved['direction']!r}")
         sections[name] = resolved
@@ -164,19 +172,22 @@ def parse_spec(text: str, *, source: str = "<string>", base_dir: Path | None = N
                       left_out={name: left_out[name] for name in SECTIONS if name in left_out})
 
 
-def _check_terms(terms: tuple[str, ...], wl_file: Path | None, source: str) -> None:
+def _check_terms(terms: tuple[str, ...], wl_file: Path | None, source: str, key: str = "watchlist.terms") -> None:
     """Each watchlist term must parse (token, wildcard, /regex/, @group of the watchlist), so a typo
     is a spec error (exit 6) now rather than a missing section later."""
     from cotwatch.analytics.errors import CotwatchError
     from cotwatch.analytics.terms.specs import load_watchlist, parse_term
 
+    for i, term in enumerate(terms):
+        if not term.strip():
+            raise SpecError(f"{source}: {key}[{i}]: empty term")
     try:
         watchlist = load_watchlist(wl_file) if (wl_file is not None or any(t.startswith("@") for t in terms)) else None
     except CotwatchError as exc:
         raise SpecError(f"{source}: watchlist.file: {exc}") from None
     for i, term in enumerate(terms):
         try:
-            parse_term(term, watchlist, where=f"watchlist.terms[{i}]")
+            parse_term(term, watchlist, where=f"{key}[{i}]")
         except CotwatchError as exc:
             raise SpecError(f"{source}: {exc}") from None
 

@@ -145,8 +145,24 @@ def documented_analyses(calls: list | None = None) -> dict:
             df = pl.concat([df.with_columns(pl.lit(env).alias("environment")) for env in ("env_a", PAYLOAD)])
         return df
 
+    def usage_drift(store, term, *, run, window, cap, encoder, scope, watchlist=None):
+        from types import SimpleNamespace
+
+        calls.append(("usage_drift", term, run, window, cap))
+        steps = pl.DataFrame({"run": [run] * 3, "step": [0, 100, 200], "contexts": [12, 30, 4], "transcripts": [10, 20, 4],
+                              "drift_from_first": [0.0, 0.05, 0.2], "lo": [0.0, 0.02, 0.1], "hi": [0.0, 0.09, 0.3],
+                              "drift_from_previous": [None, 0.05, 0.15], "previous_lo": [None, 0.02, 0.1],
+                              "previous_hi": [None, 0.09, 0.2], "p_value": [None, 0.3, 0.01]})
+        typical = pl.DataFrame({"run": [run, run], "side": ["before", "after"], "step": [0, 200],
+                                "transcript_id": ["t-0", "hostile-1"], "context": [f"the {term} ran", f"{PAYLOAD_IMG} {term}"],
+                                "typicality": [0.2, 0.3]})
+        change = pl.DataFrame({"run": [run], "before_last_step": [100], "after_first_step": [200], "distance": [0.15],
+                               "statistic": [0.1]})
+        return SimpleNamespace(term=term, steps=steps, typical=typical, change=change, contexts=None)
+
     return {"term_rates": term_rates, "discover_terms": discover_terms, "kwic": kwic, "word_shift": word_shift,
-            "chained_word_shift": chained_word_shift, "awareness_prevalence": awareness_prevalence}
+            "chained_word_shift": chained_word_shift, "awareness_prevalence": awareness_prevalence,
+            "usage_drift": usage_drift, "_sentence_encoder": lambda model: f"encoder:{model}"}
 
 
 def patch_analyses(monkeypatch, fakes: dict) -> None:

@@ -295,6 +295,26 @@ def test_environment_chart_names_units_and_draws_identical_series_once():
     assert "n" in _tooltip_fields(points["encoding"])
 
 
+def usage_frame() -> pl.DataFrame:
+    return pl.DataFrame({"run": ["r1"] * 6, "term": ["watchers"] * 3 + ["autop"] * 3, "step": [0, 100, 200] * 2,
+                         "contexts": [40, 3, 40, 20, 20, 20], "drift_from_first": [0.0, 0.1, 0.3, 0.0, 0.01, 0.02],
+                         "lo": [0.0, 0.02, 0.2, 0.0, 0.0, 0.01], "hi": [0.0, 0.4, 0.4, 0.0, 0.03, 0.04],
+                         "drift_from_previous": [None, 0.1, 0.2, None, 0.01, 0.01]})
+
+
+def test_usage_drift_chart_spec():
+    from cotwatch.reports.charts import usage_drift_chart
+
+    spec = usage_drift_chart(usage_frame()).to_dict()
+    assert [p["title"]["text"] for p in spec["concat"]] == ["“watchers”", "“autop”"]
+    band, line, points = spec["concat"][0]["layer"]
+    assert (band["encoding"]["y"]["field"], band["encoding"]["y2"]["field"]) == ("lo", "hi")
+    assert _filters(band) == ["datum.contexts >= 10 && datum.lo !== null"]  # no band on 3 contexts
+    assert line["encoding"]["y"]["field"] == "drift_from_first" and points["encoding"]["opacity"]["field"] == "few"
+    assert {"contexts", "drift_from_previous"} <= set(_tooltip_fields(points["encoding"]))
+    assert [r["few"] for r in _datasets(spec) if r["contexts"] < 10] == ["n < 10"]
+
+
 def test_step_ticks_never_repeat():
     """With three steps 0, 1, 2 the ticks are exactly those (not "0 1 1 2 2"); with many, integer ticks."""
     from cotwatch.reports.charts import term_rates_chart
@@ -319,11 +339,12 @@ def _all_charts():
         "awareness": charts.awareness_chart(H.awareness_frame()),
         "covert": charts.awareness_covert_chart(H.covert_frame()),
         "environments": charts.environment_breakdown_chart(H.environment_frame()),
+        "usage_drift": charts.usage_drift_chart(usage_frame()),
     }
 
 
 def test_every_rate_tooltip_shows_its_group_size():
-    sizes = {"n", "docs", "transcripts", "docs_with_term_late", "occurrences_from"}
+    sizes = {"n", "docs", "transcripts", "docs_with_term_late", "occurrences_from", "contexts"}
     for name, chart in _all_charts().items():
         if name == "word_shift":
             continue  # a divergence, not a rate
@@ -366,9 +387,11 @@ def hostile_frames() -> dict:
         pl.col("value") + pl.int_range(pl.len()).cast(pl.Float64) / 100)
     aware = pl.concat([H.awareness_frame(runs=(r,)) for r in names[:3]])
     covert = pl.concat([H.covert_frame().with_columns(pl.lit(r).alias("run")) for r in names[:3]])
+    usage = pl.concat([usage_frame().filter(pl.col("term") == "autop").with_columns(
+        pl.lit(t).alias("term"), pl.lit(names[(i + 3) % len(names)]).alias("run")) for i, t in enumerate(names[:4])])
     return {"term_rates_chart": rates, "term_heatmap": rates, "word_shift_chart": shift, "emergent_terms_chart": discover,
             "overview_chart": overview, "environment_breakdown_chart": env, "awareness_chart": aware,
-            "awareness_covert_chart": covert}
+            "awareness_covert_chart": covert, "usage_drift_chart": usage}
 
 
 @pytest.mark.slow
@@ -428,6 +451,7 @@ def test_default_spec_lists_every_section():
     assert spec.watch_terms[:3] == ("autop", "watchers", "illusions") and spec.classifier == "eval_awareness"
     assert spec.sections["emergent"] == {"top": 20, "early": None, "late": None, "min_docs": 5, "direction": "rising"}
     assert spec.sections["evidence"] == {"kwic_terms": 40, "kwic_lines": 3, "width": 50, "sentences": 3, "max_rows": 4000}
+    assert spec.sections["usage_drift"] == {"terms": (), "top": 3, "window": 12, "cap": 50, "model": "static"}
 
 
 @pytest.mark.parametrize("text, message", [
@@ -441,6 +465,10 @@ def test_default_spec_lists_every_section():
     ("[sections.emergent]\ntop = 'many'", r"sections.emergent.top: expected int, got str"),
     ("[sections.emergent]\ndirection = 'up'", r"sections.emergent.direction: must be rising or falling"),
     ("[sections.evidence]\nmax_rows = 2", r"sections.evidence.max_rows: must be >= 10"),
+    ("[sections.usage_drift]\nmodel = 'bert'", r"sections.usage_drift.model: must be one of static, minilm"),
+    ("[sections.usage_drift]\nterms = 'autop'", r"sections.usage_drift.terms: expected list, got str"),
+    ('[sections.usage_drift]\nterms = ["ok", "/[a/"]', r"sections.usage_drift.terms\[1\] '/\[a/': "),
+    ('[watchlist]\nterms = ["ok", "/[a/"]', r"watchlist.terms\[1\] '/\[a/': "),
     ("[sections.overview]\nenabled = false", r"sections: every section is disabled"),
     ("[classifier]\nthreshold = 0.5", r"classifier.threshold: unknown key \(known: name\)"),
     ("[watchlist]\nfile = 'missing.toml'", r"watchlist.file: no such file"),
@@ -494,7 +522,8 @@ def test_report_files_and_metadata(written):
     for s in meta["omitted"]:
         assert s["reason"]
     assert sorted(sections + [o["name"] for o in meta["omitted"]]) == sorted(
-        ["overview", "terms", "heatmap", "emergent", "word_shift", "awareness", "awareness_covert", "environments", "evidence"])
+        ["overview", "terms", "heatmap", "emergent", "word_shift", "usage_drift", "awareness", "awareness_covert",
+         "environments", "evidence"])
     charts = [c for s in meta["sections"] for c in s["charts"]]
     assert charts[:3] == ["overview", "term_rates", "term_heatmap"] and "environments" in charts
     for name in charts:
@@ -507,7 +536,7 @@ def test_report_files_and_metadata(written):
     assert sorted(listed) == sorted(p.relative_to(written).as_posix() for p in written.rglob("*")
                                     if p.is_file() and p.name != MARKER)
     log = (written.parent / "log.txt").read_text().splitlines()
-    assert len(log) == 10  # one line per section of the default spec, then "wrote ..."
+    assert len(log) == 11  # one line per section of the default spec, then "wrote ..."
     assert re.fullmatch(r"overview: ok \(1 chart\(s\), 1 table\(s\)\) in \d+\.\ds", log[0])
     assert log[-1].startswith(f"wrote {written / 'index.html'}")
 
@@ -706,10 +735,10 @@ def test_every_section_with_documented_analyses(documented, store_file, tmp_path
     assert [o["name"] for o in meta["omitted"]] == ["awareness_covert"]  # the synthetic store has no classifier results
     assert {s["name"]: s["charts"] for s in meta["sections"]} == {
         "overview": ["overview"], "terms": ["term_rates"], "heatmap": ["term_heatmap"], "emergent": ["emergent_terms"],
-        "word_shift": ["word_shift", "word_shift_chained"], "awareness": ["awareness"],
+        "word_shift": ["word_shift", "word_shift_chained"], "usage_drift": ["usage_drift"], "awareness": ["awareness"],
         "environments": ["environments"], "evidence": []}
     assert [s["tables"] for s in meta["sections"] if s["tables"]] == [
-        ["overview_runs"], ["emergent_terms_examples"], ["evidence_kwic"]]
+        ["overview_runs"], ["emergent_terms_examples"], ["usage_drift_contexts"], ["evidence_kwic"]]
     # the analyses were asked with the spec's parameters
     watch = ("autop", "watchers", "illusions", "vantage", "marinade", "disclaim", "overshadow", "parted",
              "fudge", "cunning", "glean", "craft", "synergy", "scoreboard", "aggregator")
@@ -717,12 +746,24 @@ def test_every_section_with_documented_analyses(documented, store_file, tmp_path
     assert ("discover_terms", "rl", None, None, 20, 5, "rising") in documented  # early/late: the analysis' defaults
     assert ("word_shift", "rl", 0, 200, 15) in documented and ("chained_word_shift", "rl", 15) in documented
     assert ("awareness_prevalence", "rl", "eval_awareness", True) in documented
-    # evidence: a KWIC call per (term, step) cell where the term occurs (the stand-in counts only autop
-    # and watchers; autop not at step 0: no transcript has it), 50 characters + 20 of margin, 4x the
-    # lines to pick one per transcript
+    # usage drift: the 3 watchlist terms in the most transcripts (the stand-in counts autop and watchers)
+    assert [c[1:] for c in documented if c[0] == "usage_drift"] == [("watchers", "rl", 12, 50), ("autop", "rl", 12, 50)]
+    drift = pl.read_csv(out / "data" / "usage_drift.csv")
+    assert drift.select("term", "step", "drift_from_first").rows()[:3] == [("autop", 0, 0.0), ("autop", 100, 0.05), ("autop", 200, 0.2)]
+    contexts = pl.read_csv(out / "data" / "usage_drift_contexts.csv")
+    assert contexts.columns == ["term", "run", "side", "step", "transcript_id", "context", "typicality"]
+    assert "“watchers” in run rl: largest change of usage between steps 100 and 200 (centroid distance 0.150)" in \
+        next(sec for sec in meta["sections"] if sec["name"] == "usage_drift")["notes"]
+    # evidence: a KWIC call per (term, step) cell where the term occurs — the watchlist terms (the
+    # stand-in counts only autop and watchers; autop not at step 0: no transcript has it), then the
+    # top word-shift terms of each pair at both of its steps ("the"; autop at step 0) — 50
+    # characters + 20 of margin, 4x the lines to pick one per transcript
     evidence_calls = [c for c in documented if c[0] == "kwic" and c[5] == 12]
-    assert sorted((c[1], c[3]) for c in evidence_calls) == [
+    assert [(c[1], c[3]) for c in evidence_calls][:5] == [
         ("autop", 100), ("autop", 200), ("watchers", 0), ("watchers", 100), ("watchers", 200)]
+    assert sorted((c[1], c[3]) for c in evidence_calls) == [
+        ("autop", 0), ("autop", 100), ("autop", 200), ("the", 0), ("the", 100), ("the", 200),
+        ("watchers", 0), ("watchers", 100), ("watchers", 200)]
     assert all(c[4] == 70 for c in evidence_calls)
     # word shift: JSD contributions signed by direction; chained: one panel per consecutive pair
     shift = list(csv.DictReader(io.StringIO((out / "data" / "word_shift.csv").read_text())))
@@ -754,7 +795,7 @@ def test_every_section_with_documented_analyses(documented, store_file, tmp_path
     left, right = whole_words(f"the {H.PAYLOAD_IMG} ", f" {H.PAYLOAD_SCRIPT}", 50)  # verbatim, cut to whole words
     assert (kwic[0]["left"], kwic[0]["right"]) == (left, right) and left.startswith("…") and left.endswith(H.PAYLOAD_IMG[-20:] + " ")
     assert f'<td class="text kwic-left">{escape(left)}</td>' in body
-    assert len(lines) == 10 and lines[-2].startswith("evidence: ok (0 chart(s), 1 table(s)")
+    assert len(lines) == 11 and lines[-2].startswith("evidence: ok (0 chart(s), 1 table(s)")
 
 
 def test_section_omitted_with_reason_when_analysis_fails(monkeypatch, store_file, tmp_path):
@@ -808,8 +849,8 @@ def test_partial_spec_states_what_it_left_out(store_file, tmp_path):
     meta = json.loads((out / "report.json").read_text())
     assert [s["name"] for s in meta["sections"]] == ["overview"]
     assert meta["left_out"]["heatmap"] == "switched off in the spec (enabled = false)"
-    assert set(meta["left_out"]) == {"terms", "heatmap", "emergent", "word_shift", "awareness", "awareness_covert",
-                                     "environments", "evidence"}
+    assert set(meta["left_out"]) == {"terms", "heatmap", "emergent", "word_shift", "usage_drift", "awareness",
+                                     "awareness_covert", "environments", "evidence"}
     body = (out / "index.html").read_text().rsplit("</head>", 1)[1]
     assert f"Sections this spec ({escape(str(spec))}) does not draw:" in body
     assert "<li><b>heatmap</b>: switched off in the spec (enabled = false)</li>" in body
@@ -997,7 +1038,8 @@ def test_cli_quiet_and_log_lines(cli, store_file, tmp_path):
     assert r.code == 0 and r.out.strip() == str(out.absolute() / "index.html")
     lines = r.err.strip().splitlines()
     assert [line.split(":")[1].strip() for line in lines[:-1]] == [
-        "overview", "terms", "heatmap", "emergent", "word_shift", "awareness", "awareness_covert", "environments", "evidence"]
+        "overview", "terms", "heatmap", "emergent", "word_shift", "usage_drift", "awareness", "awareness_covert",
+        "environments", "evidence"]
     assert all(line.startswith("report: ") for line in lines)
 
 
