@@ -1,7 +1,7 @@
 """The report's sections: one builder per section, each calling the analyses it draws directly.
 
-A builder takes the shared :class:`~cotwatch.reports.build.Context` and returns a
-:class:`~cotwatch.reports.model.Section`, or raises :class:`~cotwatch.reports.build.Omit` (or a
+A builder takes the shared :class:`~cotwatch.reports.context.Context` and returns a
+:class:`~cotwatch.reports.model.Section`, or raises :class:`~cotwatch.reports.context.Omit` (or a
 ``CotwatchError`` from an analysis) with the reason it has nothing to show. Sections drawn per run
 keep going when one run has nothing: that run is listed in ``Section.runs_omitted`` with its
 reason (shown on the page and in ``report.json``).
@@ -55,7 +55,7 @@ def _per_run(ctx: Context, omitted: dict[str, str], fn: Callable[[str], object])
         except (Omit, CotwatchError) as exc:
             omitted[run] = str(exc)
             continue
-        if out is None or (hasattr(out, "is_empty") and out.is_empty()):
+        if out is None or len(out) == 0:  # a frame without rows, or no chart
             omitted.setdefault(run, "the analysis returned no rows")
             continue
         results[run] = out
@@ -405,17 +405,44 @@ def _with_no_data_steps(ctx: Context, df):
     return pl.concat([df.drop("scored", "with_sentences"), missing], how="diagonal_relaxed").sort("run", "step"), notes
 
 
+def _awareness_banner(df) -> str | None:
+    """The correction's own warning (``transfer_warning``), once, when any checkpoint's corrected
+    rate rests on the classifier's validation data rather than labels of this run."""
+    import polars as pl
+
+    warnings = df.filter(pl.col("estimator") == "validation-only")["transfer_warning"].drop_nulls().unique(
+        maintain_order=True).to_list()
+    return " ".join(warnings) or None
+
+
+def _estimator_notes(df) -> list[str]:
+    import polars as pl
+
+    notes = []
+    small = df.filter(pl.col("estimator") == "none").height
+    if small:
+        notes.append(f"{small} checkpoint(s) with too few transcripts for a corrected estimate: raw rate only")
+    ppi = df.filter(pl.col("estimator") == "ppi")
+    if ppi.height:
+        notes.append(f"{ppi.height} checkpoint(s) corrected with your own labels of the run (prediction-powered "
+                     f"inference, {int(ppi['n_labelled'].sum()):,} labelled transcripts)")
+    return notes
+
+
 def section_awareness(ctx: Context) -> Section:
     df, omitted = _awareness(ctx)
-    df, notes = _with_no_data_steps(ctx, df)
-    cols = list(charts.AWARENESS_COLUMNS) + (["estimator"] if "estimator" in df.columns else [])
+    banner = _awareness_banner(df)
+    notes = _estimator_notes(df)
+    df, no_data = _with_no_data_steps(ctx, df)
+    cols = list(charts.AWARENESS_COLUMNS) + ["estimator"]
     return Section("awareness", SECTION_TITLES["awareness"],
                    intro=f"Share of transcripts whose reasoning verbalizes evaluation awareness (classifier "
-                         f"{ctx.spec.classifier!r}): the raw classify-and-count rate and the rate corrected for "
-                         "the classifier's estimated true- and false-positive rates, with its 95% interval. Click a "
-                         "point to see that checkpoint's flagged sentences.",
+                         f"{ctx.spec.classifier!r}, its transcript-level decision): the raw classify-and-count rate "
+                         "and the rate corrected for the classifier's errors, with its 95% interval (the tooltip "
+                         "names what the correction rests on). Click a point to see that checkpoint's flagged "
+                         "sentences.",
                    charts=[ChartItem("awareness", charts.awareness_chart(df.select(cols)), drill=SENTENCES_STEP)],
-                   notes=notes, runs_omitted=omitted)
+                   notes=notes + no_data, runs_omitted=omitted, banner=banner)
 
 
 def covert_frame(counts):

@@ -58,6 +58,10 @@ def word_shift_result(a: int, b: int) -> pl.DataFrame:
     })
 
 
+#: what ``awareness_prevalence`` says when its correction rests on the classifier's validation data
+TRANSFER_WARNING = "corrected with error rates measured on other text; they may not transfer"
+
+
 def awareness_frame(covert: bool = False, runs: tuple[str, ...] = ("r1",)) -> pl.DataFrame:
     rows = []
     for run in runs:
@@ -65,7 +69,9 @@ def awareness_frame(covert: bool = False, runs: tuple[str, ...] = ("r1",)) -> pl
             n = 200
             flagged = 4 + 18 * i
             row = {"run": run, "step": step, "n": n, "flagged": flagged, "raw_rate": flagged / n,
-                   "corrected_rate": flagged / n * 0.9, "ci_lo": flagged / n * 0.6, "ci_hi": flagged / n * 1.3}
+                   "corrected_rate": flagged / n * 0.9, "ci_lo": flagged / n * 0.6, "ci_hi": flagged / n * 1.3,
+                   "estimator": "validation-only", "n_labelled": 0, "labelled_aware": 0,
+                   "transfer_warning": TRANSFER_WARNING}
             if covert:
                 row.update({"covert_rate_aware": 0.1 if i else float("nan"), "covert_aware_lo": 0.02 if i else float("nan"),
                             "covert_aware_hi": 0.3 if i else float("nan"),

@@ -746,6 +746,9 @@ def test_every_section_with_documented_analyses(documented, store_file, tmp_path
     assert ("discover_terms", "rl", None, None, 20, 5, "rising") in documented  # early/late: the analysis' defaults
     assert ("word_shift", "rl", 0, 200, 15) in documented and ("chained_word_shift", "rl", 15) in documented
     assert ("awareness_prevalence", "rl", "eval_awareness", True) in documented
+    awareness = next(sec for sec in meta["sections"] if sec["name"] == "awareness")
+    assert awareness["banner"] == H.TRANSFER_WARNING  # the correction's own warning, once
+    assert f'<p class="banner" role="alert">{escape(H.TRANSFER_WARNING)}</p>' in (out / "index.html").read_text()
     # usage drift: the 3 watchlist terms in the most transcripts (the stand-in counts autop and watchers)
     assert [c[1:] for c in documented if c[0] == "usage_drift"] == [("watchers", "rl", 12, 50), ("autop", "rl", 12, 50)]
     drift = pl.read_csv(out / "data" / "usage_drift.csv")
@@ -930,6 +933,58 @@ def test_evidence_sentences_from_real_classifier_results(tmp_path):
     body = (out / "index.html").read_text().rsplit("</head>", 1)[1]
     assert f"<td>{escape(H.PAYLOAD)}</td>" in body and "<img" not in body
     assert 'data-transcript-id="hostile-1"' in body
+
+
+def test_a_run_without_reasoning_is_no_data_not_zero(tmp_path):
+    """The real classifier path on a run whose transcripts have no reasoning: awareness_prevalence
+    counts them (n = 3, 0 flagged), but nothing was there to score — the chart says "no data"."""
+    import warnings
+
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.applying import apply
+    from cotwatch.reports.write import write_report
+
+    silent = [{"id": f"s-{s}-{i}", "run": "silent", "step": s, "environment": "env", "output": "Answer: 42."}
+              for s in (0, 100) for i in range(3)]
+    store_path = write_store(tmp_path / "s.duckdb", checkpoints=2, per_checkpoint=3, extra=silent)
+    with Store.open(store_path, read_only=False) as store, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        apply(store, "eval_awareness", scorer=H.RuleScorer())
+    spec = tmp_path / "spec.toml"
+    spec.write_text("[sections.awareness]\n")
+    out = write_report(store_path, spec, tmp_path / "r", images=False, strict=True)
+    rows = pl.read_csv(out / "data" / "awareness.csv")
+    quiet = rows.filter(pl.col("run") == "silent")
+    assert quiet.height == 4 and set(quiet["status"]) == {"no data"} and quiet["rate"].null_count() == 4
+    assert set(quiet["n"]) == {0}
+    spoken = rows.filter((pl.col("run") == "rl") & (pl.col("measure") == "raw (classify and count)"))
+    assert set(spoken["status"]) == {"data"} and spoken["rate"].null_count() == 0
+    notes = next(s for s in json.loads((out / "report.json").read_text())["sections"] if s["name"] == "awareness")["notes"]
+    assert "2 checkpoint(s) with no scored reasoning are drawn as “no data”, not as 0%" in notes
+
+
+def test_awareness_estimators_are_stated(monkeypatch, store_file, tmp_path):
+    from cotwatch.reports.write import write_report
+
+    def awareness_prevalence(store, *, run, classifier, by_environment=False):
+        df = H.awareness_frame(runs=(run,))
+        return df.with_columns(
+            pl.Series("estimator", ["ppi", "none", "validation-only"]), pl.Series("n_labelled", [40, 0, 0]),
+            pl.Series("transfer_warning", [None, "only 5 transcripts (fewer than 10): no corrected estimate", H.TRANSFER_WARNING]),
+            pl.Series("n", [200, 5, 200]), pl.Series("corrected_rate", [0.02, None, 0.2]))
+
+    H.patch_analyses(monkeypatch, {"awareness_prevalence": awareness_prevalence})
+    spec = tmp_path / "spec.toml"
+    spec.write_text("[sections.awareness]\n")
+    out = write_report(store_file, spec, tmp_path / "r", images=False, strict=True)
+    section = json.loads((out / "report.json").read_text())["sections"][0]
+    assert section["banner"] == H.TRANSFER_WARNING  # only the validation-only cell's warning, not the small cell's
+    assert section["notes"] == [
+        "1 checkpoint(s) with too few transcripts for a corrected estimate: raw rate only",
+        "1 checkpoint(s) corrected with your own labels of the run (prediction-powered inference, 40 labelled transcripts)"]
+    rows = pl.read_csv(out / "data" / "awareness.csv").filter(pl.col("step") == 100)
+    assert rows.filter(pl.col("measure") == "corrected for classifier error")["rate"].to_list() == [None]
+    assert set(rows["estimator"]) == {"none"} and set(rows["few"]) == {"n < 10"}
 
 
 def test_reports_import_their_analyses_directly():

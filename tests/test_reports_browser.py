@@ -109,7 +109,9 @@ def aware_report_dir(tmp_path_factory) -> Path:
                             "from main.transcript_flags where run = $run group by step order by step", {"run": run})
         rate = pl.col("flagged") / pl.col("n")
         return flags.with_columns(pl.lit(run).alias("run"), rate.alias("raw_rate"), rate.alias("corrected_rate"),
-                                  (rate * 0.5).alias("ci_lo"), (rate * 1.5).clip(upper_bound=1.0).alias("ci_hi"))
+                                  (rate * 0.5).alias("ci_lo"), (rate * 1.5).clip(upper_bound=1.0).alias("ci_hi"),
+                                  pl.lit("validation-only").alias("estimator"), pl.lit(0).alias("n_labelled"),
+                                  pl.lit(H.TRANSFER_WARNING).alias("transfer_warning"))
 
     spec = root / "spec.toml"
     spec.write_text("[sections.awareness]\n[sections.evidence]\nkwic_terms = 0\nsentences = 5\n")
@@ -263,6 +265,13 @@ def test_clicking_a_heatmap_cell_shows_that_cells_kwic_lines(browser, report_dir
     browser.evaluate("document.getElementById('evidence-all').click()")
     every = browser.evaluate(VISIBLE_ROWS.format(table=json.dumps("table-evidence_kwic")))
     assert len(every["visible"]) == every["total"] == kwic.height
+
+
+def test_awareness_banner_is_shown(browser, aware_report_dir):
+    browser.open(aware_report_dir / "index.html", ALL_DRAWN)
+    banner = browser.evaluate("(() => { const b = document.querySelector('#awareness p.banner');"
+                              " return b ? {text: b.textContent, role: b.getAttribute('role')} : null; })()")
+    assert banner == {"text": H.TRANSFER_WARNING, "role": "alert"}
 
 
 def test_clicking_an_awareness_point_shows_that_steps_flagged_sentences(browser, aware_report_dir):
