@@ -4,8 +4,10 @@ The materialized counts hold single folded tokens per transcript, so a phrase (`
 ``"might be a test"``) or a case-sensitive token (``Wait``) is counted from text — but only the
 text that can hold it, in three steps:
 
-1. **candidates** — transcripts whose per-transcript token lists (``doc_term_lists``) hold every
-   folded token of the sequence (a necessary condition, answered from the lists, no text read);
+1. **candidates** — transcripts whose per-transcript token lists (``doc_term_lists``) hold the
+   sequence's (five) rarest folded tokens (a necessary condition, answered from the lists, no
+   text read). When they are a large share of the selection (a common phrase), every segment is
+   scanned by the prefilter instead: testing the list would cost more than reading the text once;
 2. **prefilter** — DuckDB's RE2 keeps the segments of those transcripts whose text matches the
    tokens joined by runs of separators, case-insensitively: a superset of the exact matches.
    RE2's case folding covers every Python single-character lowercase mapping (checked over all
@@ -186,13 +188,19 @@ def text_hits(store: Store, labelled: Sequence[tuple[str, object]], scopes: Sequ
 def candidate_ids(store: Store, matcher: TokenSequence) -> list[int] | None:
     """Term ids of the sequence's candidate tokens, rarest first; None when one was never counted
     (no transcript can hold the sequence)."""
+    stats = _candidate_stats(store, matcher)
+    return None if stats is None else [tid for tid, _ in stats]
+
+
+def _candidate_stats(store: Store, matcher: TokenSequence) -> list[tuple[int, int]] | None:
+    """(term id, transcripts using it) of the candidate tokens, rarest first (None: one never counted)."""
     tokens = matcher.candidate_tokens()
     if not tokens:
         return []
     found = store.rows(load_sql("term_doc_frequency"), {"terms": tokens})
     if len(found) < len(tokens):
         return None
-    return [tid for tid, _, _ in found]
+    return [(tid, docs) for tid, _, docs in found]
 
 
 def sequences_filter(store: Store, sequences: Sequence[TokenSequence]):
@@ -211,11 +219,14 @@ def sequences_filter(store: Store, sequences: Sequence[TokenSequence]):
 
 
 def _count_sequence(store: Store, matcher: TokenSequence, scopes, kinds, runs, environment, steps) -> dict[int, int]:
-    ids = candidate_ids(store, matcher)
-    if ids is None:
+    stats = _candidate_stats(store, matcher)
+    if stats is None:
         return {}
     counts: dict[int, int] = {}
-    for pks, texts in candidate_segments(store, matcher, ids, scopes, kinds, runs, environment, steps):
+    rarest_docs = stats[0][1] if stats else None
+    ids = [tid for tid, _ in stats]
+    for pks, texts in candidate_segments(store, matcher, ids, scopes, kinds, runs, environment, steps,
+                                         rarest_docs=rarest_docs):
         count = matcher.count
         for pk, text in zip(pks, texts):
             n = count(text)
@@ -224,14 +235,40 @@ def _count_sequence(store: Store, matcher: TokenSequence, scopes, kinds, runs, e
     return counts
 
 
+#: Above this many candidate transcripts (and this share of the selection) every segment's text
+#: is read once instead of testing the candidate list row by row (measured: docs/benchmarks.md).
+LIST_CANDIDATES = 50_000
+LIST_SHARE = 0.15
+
+
 def candidate_segments(store: Store, matcher: TokenSequence, ids: list[int], scopes, kinds, runs, environment,
-                       steps, batch_rows: int = 20_000):
-    """Batches (pks, texts) of the segments that pass the candidate lists and the prefilter."""
+                       steps, batch_rows: int = 20_000, rarest_docs: int | None = None):
+    """Batches (pks, texts) of the segments that pass the candidate lists and the prefilter.
+    ``rarest_docs`` (transcripts using the rarest token, when known) skips the candidate query
+    when it cannot pay off."""
     rarest = (list(ids) + [None] * 5)[:5]  # the five rarest tokens filter; the exact count does the rest
-    params = {**{f"i{k + 1}": rarest[k] for k in range(5)}, "scopes": list(scopes), "kinds": list(kinds),
-              "runs": list(runs) if runs else None, "environment": environment,
-              "steps": list(steps) if steps is not None else None, "prefilter": matcher.prefilter()}
-    reader = store.con.sql(load_sql("term_text_segments"), params=params).to_arrow_reader(batch_rows)
+    where = {"runs": list(runs) if runs else None, "environment": environment,
+             "steps": list(steps) if steps is not None else None}
+    selection = None
+    scan = False
+    if rarest_docs is not None and rarest_docs > LIST_CANDIDATES:
+        selection = store.rows(load_sql("term_text_selection"), where)[0][0]
+        scan = rarest_docs > 2 * LIST_SHARE * selection  # surely many candidates: read every text once
+    if not scan:
+        pks = [r[0] for r in store.rows(load_sql("term_text_candidates"), {
+            **{f"i{k + 1}": rarest[k] for k in range(5)}, "scopes": list(scopes), **where})]
+        if not pks:
+            return
+        if len(pks) > LIST_CANDIDATES:
+            if selection is None:
+                selection = store.rows(load_sql("term_text_selection"), where)[0][0]
+            scan = len(pks) > LIST_SHARE * selection
+    if scan:
+        sql, params = load_sql("term_text_segments_scan"), where
+    else:
+        sql, params = load_sql("term_text_segments"), {"pks": pks}
+    params = {**params, "kinds": list(kinds), "prefilter": matcher.prefilter()}
+    reader = store.con.sql(sql, params=params).to_arrow_reader(batch_rows)
     for batch in reader:
         yield batch.column(0).to_pylist(), batch.column(1).to_pylist()
 

@@ -1,26 +1,10 @@
--- term_text_segments: the segments that can hold a token sequence (phrases, case-sensitive
--- tokens), for the exact count in analytics/terms/phrases.py: (transcript_pk, text) of segments of
--- kinds $kinds whose transcript's token lists in stored scopes $scopes hold the term ids $i1..$i5
--- (the sequence's rarest tokens, rarest first; a null id is no condition) and whose text matches
--- the RE2 pattern $prefilter (a superset of the exact matches). Filters: $runs (list; null = all),
--- $environment, $steps (list; null = all).
--- (A chain of list_contains is ~30x faster than list_has_all here: each runs on the rows the
--- previous one kept.)
+-- term_text_segments: (transcript_pk, text) of the segments of kinds $kinds of the transcripts in
+-- $pks (the candidates of term_text_candidates) whose text matches the RE2 pattern $prefilter (a
+-- superset of a token sequence's exact matches), for the exact count in analytics/terms/phrases.py.
+-- (With the candidates as a constant list DuckDB tests them before the regex and reads the text
+-- of those rows only; as a semi-join it runs the regex on every segment first.)
 select s.transcript_pk, s.text
 from segments s
-where list_contains($kinds, s.kind)
-  and s.transcript_pk in (
-      select d.transcript_pk
-      from doc_term_lists d
-      join transcripts t on t.pk = d.transcript_pk
-      where list_contains($scopes, d.scope)
-        and ($i1 is null or list_contains(d.term_ids, $i1::integer))
-        and ($i2 is null or list_contains(d.term_ids, $i2::integer))
-        and ($i3 is null or list_contains(d.term_ids, $i3::integer))
-        and ($i4 is null or list_contains(d.term_ids, $i4::integer))
-        and ($i5 is null or list_contains(d.term_ids, $i5::integer))
-        and ($runs is null or list_contains($runs, t.run))
-        and ($environment is null or t.environment = $environment)
-        and ($steps is null or list_contains($steps, t.step))
-  )
+where list_contains($pks, s.transcript_pk)
+  and list_contains($kinds, s.kind)
   and regexp_matches(s.text, $prefilter);
