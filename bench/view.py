@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import re
 import statistics
 import sys
 import tempfile
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_in_thread(server)
     port = server.server_address[1]
 
+    last = {"body": b""}
+
     def fetch(path: str) -> int:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         conn.request("GET", path)
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         body = resp.read()
         conn.close()
         assert resp.status == 200, (path, resp.status, body[-300:])
+        last["body"] = body
         return len(body)
 
     with Store.open(db) as store:
@@ -125,11 +129,14 @@ def main(argv: list[str] | None = None) -> int:
         for label, path, baseline in pages:
             size = fetch(path)
             t_view = timed(lambda: fetch(path), args.repeat)
+            stopped = re.search(rb"with (\d+)% of the transcripts searched", last["body"])
             line = f"{label:38} {t_view * 1000:8.0f}ms {size:8,}"
             if baseline is not None:
                 name, fn = baseline
                 t_base = timed(fn, args.repeat)
                 line += f"   {name:28} {t_base * 1000:8.0f}ms {t_base / t_view:6.1f}x"
+            if stopped:
+                line += f"   (page stopped at its budget, {stopped.group(1).decode()}% searched)"
             print(line, flush=True)
     server.shutdown()
     server.server_close()
