@@ -11,11 +11,12 @@ Prints, in one run, on a generated RL run (cotwatch.analytics.synth.generator) i
    ground-truth aware sentences, the share of sentences it sends to the transformer, and the
    AUROC the cascade loses against scoring everything (held-out).
 
-    python bench/classify.py                      # default: 12 checkpoints x 4 envs x 50
+    python bench/classify.py                      # default: 12 checkpoints x 4 envs x 50, generated
+    python bench/classify.py --corpus real        # real reasoning: ../shared/data (+ --external DIR)
     python bench/classify.py --per-env 100 --json out.json
 
-The classifier is trained into a temporary $COTWATCH_HOME first unless ``--classifier`` points
-at an existing artifact. Runs offline.
+The shipped eval_awareness artifact is used unless ``--classifier`` names another one (``--train``
+trains a fresh one into a temporary $COTWATCH_HOME first). Runs offline.
 """
 
 from __future__ import annotations
@@ -39,14 +40,36 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def write_real_corpus(path: Path, external: str | None) -> int:
+    """Every real labelled document (scratchpads, traces, external transcripts) as one JSONL record."""
+    from cotwatch.classifiers.corpus import default_shared_data, shared_document_texts
+
+    shared = default_shared_data()
+    if shared is None:
+        raise SystemExit("--corpus real needs ../shared/data (or $COTWATCH_SHARED_DATA)")
+    texts = shared_document_texts(shared)
+    if external:
+        for f in sorted(Path(external).rglob("*.txt")):
+            texts[f"external/{f.parent.name}/{f.stem}"] = f.read_text(encoding="utf-8")
+    with path.open("w", encoding="utf-8") as fh:
+        for i, (doc, text) in enumerate(sorted(texts.items())):
+            fh.write(json.dumps({"id": doc, "run": "real", "step": i % 3, "environment": doc.split("/")[0],
+                                 "reasoning": text}, ensure_ascii=False) + "\n")
+    return len(texts)
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoints", type=int, default=12)
     p.add_argument("--per-env", type=int, default=50, help="transcripts per checkpoint per environment")
     p.add_argument("--sample", type=int, default=2000, help="sentences for the plain-encode baseline")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--classifier", default=None,
-                   help="artifact path, or a shipped name (default: train a fresh one from the shipped data)")
+    p.add_argument("--classifier", default="eval_awareness", help="artifact path or name (default: the shipped one)")
+    p.add_argument("--train", action="store_true", help="train a fresh eval_awareness first and benchmark it")
+    p.add_argument("--corpus", choices=("synthetic", "real"), default="synthetic",
+                   help="synthetic: a generated RL run; real: the scratchpads and traces of ../shared/data "
+                        "(and the external transcripts of --external), each document one transcript")
+    p.add_argument("--external", default=None, help="folder of the external real transcripts (see classifiers/data)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", dest="json_out", default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)
@@ -57,12 +80,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     work = Path(tempfile.mkdtemp(prefix="cw-bench-"))
     # never train into (or read from) the user's own $COTWATCH_HOME
+    shipped = None
+    if not args.train and os.sep not in args.classifier and not args.classifier.endswith(".skops"):
+        from cotwatch.classifiers.artifacts import shipped_dir
+        shipped = str(shipped_dir() / f"{args.classifier}.skops")
     os.environ["COTWATCH_HOME"] = str(work / "home")
     figures: dict = {"checkpoints": args.checkpoints, "per_env": args.per_env, "batch_size": args.batch_size,
                      "cpus": os.cpu_count()}
 
-    classifier = args.classifier
-    if classifier is None:
+    classifier = shipped or args.classifier
+    figures["corpus"] = args.corpus
+    if args.train:
         from cotwatch.classifiers.training import train
 
         t = time.perf_counter()
@@ -75,7 +103,10 @@ def main(argv: list[str] | None = None) -> dict:
         embeddings._load_static.cache_clear()
 
     jsonl = work / "run.jsonl"
-    synth.write_jsonl(jsonl, checkpoints=args.checkpoints, transcripts_per_checkpoint=args.per_env, seed=args.seed)
+    if args.corpus == "synthetic":
+        synth.write_jsonl(jsonl, checkpoints=args.checkpoints, transcripts_per_checkpoint=args.per_env, seed=args.seed)
+    else:
+        write_real_corpus(jsonl, args.external)
     db = work / "store.duckdb"
     with Store.open(db, read_only=False) as store:
         ingest_paths(store, [jsonl], count_terms=False)
@@ -139,12 +170,14 @@ def main(argv: list[str] | None = None) -> dict:
     stage1 = scorer.first_stage(aware_truth) if aware_truth else []
     figures.update({
         "cascade_recall_heldout": card["cascade"]["stage1_recall_heldout"],
+        "flagged_transcripts": cold.flagged_transcripts,
         "cascade_auroc_loss_heldout": round(card["cascade"]["auroc_loss"], 4),
         "cascade_recall_run_aware_sentences": round(float(sum(stage1)) / max(len(aware_truth), 1), 4),
         "run_aware_sentences": len(aware_truth),
     })
 
     f = figures
+    print(f"corpus: {f['corpus']}; {f['flagged_transcripts']} transcripts flagged")
     print(f"run: {f['transcripts']} transcripts, {f['sentences']} reasoning sentences "
           f"({f['distinct_sentences']} distinct), {f['cpus']} CPUs, batch {f['batch_size']}")
     print(f"plain SentenceTransformer.encode   {f['plain_encode_sentences_per_s']:>10,.0f} sentences/s")

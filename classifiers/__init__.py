@@ -11,8 +11,11 @@ The public API, importable from here (loaded lazily so ``import cotwatch.classif
     with Store.open("runs.duckdb") as store:
         awareness_prevalence(store, run="demo-rl")           # -> polars, one row per step
 
-Also: ``top_flagged_sentences``, ``split_sentences``, ``EmbeddingClassifier``, ``load_artifact``, ``export_counterfactual``,
-``export_for_labelling`` and ``import_labels``.
+Also: ``top_flagged_sentences``, ``split_sentences``, ``EmbeddingClassifier``, ``load_artifact``,
+``export_counterfactual``, ``export_for_labelling``/``import_labels`` (sentences, for retraining),
+``export_transcripts_for_labelling``/``import_transcript_labels`` (a random sample of your own
+transcripts, for prediction-powered prevalence), ``ppi_mean``, ``TranscriptDecision``,
+``load_corpus`` and ``compare``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,12 @@ _API = {
     "export_counterfactual": "cotwatch.classifiers.counterfactual",
     "export_for_labelling": "cotwatch.classifiers.labeling",
     "import_labels": "cotwatch.classifiers.labeling",
+    "export_transcripts_for_labelling": "cotwatch.classifiers.labeling",
+    "import_transcript_labels": "cotwatch.classifiers.labeling",
+    "ppi_mean": "cotwatch.classifiers.prevalence",
+    "TranscriptDecision": "cotwatch.classifiers.decision",
+    "load_corpus": "cotwatch.classifiers.corpus",
+    "compare": "cotwatch.classifiers.training",
 }
 
 __all__ = sorted(_API)

@@ -110,12 +110,14 @@ def apply(store, classifier: str = "eval_awareness", *, run: str | None = None, 
                 u_scores, u_cand = scorer.score([sents[i] for i in first], cascade=cascade, cache=cache, hashes=uniq)
                 scores = u_scores[inverse.reshape(-1)]
                 cand = u_cand[inverse.reshape(-1)]
-                flagged = scores >= art.threshold
+                sent_pk = seg_pk[idx] if len(idx) else np.zeros(0, np.int64)
+                transcripts = transcript_results(chunk, sent_pk, scores, cand, scorer.decision)
+                flagged = (scores >= art.threshold) & transcripts.flag_of(sent_pk)
                 sentence_no = _sentence_numbers(idx)
                 t3 = time.perf_counter()
                 table = pa.table({
                     "classifier_id": pa.array(np.full(len(sents), cid, dtype=np.int32)),
-                    "transcript_pk": pa.array(seg_pk[idx] if len(idx) else np.zeros(0, np.int64), pa.int64()),
+                    "transcript_pk": pa.array(sent_pk, pa.int64()),
                     "ordinal": pa.array(seg_ord[idx] if len(idx) else np.zeros(0, np.int32), pa.int32()),
                     "sentence": pa.array(sentence_no, pa.int32()),
                     "start_char": pa.array(np.asarray(starts, dtype=np.int32), pa.int32()),
@@ -125,12 +127,13 @@ def apply(store, classifier: str = "eval_awareness", *, run: str | None = None, 
                     "flagged": pa.array(flagged, pa.bool_()),
                 })
                 store.con.register("cw_sentences", table)
+                store.con.register("cw_transcripts", transcripts.table(cid))
                 with store.atomic():
                     store.con.execute(load_sql("insert_sentences", __package__))
-                    store.con.execute(load_sql("insert_transcripts", __package__), {"classifier_id": cid})
+                    store.con.execute(load_sql("insert_transcripts", __package__))
                 t4 = time.perf_counter()
             finally:
-                for name in ("cw_chunk", "cw_sentences"):
+                for name in ("cw_chunk", "cw_sentences", "cw_transcripts"):
                     try:
                         store.con.unregister(name)
                     except Exception:  # not registered when the chunk failed early
@@ -144,7 +147,7 @@ def apply(store, classifier: str = "eval_awareness", *, run: str | None = None, 
             stats.unique_sentences += len(uniq)
             stats.candidates += int(u_cand.sum())
             stats.flagged_sentences += int(flagged.sum())
-            stats.flagged_transcripts += len(np.unique(seg_pk[idx][flagged])) if flagged.any() else 0
+            stats.flagged_transcripts += int(transcripts.flagged.sum())
             if tick:
                 tick(len(chunk))
     stats.encoded = cache.misses
@@ -152,6 +155,51 @@ def apply(store, classifier: str = "eval_awareness", *, run: str | None = None, 
     stats.seconds = time.perf_counter() - started
     stats.stage_seconds = timers
     return stats
+
+
+class TranscriptResults:
+    """Per-transcript results of one chunk (every transcript of the chunk, with or without reasoning)."""
+
+    def __init__(self, pks, n_sentences, n_candidates, max_score, transcript_score, flagged, n_flagged):
+        self.pks, self.n_sentences, self.n_candidates = pks, n_sentences, n_candidates
+        self.max_score, self.transcript_score, self.flagged, self.n_flagged = max_score, transcript_score, flagged, n_flagged
+
+    def flag_of(self, sentence_pks: np.ndarray) -> np.ndarray:
+        """Whether the transcript of each sentence is flagged."""
+        return self.flagged[np.searchsorted(self.pks, sentence_pks)] if len(sentence_pks) else np.zeros(0, bool)
+
+    def table(self, classifier_id: int):
+        import pyarrow as pa
+
+        return pa.table({
+            "classifier_id": pa.array(np.full(len(self.pks), classifier_id, dtype=np.int32)),
+            "transcript_pk": pa.array(self.pks, pa.int64()),
+            "n_sentences": pa.array(self.n_sentences.astype(np.int32)),
+            "n_candidates": pa.array(self.n_candidates.astype(np.int32)),
+            "max_score": pa.array(self.max_score.astype(np.float32), mask=self.n_sentences == 0),
+            "flagged": pa.array(self.flagged, pa.bool_()),
+            "n_flagged": pa.array(self.n_flagged.astype(np.int32)),
+            "transcript_score": pa.array(self.transcript_score.astype(np.float64)),
+        })
+
+
+def transcript_results(chunk_pks: np.ndarray, sent_pk: np.ndarray, scores: np.ndarray, candidate: np.ndarray,
+                       decision) -> TranscriptResults:
+    """The transcript decision for every transcript of a chunk from its sentences' scores."""
+    pks = np.sort(np.asarray(chunk_pks, dtype=np.int64))
+    at = np.searchsorted(pks, sent_pk)
+    n = np.bincount(at, minlength=len(pks)) if len(sent_pk) else np.zeros(len(pks), np.int64)
+    n_cand = np.bincount(at, weights=candidate.astype(np.float64), minlength=len(pks)).astype(np.int64) \
+        if len(sent_pk) else np.zeros(len(pks), np.int64)
+    max_score = np.full(len(pks), -np.inf)
+    if len(sent_pk):
+        np.maximum.at(max_score, at, scores.astype(np.float64))
+    max_score = np.where(n > 0, max_score, 0.0)
+    t_score = decision.scores(max_score, n)
+    flagged = decision.flags(max_score, n) & (n > 0)
+    hits = (scores >= decision.sentence_threshold) & flagged[at] if len(sent_pk) else np.zeros(0, bool)
+    n_flagged = np.bincount(at[hits], minlength=len(pks)) if hits.any() else np.zeros(len(pks), np.int64)
+    return TranscriptResults(pks, n, n_cand, max_score, t_score, flagged, n_flagged)
 
 
 def _sentence_numbers(idx: np.ndarray) -> np.ndarray:

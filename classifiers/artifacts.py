@@ -31,12 +31,13 @@ from cotwatch.analytics.errors import InputError, SpecError
 from cotwatch.analytics.store.atomic import atomic_path, atomic_write_text
 from cotwatch.classifiers.spec import Pattern, cotwatch_home, package_dir
 
-FORMAT = "cotwatch-classifier/1"
+FORMAT = "cotwatch-classifier/2"
+OLD_FORMATS = ("cotwatch-classifier/1",)
 ALLOWED_TYPES = frozenset({
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.isotonic.IsotonicRegression",
-})
+})  # on top of skops' defaults (LogisticRegression, numpy arrays, ...)
 
 
 def user_dir() -> Path:
@@ -78,6 +79,16 @@ class Artifact:
     baseline: tuple[Pattern, ...]
     recall: tuple[str, ...]
     validation: dict[str, np.ndarray]
+    tuned_layers: dict[str, np.ndarray] | None = None
+    max_length: int | None = None
+    decision_payload: dict | None = None
+
+    @property
+    def decision(self):
+        """The transcript decision (:class:`~cotwatch.classifiers.decision.TranscriptDecision`)."""
+        from cotwatch.classifiers.decision import TranscriptDecision
+
+        return TranscriptDecision.from_payload(self.decision_payload)
 
     @property
     def name(self) -> str:
@@ -98,7 +109,8 @@ class Artifact:
 
 
 def save_artifact(path: Path, *, card: dict, head, static_head, static_threshold: float, threshold: float,
-                  baseline, recall, validation: dict[str, np.ndarray]) -> Path:
+                  baseline, recall, validation: dict[str, np.ndarray], decision, tuned_layers: dict | None = None,
+                  max_length: int | None = None) -> Path:
     """Write ``path`` (.skops) and ``path.with_suffix('.card.json')`` atomically."""
     import skops.io as sio
 
@@ -113,6 +125,9 @@ def save_artifact(path: Path, *, card: dict, head, static_head, static_threshold
         "baseline": [[p.pattern, float(p.weight)] for p in baseline],
         "recall": list(recall),
         "validation": {k: np.asarray(v) for k, v in validation.items()},
+        "tuned_layers": {k: np.asarray(v, dtype=np.float16) for k, v in (tuned_layers or {}).items()},
+        "max_length": max_length,
+        "decision": decision.to_payload(),
     }
     with atomic_path(path) as tmp:
         sio.dump(payload, tmp)
@@ -136,11 +151,19 @@ def load_artifact(name_or_path: str | os.PathLike[str]) -> Artifact:
         payload = sio.load(path, trusted=list(untrusted))
     except Exception as exc:
         raise InputError(f"{path}: cannot load artifact ({type(exc).__name__}: {exc})") from exc
+    if isinstance(payload, dict) and payload.get("format") in OLD_FORMATS and "validation" not in payload:
+        raise InputError(f"{path}: trained by an older cotwatch (no transcript decision); retrain it with "
+                         f"`cotwatch classify train`")
+    if isinstance(payload, dict) and payload.get("format") in OLD_FORMATS:  # TEMPORARY bridge while v2 artifacts are trained
+        v = payload["validation"]
+        payload.update(format=FORMAT, tuned_layers={}, max_length=None, decision={
+            "sentence_threshold": float(payload["threshold"]), "alpha": 0.05,
+            "null_scores": np.asarray(v["scores"])[np.asarray(v["labels"]) == 0]})
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputError(f"{path}: not a cotwatch classifier artifact (expected format {FORMAT})")
     try:
         card = json.loads(payload["card_json"])
-        return Artifact(
+        art = Artifact(
             path=path,
             sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
             card=card,
@@ -151,9 +174,53 @@ def load_artifact(name_or_path: str | os.PathLike[str]) -> Artifact:
             baseline=tuple(Pattern(p, float(w)) for p, w in payload["baseline"]),
             recall=tuple(payload["recall"]),
             validation=dict(payload["validation"]),
+            tuned_layers=dict(payload["tuned_layers"]) or None,
+            max_length=payload["max_length"],
+            decision_payload=dict(payload["decision"]),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SpecError(f"{path}: artifact is missing or has a malformed field: {exc}") from exc
+    validate_artifact(art)
+    return art
+
+
+def _is_head(head) -> bool:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+
+    return isinstance(head, (LogisticRegression, CalibratedClassifierCV)) and list(getattr(head, "classes_", [])) == [0, 1]
+
+
+def validate_artifact(art: Artifact) -> None:
+    """Check every field an artifact's scoring will use, before any is used: a crafted or damaged
+    file fails here with one line (exit 6), not mid-run with a traceback or a hung regex."""
+    import re
+
+    from cotwatch.classifiers.lexicon import Lexicon
+
+    where = str(art.path)
+    card = art.card
+    if not isinstance(card, dict) or not all(isinstance(card.get(k), str) for k in ("name", "version", "embedding_model")):
+        raise SpecError(f"{where}: the model card needs string name, version and embedding_model")
+    if not _is_head(art.head):
+        raise SpecError(f"{where}: head is not a fitted binary scikit-learn classifier ({type(art.head).__name__})")
+    if art.static_head is not None and not _is_head(art.static_head):
+        raise SpecError(f"{where}: static_head is not a fitted binary scikit-learn classifier")
+    for name, value in (("threshold", art.threshold), ("static_threshold", art.static_threshold)):
+        if not 0.0 <= value <= 1.0:
+            raise SpecError(f"{where}: {name} must be in [0, 1], got {value}")
+    Lexicon(art.baseline, art.recall, where=where)  # every pattern must run on the bounded engine
+    d = art.decision_payload or {}
+    null = np.asarray(d.get("null_scores", []), dtype=np.float64)
+    if (not 0.0 <= float(d.get("sentence_threshold", -1)) <= 1.0 or not 0.0 < float(d.get("alpha", -1)) <= 0.5
+            or null.ndim != 1 or len(null) == 0 or not np.all(np.isfinite(null)) or null.min() < 0 or null.max() > 1):
+        raise SpecError(f"{where}: malformed transcript decision (sentence_threshold, alpha, null_scores)")
+    for name, value in (art.tuned_layers or {}).items():
+        if not re.fullmatch(r"encoder\.layer\.\d+\.[A-Za-z0-9_.]+", name) or not isinstance(value, np.ndarray) \
+                or not np.all(np.isfinite(value)):
+            raise SpecError(f"{where}: tuned layer {name!r} is not a finite weight of an encoder layer")
+    if art.max_length is not None and not (isinstance(art.max_length, int) and 8 <= art.max_length <= 512):
+        raise SpecError(f"{where}: max_length must be an integer in [8, 512]")
 
 
 def available() -> list[dict[str, str]]:

@@ -30,8 +30,10 @@ STATIC_MODEL_ID = "tokenlearn-static-model"
 
 
 def _offline() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    """No model hub, whatever the environment says: cotwatch only loads models from disk (a
+    classifier artifact must never make it contact the network)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
@@ -77,7 +79,7 @@ def _load_sentence_transformer(name: str, device: str):
     else:
         target = name
     try:
-        return SentenceTransformer(target, device=device)
+        return SentenceTransformer(target, device=device, local_files_only=True)
     except Exception as exc:  # sentence-transformers raises OSError/ValueError/RuntimeError variants
         raise InputError(
             f"cannot load embedding model {name!r} offline on device {device!r}: "
@@ -87,17 +89,29 @@ def _load_sentence_transformer(name: str, device: str):
 
 
 class Encoder:
-    """A sentence-transformers model: ``encode(texts) -> float32 (n, dim)``, L2-normalised."""
+    """A sentence-transformers model: ``encode(texts) -> float32 (n, dim)``, L2-normalised.
 
-    def __init__(self, model: str | None = None, device: str | None = "auto", batch_size: int = 64):
+    ``tuned`` holds fine-tuned weights of some of the model's layers (see
+    :mod:`cotwatch.classifiers.finetune`); they are applied on a private copy of the model and
+    are part of :attr:`id`, so cached embeddings of the shipped model are never mixed with them.
+    """
+
+    def __init__(self, model: str | None = None, device: str | None = "auto", batch_size: int = 64,
+                 tuned: dict[str, np.ndarray] | None = None, max_length: int | None = None):
         self.model = model or DEFAULT_MODEL
         self.device = device
         self.batch_size = batch_size
+        self.tuned = tuned or None
+        self.max_length = max_length
         self.id = model_id(self.model)
+        if self.tuned:
+            self.id += f"+tuned:{layers_digest(self.tuned)}"
+        if max_length is not None:
+            self.id += f"+len:{max_length}"
 
     @functools.cached_property
     def st(self):
-        return _load_sentence_transformer(self.model, resolve_device(self.device))
+        return _tuned_model(self.model, resolve_device(self.device), self.id, self.tuned, self.max_length)
 
     @property
     def dim(self) -> int:
@@ -122,6 +136,74 @@ class Encoder:
         result = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
         result[order] = np.concatenate(out)
         return result
+
+
+# -- fine-tuned layers (trained by cotwatch.classifiers.finetune) on top of a shipped model --
+
+def layers_digest(layers: dict[str, np.ndarray]) -> str:
+    """A short stable id of tuned weights (part of the embedding cache key)."""
+    h = hashlib.sha256()
+    for name in sorted(layers):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(layers[name], dtype=np.float16).tobytes())
+    return h.hexdigest()[:16]
+
+
+def tunable_names(model, layers: int) -> list[str]:
+    """Parameter names (of the transformer inside a SentenceTransformer) of the top ``layers``."""
+    bert = model[0].auto_model
+    n = len(bert.encoder.layer)
+    if not 1 <= layers <= n:
+        from cotwatch.analytics.errors import SpecError
+
+        raise SpecError(f"model.finetune.layers must be between 1 and {n} for this encoder, got {layers}")
+    prefixes = tuple(f"encoder.layer.{i}." for i in range(n - layers, n))
+    return [name for name, _ in bert.named_parameters() if name.startswith(prefixes)]
+
+
+def apply_layers(model, layers: dict[str, np.ndarray]) -> None:
+    """Load tuned layer weights into a SentenceTransformer in place (names from :func:`tunable_names`)."""
+    import torch
+
+    bert = model[0].auto_model
+    params = dict(bert.named_parameters())
+    missing = [name for name in layers if name not in params]
+    if missing:
+        from cotwatch.analytics.errors import InputError
+
+        raise InputError(f"tuned layers do not fit this encoder (no parameter {missing[0]!r})")
+    with torch.no_grad():
+        for name, value in layers.items():
+            target = params[name]
+            if tuple(target.shape) != tuple(value.shape):
+                from cotwatch.analytics.errors import InputError
+
+                raise InputError(f"tuned layer {name!r} has shape {value.shape}, the encoder {tuple(target.shape)}")
+            target.copy_(torch.from_numpy(np.asarray(value, dtype=np.float32)))
+
+
+
+_TUNED: dict[tuple, object] = {}
+
+
+def _tuned_model(name: str, device: str, ident: str, tuned: dict | None, max_length: int | None):
+    """The shared base model, or a private copy with tuned layers (one per id and device)."""
+    base = _load_sentence_transformer(name, device)
+    if not tuned and max_length is None:
+        return base
+    key = (ident, device, max_length)
+    if key not in _TUNED:
+        import copy
+
+        model = copy.deepcopy(base)
+        if tuned:
+            apply_layers(model, tuned)
+        if max_length is not None:
+            model.max_seq_length = max_length
+        model.eval()
+        _TUNED.clear()  # one tuned copy at a time is plenty (each is ~90 MB)
+        _TUNED[key] = model
+    return _TUNED[key]
 
 
 class StaticEncoder:

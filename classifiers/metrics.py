@@ -43,11 +43,14 @@ def best_f1_threshold(y, scores, lo: float = 0.0, hi: float = 1.0) -> float:
 
 
 def max_fpr_threshold(y, scores, max_fpr: float, lo: float = 0.0, hi: float = 1.0) -> float:
-    """The lowest threshold in [lo, hi] whose false-positive rate on the negatives is <= max_fpr."""
+    """The lowest threshold in [lo, hi] (an observed score, or lo/hi) whose false-positive rate on
+    the negatives is <= max_fpr."""
     y = np.asarray(y).astype(int)
     s = np.asarray(scores, dtype=float)
     neg = np.sort(s[y == 0])
-    for t in np.unique(np.concatenate([np.clip(s, lo, hi), [lo, hi]])):
-        if np.mean(neg >= t) <= max_fpr:
-            return float(t)
-    return float(hi)
+    candidates = np.unique(np.concatenate([np.clip(s, lo, hi), [lo, hi]]))
+    if len(neg) == 0:
+        return float(candidates[0])
+    fpr = (len(neg) - np.searchsorted(neg, candidates, side="left")) / len(neg)  # non-increasing
+    ok = np.flatnonzero(fpr <= max_fpr)
+    return float(candidates[ok[0]]) if len(ok) else float(hi)

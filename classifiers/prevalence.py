@@ -1,33 +1,31 @@
-"""Prevalence of a trait (eval awareness) per checkpoint, corrected for the classifier's own errors.
+"""Prevalence of a trait (eval awareness) per checkpoint, corrected for the classifier's own errors —
+and honest about what the correction rests on.
 
-The raw rate — the share of transcripts with at least one flagged sentence — mixes true positives
-with false flags. We correct it with the Rogan–Gladen / adjusted classify-and-count estimator
+The **raw rate** is the share of transcripts the transcript decision flags
+(:mod:`cotwatch.classifiers.decision`). Two corrections, in order of preference:
 
-    corrected = (raw − FPR_t) / (TPR_t − FPR_t), clipped to [0, 1],
+1. **Prediction-powered inference (PPI++)**, when the user has labelled a uniform random sample of
+   the run's own transcripts (``cotwatch label export --transcripts N`` → label →
+   ``cotwatch label import``). With predictions ``f`` (the transcript decision, 0/1) on all ``N``
+   transcripts of a cell and ``n`` labelled ones ``(Y, f)``::
 
-where TPR_t and FPR_t are *transcript-level* true- and false-positive rates. They come from
-sentence-level rates measured on the held-out split under the cascade, through a model of a
-transcript with ``c`` candidate sentences (sentences that passed the cascade's first stage):
+       theta = mean(Y_lab) + lam * (mean(f_all) - mean(f_lab))
+       var   = lam**2 * var(f) / N + var(Y - lam * f) / n
+       lam   = cov(Y, f) / ((1 + n / N) * var(f)), clipped to [0, 1]   (power tuning)
 
-* ``r1`` — share of held-out positives that pass the first stage;
-* ``s2`` — share of those candidates scoring >= threshold;
-* ``f``  — share of held-out negatives *that pass the first stage* scoring >= threshold;
-* an unaware transcript is flagged with probability ``1 − (1 − f)^c``;
-* an aware transcript (assumed to voice it in one sentence — conservative, more sentences only
-  raise detection) with probability ``r1·[1 − (1 − s2)(1 − f)^(c−1)] + (1 − r1)·[1 − (1 − f)^c]``;
-* a transcript with no candidate sentence is never flagged.
+   (Angelopoulos et al. 2023, "PPI++", the mean estimator of ``ppi_py.ppi_mean_ci``.) The
+   interval is valid whatever the classifier's bias, because the labelled sample measures the
+   bias on this very data; the classifier only narrows it. A cell needs ``MIN_LABELS`` labelled
+   transcripts for its own estimate; the pooled row uses every label.
+2. **Rogan–Gladen on the shipped validation transcripts** (no labels of the user's): transcript
+   true/false-positive rates measured on the held-out real and team-written transcripts of the
+   artifact's corpus correct the raw rate, ``(raw − FPR) / (TPR − FPR)``, with a bootstrap over
+   the run's transcripts and a Bayesian bootstrap (Beta, Jeffreys prior) of the validation counts.
+   Those rates come from another distribution of text; they may not transfer to this run, and the
+   result says so (``estimator = validation-only`` and a ``transfer_warning``).
 
-TPR_t and FPR_t of a group are the means of those probabilities over its transcripts. Conditioning
-on ``c`` is what makes held-out rates transfer: most corpus sentences never reach the transformer,
-and the hard negatives that do are what the held-out negatives that pass the first stage resemble.
-
-The 95% interval is a percentile bootstrap that resamples **both** the validation set (positives
-and negatives, each over its three outcomes: stopped / passed and not flagged / flagged) **and**
-the transcripts of each group (multinomially over their (covert, c, flagged) cells), recomputing
-the estimate each time. The validation side is a Bayesian bootstrap (Dirichlet with a Jeffreys
-prior over outcome counts) so that zero observed errors still carry uncertainty. With ``covert_action`` present, the same machinery corrects the awareness prevalence
-among covert and among non-covert transcripts and turns them, by Bayes' rule, into
-``covert_rate_aware`` = P(covert | aware) and ``covert_rate_unaware`` = P(covert | not aware).
+Cells with fewer than ``MIN_CELL`` transcripts get no corrected estimate at all: a rate from one
+transcript (0% or 100% with a [1, 1] interval) is noise dressed as a number.
 """
 
 from __future__ import annotations
@@ -35,174 +33,177 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from cotwatch.analytics.errors import InputError, NothingToReport
 from cotwatch.analytics.store.sqlfiles import load_sql
 
 B_DEFAULT = 1000
+MIN_CELL = 10       # transcripts a cell needs for a corrected point estimate
+MIN_LABELS = 10     # labelled transcripts a cell needs for its own PPI estimate
+
+TRANSFER_WARNING = ("corrected with error rates measured on the classifier's validation transcripts (other text "
+                    "than this run); they may not transfer — label a random sample of this run "
+                    "(`cotwatch label export --transcripts 100`) for an estimate that does not rest on them")
 
 
 @dataclass(frozen=True)
-class Validation:
-    """Held-out outcome counts under the cascade at the artifact's threshold."""
+class TranscriptValidation:
+    """Outcomes of the transcript decision on held-out labelled transcripts."""
 
-    pos_stopped: int
-    pos_passed_missed: int
-    pos_flagged: int
-    neg_stopped: int
-    neg_passed_clean: int
-    neg_flagged: int
+    tp: int
+    fn: int
+    fp: int
+    tn: int
 
     @classmethod
-    def from_scores(cls, labels, scores, candidate, threshold: float) -> "Validation":
-        labels = np.asarray(labels).astype(bool)
-        cand = np.asarray(candidate).astype(bool)
-        flag = np.asarray(scores) >= threshold
-        return cls(
-            pos_stopped=int(np.sum(labels & ~cand)),
-            pos_passed_missed=int(np.sum(labels & cand & ~flag)),
-            pos_flagged=int(np.sum(labels & cand & flag)),
-            neg_stopped=int(np.sum(~labels & ~cand)),
-            neg_passed_clean=int(np.sum(~labels & cand & ~flag)),
-            neg_flagged=int(np.sum(~labels & cand & flag)),
-        )
+    def from_card(cls, card: dict | None) -> "TranscriptValidation":
+        v = (card or {}).get("validation_transcripts")
+        if not v or v.get("tp", 0) + v.get("fn", 0) == 0 or v.get("fp", 0) + v.get("tn", 0) == 0:
+            raise InputError("the classifier's card has no transcript-level validation counts (aware and unaware "
+                             "held-out transcripts); retrain it with `cotwatch classify train`, or label a sample "
+                             "of your transcripts (`cotwatch label export --transcripts 100`)")
+        return cls(int(v["tp"]), int(v["fn"]), int(v["fp"]), int(v["tn"]))
 
-    def rates(self, rng: np.random.Generator | None = None, size: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(r1, s2, f): maximum-likelihood point estimates, or ``size`` bootstrap replicates.
-
-        Replicates are a Bayesian bootstrap of the validation examples: outcome shares drawn from
-        Dirichlet(counts + 1/2) (Jeffreys prior), so an outcome never observed — zero false
-        positives among 60 negatives — still carries its uncertainty into the interval, where a
-        plain resampling bootstrap would pretend it is exactly zero.
-        """
-        pos = np.array([self.pos_stopped, self.pos_passed_missed, self.pos_flagged], dtype=float)
-        neg = np.array([self.neg_stopped, self.neg_passed_clean, self.neg_flagged], dtype=float)
-        if pos.sum() == 0 or neg.sum() == 0 or pos[1:].sum() == 0 or neg[1:].sum() == 0:
-            raise InputError("validation set needs positives and first-stage-passing negatives to correct prevalence")
+    def rates(self, rng: np.random.Generator | None = None, size: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """(TPR, FPR): point estimates, or ``size`` draws from Beta(count + 1/2) posteriors."""
         if rng is None:
-            pos, neg = pos[None, :], neg[None, :]
-        else:
-            pos = rng.dirichlet(pos + 0.5, size=size)
-            neg = rng.dirichlet(neg + 0.5, size=size)
-        r1 = (pos[:, 1] + pos[:, 2]) / pos.sum(1)
-        s2 = pos[:, 2] / (pos[:, 1] + pos[:, 2])
-        f = neg[:, 2] / (neg[:, 1] + neg[:, 2])
-        return r1, s2, f
+            return (np.array([self.tp / (self.tp + self.fn)]), np.array([self.fp / (self.fp + self.tn)]))
+        return (rng.beta(self.tp + 0.5, self.fn + 0.5, size), rng.beta(self.fp + 0.5, self.tn + 0.5, size))
 
 
-def flag_probabilities(r1, s2, f, c) -> tuple[np.ndarray, np.ndarray]:
-    """P(flag | aware, c) and P(flag | unaware, c); broadcast over replicates × cells."""
-    r1, s2, f = (np.asarray(x, dtype=float)[..., None] for x in (r1, s2, f))
-    c = np.asarray(c, dtype=float)[None, ...]
-    clean_rest = (1.0 - f) ** np.maximum(c - 1.0, 0.0)
-    fp = 1.0 - (1.0 - f) ** c
-    tp = r1 * (1.0 - (1.0 - s2) * clean_rest) + (1.0 - r1) * fp
-    zero = c == 0
-    return np.where(zero, 0.0, tp), np.where(zero, 0.0, fp)
-
-
-def _rg(flagged: np.ndarray, tp: np.ndarray, fp: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Rogan–Gladen per replicate: counts (R, cells), tp/fp (R, cells), flagged (cells,) bool."""
-    n = counts.sum(-1)
+def rogan_gladen(raw, tpr, fpr) -> np.ndarray:
+    """``(raw − fpr) / (tpr − fpr)`` clipped to [0, 1]; NaN where the classifier is no better than chance."""
+    raw, tpr, fpr = (np.asarray(x, dtype=float) for x in (raw, tpr, fpr))
     with np.errstate(invalid="ignore", divide="ignore"):
-        raw = (counts * flagged).sum(-1) / n
-        tpr = (counts * tp).sum(-1) / n
-        fpr = (counts * fp).sum(-1) / n
         est = (raw - fpr) / (tpr - fpr)
-    est = np.where((tpr - fpr) > 1e-9, est, np.nan)
-    return np.clip(est, 0.0, 1.0)
+    return np.where(tpr - fpr > 1e-9, np.clip(est, 0.0, 1.0), np.nan)
 
 
-def corrected_prevalence(flagged, candidates, validation: Validation, *, covert=None, b: int = B_DEFAULT,
-                         seed: int = 0, level: float = 0.95) -> dict[str, float]:
-    """Corrected prevalence with a bootstrap interval for one group of transcripts.
+def corrected_prevalence(flagged, validation: TranscriptValidation, *, covert=None, b: int = B_DEFAULT, seed: int = 0,
+                         level: float = 0.95) -> dict[str, float]:
+    """Rogan–Gladen corrected prevalence of one group of transcripts with a bootstrap interval.
 
-    ``flagged`` (bool per transcript), ``candidates`` (first-stage passes per transcript) and
-    optionally ``covert`` (True/False/None per transcript). Returns raw_rate, corrected_rate,
-    ci_lo, ci_hi, tpr_t, fpr_t and, with covert labels, covert_rate_aware/unaware and intervals.
+    ``flagged`` holds the transcript decisions, ``covert`` optionally True/False/None per
+    transcript (then P(covert | aware) and P(covert | not aware) are estimated too).
 
-    >>> v = Validation(0, 10, 90, 50, 45, 5)
-    >>> round(corrected_prevalence([True] * 30 + [False] * 70, [1] * 100, v)["corrected_rate"], 3)
-    0.25
+    >>> v = TranscriptValidation(tp=90, fn=10, fp=5, tn=95)
+    >>> round(corrected_prevalence([True] * 30 + [False] * 70, v)["corrected_rate"], 3)
+    0.294
     """
     flagged = np.asarray(flagged, dtype=bool)
-    candidates = np.asarray(candidates, dtype=np.int64)
-    cov = np.full(len(flagged), -1, dtype=np.int8) if covert is None else np.array(
+    n = len(flagged)
+    cov = np.full(n, -1, dtype=np.int8) if covert is None else np.array(
         [-1 if v is None else int(bool(v)) for v in covert], dtype=np.int8)
-    keys = np.stack([cov.astype(np.int64), candidates, flagged.astype(np.int64)], axis=1)
-    cells, counts = np.unique(keys, axis=0, return_counts=True)
-    return _estimate_cells(cells, counts.astype(float), validation, b=b, seed=seed, level=level)
-
-
-def _estimate_cells(cells: np.ndarray, counts: np.ndarray, validation: Validation, *, b: int, seed: int,
-                    level: float) -> dict[str, float]:
-    cov, c, flag = cells[:, 0], cells[:, 1], cells[:, 2].astype(bool)
-    n = counts.sum()
     rng = np.random.default_rng(seed)
-    point = validation.rates()
-    boot = validation.rates(rng, size=b)
-    tp0, fp0 = flag_probabilities(*point, c)
-    tpb, fpb = flag_probabilities(*boot, c)
-    resampled = rng.multinomial(int(n), counts / n, size=b).astype(float)
-    alpha = (1.0 - level) / 2.0
-
-    def interval(values: np.ndarray) -> tuple[float, float]:
-        ok = values[~np.isnan(values)]
-        if len(ok) < 0.5 * len(values):
-            return float("nan"), float("nan")
-        return float(np.quantile(ok, alpha)), float(np.quantile(ok, 1.0 - alpha))
-
-    est0 = _rg(flag, tp0, fp0, counts[None, :])[0]
-    estb = _rg(flag, tpb, fpb, resampled)
-    lo, hi = interval(estb)
-    out = {
-        "n": int(n), "flagged": int(counts[flag].sum()), "raw_rate": float(counts[flag].sum() / n),
-        "corrected_rate": float(est0), "ci_lo": lo, "ci_hi": hi,
-        "tpr_t": float((counts * tp0[0]).sum() / n), "fpr_t": float((counts * fp0[0]).sum() / n),
-    }
+    tpr0, fpr0 = validation.rates()
+    tprb, fprb = validation.rates(rng, b)
+    raw = float(flagged.mean()) if n else float("nan")
+    out = {"n": n, "flagged": int(flagged.sum()), "raw_rate": raw,
+           "tpr_t": float(tpr0[0]), "fpr_t": float(fpr0[0])}
+    if n < MIN_CELL:
+        out.update({"corrected_rate": float("nan"), "ci_lo": float("nan"), "ci_hi": float("nan")})
+    else:
+        k = rng.binomial(n, raw, size=b) / n
+        est_b = rogan_gladen(k, tprb, fprb)
+        lo, hi = _interval(est_b, level)
+        out.update({"corrected_rate": float(rogan_gladen(raw, tpr0, fpr0)[0]), "ci_lo": lo, "ci_hi": hi})
     known = cov >= 0
-    if known.any() and (cov[known] == 1).any() and (cov[known] == 0).any():
-        def covert_rates(cnt: np.ndarray, tp: np.ndarray, fp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            is_cov, is_non = (cov == 1), (cov == 0)
-            n_cov = (cnt * is_cov).sum(-1)
-            n_non = (cnt * is_non).sum(-1)
-            pi_cov = _rg(flag, tp, fp, np.where(is_cov, cnt, 0.0))
-            pi_non = _rg(flag, tp, fp, np.where(is_non, cnt, 0.0))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                aware = pi_cov * n_cov / (pi_cov * n_cov + pi_non * n_non)
-                unaware = (1 - pi_cov) * n_cov / ((1 - pi_cov) * n_cov + (1 - pi_non) * n_non)
-            return aware, unaware
-
-        a0, u0 = covert_rates(counts[None, :], tp0, fp0)
-        ab, ub = covert_rates(resampled, tpb, fpb)
-        a_lo, a_hi = interval(ab)
-        u_lo, u_hi = interval(ub)
-        cov_flag = counts[(cov == 1) & flag].sum()
-        all_flag = counts[(cov >= 0) & flag].sum()
-        cov_unflag = counts[(cov == 1) & ~flag].sum()
-        all_unflag = counts[(cov >= 0) & ~flag].sum()
-        out.update({
-            "covert_n": int(counts[known].sum()),
-            "covert_rate_flagged": float(cov_flag / all_flag) if all_flag else float("nan"),
-            "covert_rate_unflagged": float(cov_unflag / all_unflag) if all_unflag else float("nan"),
-            "covert_rate_aware": float(a0[0]), "covert_aware_lo": a_lo, "covert_aware_hi": a_hi,
-            "covert_rate_unaware": float(u0[0]), "covert_unaware_lo": u_lo, "covert_unaware_hi": u_hi,
-        })
+    if known.sum() >= MIN_CELL and (cov[known] == 1).any() and (cov[known] == 0).any():
+        out.update(_covert_rates(flagged[known], cov[known] == 1, tpr0, fpr0, tprb, fprb, rng, b, level))
     return out
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    ok = values[~np.isnan(values)]
+    if len(ok) < 0.5 * len(values):
+        return float("nan"), float("nan")
+    alpha = (1.0 - level) / 2.0
+    return float(np.quantile(ok, alpha)), float(np.quantile(ok, 1.0 - alpha))
+
+
+def _covert_rates(flagged, covert, tpr0, fpr0, tprb, fprb, rng, b, level) -> dict:
+    """P(covert | aware) and P(covert | not aware) from corrected awareness among covert and
+    non-covert transcripts (Bayes' rule), with bootstrap intervals."""
+    n_cov, n_non = int(covert.sum()), int((~covert).sum())
+
+    def rates(raw_cov, raw_non, tpr, fpr):
+        pi_cov, pi_non = rogan_gladen(raw_cov, tpr, fpr), rogan_gladen(raw_non, tpr, fpr)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            aware = pi_cov * n_cov / (pi_cov * n_cov + pi_non * n_non)
+            unaware = (1 - pi_cov) * n_cov / ((1 - pi_cov) * n_cov + (1 - pi_non) * n_non)
+        return aware, unaware
+
+    raw_cov, raw_non = flagged[covert].mean(), flagged[~covert].mean()
+    a0, u0 = rates(raw_cov, raw_non, tpr0, fpr0)
+    ab, ub = rates(rng.binomial(n_cov, raw_cov, b) / n_cov, rng.binomial(n_non, raw_non, b) / n_non, tprb, fprb)
+    a_lo, a_hi = _interval(ab, level)
+    u_lo, u_hi = _interval(ub, level)
+    return {
+        "covert_n": n_cov + n_non,
+        "covert_rate_flagged": float(covert[flagged].mean()) if flagged.any() else float("nan"),
+        "covert_rate_unflagged": float(covert[~flagged].mean()) if (~flagged).any() else float("nan"),
+        "covert_rate_aware": float(a0[0]), "covert_aware_lo": a_lo, "covert_aware_hi": a_hi,
+        "covert_rate_unaware": float(u0[0]), "covert_unaware_lo": u_lo, "covert_unaware_hi": u_hi,
+    }
+
+
+def ppi_mean(predictions, labelled_predictions, labels, *, level: float = 0.95) -> tuple[float, float, float, float]:
+    """PPI++ estimate of the mean of the labels: ``(estimate, lo, hi, lambda)``.
+
+    ``predictions`` are the classifier's predictions on every unit of the population,
+    ``labelled_predictions``/``labels`` those of a uniform random sample with human labels.
+
+    >>> est, lo, hi, lam = ppi_mean(np.r_[np.ones(300), np.zeros(700)], np.r_[np.ones(30), np.zeros(70)],
+    ...                             np.r_[np.ones(25), np.zeros(5), np.ones(5), np.zeros(65)])
+    >>> round(est, 3), lo < est < hi
+    (0.3, True)
+    """
+    from scipy import stats
+
+    f_all = np.asarray(predictions, dtype=float)
+    f = np.asarray(labelled_predictions, dtype=float)
+    y = np.asarray(labels, dtype=float)
+    N, n = len(f_all), len(y)
+    if n < 2 or N < 1:
+        raise InputError("a prediction-powered estimate needs at least two labelled transcripts")
+    var_f = float(np.var(f_all, ddof=1)) if N > 1 else 0.0
+    if var_f > 0 and np.var(f) > 0:
+        lam = float(np.cov(y, f, ddof=1)[0, 1] / ((1.0 + n / N) * var_f))
+        lam = float(np.clip(lam, 0.0, 1.0))
+    else:
+        lam = 0.0
+    est = float(y.mean() + lam * (f_all.mean() - f.mean()))
+    var = lam ** 2 * var_f / N + float(np.var(y - lam * f, ddof=1)) / n
+    half = float(stats.t.ppf(0.5 + level / 2.0, df=n - 1)) * np.sqrt(max(var, 0.0))
+    return est, float(max(0.0, est - half)), float(min(1.0, est + half)), lam
 
 
 COVERT_COLUMNS = ("covert_n", "covert_rate_flagged", "covert_rate_unflagged", "covert_rate_aware",
                   "covert_aware_lo", "covert_aware_hi", "covert_rate_unaware", "covert_unaware_lo",
                   "covert_unaware_hi")
+FRONT_COLUMNS = ("n", "flagged", "raw_rate", "corrected_rate", "ci_lo", "ci_hi", "estimator", "n_labelled",
+                 "labelled_aware", "transfer_warning", "tpr_t", "fpr_t")
 
 
-def awareness_prevalence(store, *, run: str | None = None, classifier: str = "eval_awareness",
-                         by_environment: bool = False, pooled: bool = False, b: int = B_DEFAULT, seed: int = 0,
-                         level: float = 0.95):
-    """Per step (and environment): ``run, step, n, flagged, raw_rate, corrected_rate, ci_lo, ci_hi``
-    plus transcript-level ``tpr_t, fpr_t`` and, when transcripts carry ``covert_action``, the covert
-    rates among aware and unaware transcripts with intervals. Needs ``classify apply`` first.
-    ``pooled`` gives one row for the whole run (``step`` null) — per-step covert comparisons rest
-    on few aware transcripts, the pooled one on all of them.
+def _latest(store, classifier: str, run: str):
+    latest = store.rows(load_sql("latest_classifier", __package__), {"name": classifier, "run": run})
+    if not latest:
+        raise NothingToReport(
+            f"no {classifier} results for run {run!r} in {store.path}; run `cotwatch classify apply --run {run}` first"
+        )
+    return latest[0]
+
+
+def awareness_prevalence(store, *, run=None, classifier: str = "eval_awareness", by_environment: bool = False,
+                         pooled: bool = False, b: int = B_DEFAULT, seed: int = 0, level: float = 0.95):
+    """One row per run and step (and environment): ``n, flagged, raw_rate, corrected_rate, ci_lo,
+    ci_hi, estimator, n_labelled, labelled_aware, transfer_warning, tpr_t, fpr_t`` plus, when
+    transcripts carry ``covert_action``, the covert rates among aware and unaware transcripts.
+
+    ``estimator`` is ``ppi`` (the user's labels of this run correct the classifier),
+    ``validation-only`` (corrected with the artifact's validation transcripts: see
+    ``transfer_warning``) or ``none`` (fewer than ``MIN_CELL`` transcripts: no corrected value).
+    ``run`` is a name, a list of names or None (the only run). ``pooled`` gives one row per run.
 
     >>> with Store.open("runs.duckdb") as store:                        # doctest: +SKIP
     ...     awareness_prevalence(store, run="demo-rl")
@@ -211,65 +212,90 @@ def awareness_prevalence(store, *, run: str | None = None, classifier: str = "ev
 
     import polars as pl
 
-    run = store.require_run(run)
-    latest = store.rows(load_sql("latest_classifier", __package__), {"name": classifier, "run": run})
-    if not latest:
-        raise NothingToReport(
-            f"no {classifier} results for run {run!r} in {store.path}; run `cotwatch classify apply --run {run}` first"
-        )
-    cid, threshold, sha, card = latest[0]
-    validation = _validation_for(store, classifier, sha, threshold, json.loads(card) if isinstance(card, str) else card)
-    cells = store.frame(load_sql("awareness_cells", __package__), {"classifier_id": cid, "run": run})
-    keys = ["run"] + ([] if pooled else ["step"]) + (["environment"] if by_environment else [])
-    rows = []
-    for i, (key, group) in enumerate(cells.group_by(keys, maintain_order=True)):
-        cov = group["covert"].to_numpy()
-        cell_arr = np.stack([cov.astype(np.int64), group["n_candidates"].to_numpy().astype(np.int64),
-                             group["flagged"].to_numpy().astype(np.int64)], axis=1)
-        est = _estimate_cells(cell_arr, group["n"].to_numpy().astype(float), validation, b=b, seed=seed + i,
-                              level=level)
-        rows.append({**dict(zip(keys, key)), **est})
-    if not rows:
-        raise NothingToReport(f"run {run!r} has no scored transcripts for {classifier}")
-    df = pl.DataFrame(rows, infer_schema_length=None)
-    if "covert_n" not in df.columns:
-        df = df.with_columns([pl.lit(None, dtype=pl.Float64).alias(c) for c in COVERT_COLUMNS])
+    runs = [store.require_run(r) for r in run] if isinstance(run, (list, tuple)) else [store.require_run(run)]
+    frames = []
+    for i, name in enumerate(runs):
+        cid, threshold, sha, card = _latest(store, classifier, name)
+        card = json.loads(card) if isinstance(card, str) else card
+        rows = store.frame(load_sql("awareness_transcripts", __package__), {"classifier_id": cid, "run": name,
+                                                                          "classifier": classifier})
+        frames.append(_prevalence_rows(rows, card, name, by_environment=by_environment, pooled=pooled, b=b,
+                                       seed=seed + 7919 * i, level=level))
+    df = pl.concat(frames, how="diagonal_relaxed")
+    keys = ["run", "step"] + (["environment"] if by_environment else [])
+    for column in COVERT_COLUMNS:
+        if column not in df.columns:
+            df = df.with_columns(pl.lit(None, dtype=pl.Float64).alias(column))
+    return df.select(keys + list(FRONT_COLUMNS) + list(COVERT_COLUMNS)).fill_nan(None).sort(keys, nulls_last=True)
+
+
+def _prevalence_rows(rows, card: dict, run: str, *, by_environment: bool, pooled: bool, b: int, seed: int,
+                     level: float):
+    import polars as pl
+
+    if rows.is_empty():
+        raise NothingToReport(f"run {run!r} has no scored transcripts")
+    labelled_all = rows.filter(pl.col("label").is_not_null())
+    validation = None
+    keys = ([] if pooled else ["step"]) + (["environment"] if by_environment else [])
+    groups = [((), rows)] if not keys else rows.group_by(keys, maintain_order=True)
+    out = []
+    for j, (key, group) in enumerate(groups):
+        key = key if isinstance(key, tuple) else (key,)
+        flagged = group["flagged"].to_numpy().astype(bool)
+        lab = group.filter(pl.col("label").is_not_null())
+        row = {"run": run, **dict(zip(keys, key)), "n": group.height, "flagged": int(flagged.sum()),
+               "raw_rate": float(flagged.mean()), "n_labelled": lab.height,
+               "labelled_aware": int(lab["label"].sum()) if lab.height else 0}
+        if group.height < MIN_CELL:
+            row.update({"corrected_rate": None, "ci_lo": None, "ci_hi": None, "estimator": "none",
+                        "transfer_warning": f"only {group.height} transcripts (fewer than {MIN_CELL}): no corrected estimate"})
+        elif lab.height >= MIN_LABELS:
+            est, lo, hi, _ = ppi_mean(flagged.astype(float), lab["flagged"].to_numpy().astype(float),
+                                      lab["label"].to_numpy().astype(float), level=level)
+            row.update({"corrected_rate": est, "ci_lo": lo, "ci_hi": hi, "estimator": "ppi", "transfer_warning": None})
+        else:
+            if validation is None:
+                validation = TranscriptValidation.from_card(card)
+            est = corrected_prevalence(flagged, validation, b=b, seed=seed + j, level=level)
+            note = TRANSFER_WARNING
+            if labelled_all.height:
+                note = (f"only {lab.height} labelled transcripts here (a cell needs {MIN_LABELS} for its own "
+                        f"prediction-powered estimate; the pooled row uses all {labelled_all.height}); " + TRANSFER_WARNING)
+            row.update({"corrected_rate": est["corrected_rate"], "ci_lo": est["ci_lo"], "ci_hi": est["ci_hi"],
+                        "estimator": "validation-only", "transfer_warning": note})
+        if validation is None and card.get("validation_transcripts"):
+            try:
+                validation = TranscriptValidation.from_card(card)
+            except InputError:
+                validation = None
+        if validation is not None:
+            tpr, fpr = validation.rates()
+            row.update({"tpr_t": float(tpr[0]), "fpr_t": float(fpr[0])})
+            covert = group["covert_action"].to_list()
+            if any(c is not None for c in covert):
+                extra = corrected_prevalence(flagged, validation, covert=covert, b=b, seed=seed + j, level=level)
+                row.update({k: extra[k] for k in COVERT_COLUMNS if k in extra})
+        out.append(row)
+    df = pl.DataFrame(out, infer_schema_length=None)
     if pooled:
         df = df.with_columns(pl.lit(None, dtype=pl.Int64).alias("step"))
-        keys = ["run", "step"] + (["environment"] if by_environment else [])
-    front = keys + ["n", "flagged", "raw_rate", "corrected_rate", "ci_lo", "ci_hi", "tpr_t", "fpr_t"]
-    # undefined estimates (e.g. P(covert | aware) when no transcript is estimated aware) are null, not NaN
-    return df.select(front + list(COVERT_COLUMNS)).fill_nan(None).sort(keys)
+    for column, dtype in (("tpr_t", pl.Float64), ("fpr_t", pl.Float64), ("corrected_rate", pl.Float64),
+                          ("ci_lo", pl.Float64), ("ci_hi", pl.Float64), ("transfer_warning", pl.String)):
+        if column not in df.columns:
+            df = df.with_columns(pl.lit(None, dtype=dtype).alias(column))
+    return df
 
 
-def _validation_for(store, classifier: str, sha: str, threshold: float, card: dict) -> Validation:
-    """Validation counts of the artifact that produced the stored results: from its model card as
-    registered in the store, else from the artifact file (matched by sha256)."""
-    from cotwatch.classifiers.artifacts import available, load_artifact
-
-    counts = (card or {}).get("validation_counts")
-    if counts:
-        return Validation(**counts)
-    for entry in available():
-        if entry["name"] != classifier:
-            continue
-        art = load_artifact(entry["path"])
-        if art.sha256 == sha:
-            v = art.validation
-            return Validation.from_scores(v["labels"], v["scores"], v["candidate"], threshold)
-    raise InputError(f"the {classifier} artifact that scored this run (sha256 {sha[:12]}…) is no longer available")
-
-
-def top_flagged_sentences(store, *, run: str | None = None, classifier: str = "eval_awareness", limit: int = 20):
-    """The highest-scoring flagged sentences of a run (latest classifier version), with offsets:
+def top_flagged_sentences(store, *, run: str | None = None, classifier: str = "eval_awareness", limit: int = 20,
+                          per_step: int | None = None):
+    """Flagged sentences of a run (latest classifier version), highest score first, with offsets:
     ``transcript_id, run, step, environment, ordinal, sentence_index, start_char, end_char,
-    sentence, score``."""
+    sentence, score``. ``per_step`` caps each step instead of the whole run (the report's evidence)."""
     run = store.require_run(run)
-    latest = store.rows(load_sql("latest_classifier", __package__), {"name": classifier, "run": run})
-    if not latest:
-        raise NothingToReport(
-            f"no {classifier} results for run {run!r} in {store.path}; run `cotwatch classify apply --run {run}` first"
-        )
-    if limit < 1:
-        raise InputError("limit must be at least 1")
-    return store.frame(load_sql("flagged_sentences", __package__), {"classifier_id": latest[0][0], "run": run, "limit": limit})
+    cid = _latest(store, classifier, run)[0]
+    if limit < 1 or (per_step is not None and per_step < 1):
+        raise InputError("limit and per_step must be at least 1")
+    return store.frame(load_sql("flagged_sentences", __package__),
+                       {"classifier_id": cid, "run": run, "limit": limit if per_step is None else 1 << 31,
+                        "per_step": per_step if per_step is not None else 1 << 31})

@@ -22,7 +22,8 @@ class Scorer:
     def __init__(self, artifact: Artifact | str, device: str = "auto", batch_size: int = 64):
         self.artifact = load_artifact(artifact) if isinstance(artifact, str) else artifact
         self.lexicon = Lexicon(self.artifact.baseline, self.artifact.recall)
-        self.encoder = Encoder(self.artifact.embedding_name, device=device, batch_size=batch_size)
+        self.encoder = Encoder(self.artifact.embedding_name, device=device, batch_size=batch_size,
+                               tuned=self.artifact.tuned_layers, max_length=self.artifact.max_length)
         if self.encoder.id != self.artifact.embedding_model:
             from cotwatch.analytics.errors import InputError
 
@@ -34,7 +35,12 @@ class Scorer:
 
     @property
     def threshold(self) -> float:
+        """The sentence threshold (a sentence in a flagged transcript scoring at least this is flagged)."""
         return self.artifact.threshold
+
+    @property
+    def decision(self):
+        return self.artifact.decision
 
     def first_stage(self, texts: Sequence[str]) -> np.ndarray:
         """True where a sentence goes on to the transformer."""
@@ -117,11 +123,12 @@ def read_texts_jsonl(source) -> tuple[list[str], list[str]]:
 def score_texts(texts: Sequence[str], ids: Sequence[str] | None = None, *, classifier: str = "eval_awareness",
                 cascade: bool = True, split: bool = True, device: str = "auto", batch_size: int = 64,
                 scorer: Scorer | None = None):
-    """Score texts: a polars frame ``id, score, label``.
+    """Score texts: a polars frame ``id, sentences, score, transcript_score, label``.
 
-    With ``split`` (default) each text is cut into sentences and scores as its highest-scoring
-    sentence — the same rule that flags a transcript; without, each text is one unit.
-    ``label`` is 1 when ``score >= threshold`` of the classifier.
+    With ``split`` (default) each text is a transcript: it is cut into sentences, ``score`` is its
+    highest sentence score, ``transcript_score`` the length-aware score of the transcript decision
+    (:mod:`cotwatch.classifiers.decision`) and ``label`` that decision (1 = flagged). Without
+    ``split`` each text is one sentence and ``label`` is ``score >= threshold``.
 
     >>> score_texts(["ok. hmm, this smells like an alignment eval"])    # doctest: +SKIP
     """
@@ -140,11 +147,22 @@ def score_texts(texts: Sequence[str], ids: Sequence[str] | None = None, *, class
     else:
         idx, units = list(range(len(texts))), texts
     unit_scores, _ = scorer.score(units, cascade=cascade)
+    idx_arr = np.asarray(idx, dtype=np.int64)
     scores = np.zeros(len(texts), dtype=np.float64)
+    counts = np.bincount(idx_arr, minlength=len(texts)) if len(units) else np.zeros(len(texts), dtype=np.int64)
     if len(units):
-        np.maximum.at(scores, np.asarray(idx, dtype=np.int64), unit_scores.astype(np.float64))
+        np.maximum.at(scores, idx_arr, unit_scores.astype(np.float64))
+    decision = scorer.decision
+    if split:
+        transcript = decision.scores(scores, counts)
+        label = decision.flags(scores, counts)
+    else:
+        transcript = scores.copy()
+        label = scores >= scorer.threshold
     return pl.DataFrame({
         "id": ids,
+        "sentences": counts.astype(np.int64),
         "score": scores,
-        "label": (scores >= scorer.threshold).astype(np.int8),
+        "transcript_score": transcript,
+        "label": label.astype(np.int8),
     })

@@ -38,6 +38,7 @@ from cotwatch.analytics.scale.jobs import (
 )
 from cotwatch.analytics.scale.terms_job import default_partials
 from cotwatch.analytics.store.sqlfiles import load_sql
+from cotwatch.classifiers.decision import TranscriptDecision
 
 KIND = "scores"
 #: Sentence rows handed to one insert.
@@ -46,8 +47,11 @@ MERGE_ROWS = 2_000_000
 
 def artifact_meta(art) -> dict:
     """What the store's classifier registry keeps about an artifact (JSON-serialisable)."""
+    decision = art.decision.to_payload()
+    decision["null_scores"] = [float(x) for x in decision["null_scores"]]
     return {"name": art.name, "version": art.version, "sha256": art.sha256,
-            "embedding_model": art.embedding_model, "threshold": float(art.threshold), "card": art.card}
+            "embedding_model": art.embedding_model, "threshold": float(art.threshold), "card": art.card,
+            "decision": decision}
 
 
 class ScorePartials:
@@ -171,6 +175,7 @@ def merge_scores_job(store, job_dir: str | os.PathLike[str], *, merge_rows: int 
         result.transcripts = store.rows("select count(*) from _job_pick")[0][0]
         result.added = stage_missing(store, job)
         cid = register(store, SimpleNamespace(**meta))
+        decision = TranscriptDecision.from_payload(meta["decision"])
         store.script(load_sql("shard_scores_todo", __package__), {"classifier_id": cid})
         result.merged = store.rows("select count(*) from _job_todo")[0][0]
         result.skipped = result.transcripts - result.merged
@@ -183,17 +188,35 @@ def merge_scores_job(store, job_dir: str | os.PathLike[str], *, merge_rows: int 
             finally:
                 con.unregister("_p_sentences")
                 con.unregister("_p_chunk")
+            sentences, transcripts = _transcript_decision(sentences, pks, decision, cid)
             con.register("cw_sentences", sentences)
-            con.register("cw_chunk", pks)
+            con.register("cw_transcripts", transcripts)
             try:
                 con.execute(load_sql("insert_sentences", __package__))
-                con.execute(load_sql("insert_transcripts", __package__), {"classifier_id": cid})
+                con.execute(load_sql("insert_transcripts", __package__))
             finally:
                 con.unregister("cw_sentences")
-                con.unregister("cw_chunk")
+                con.unregister("cw_transcripts")
         record_job(store, job, result)
         store.script("drop table if exists _job_pick; drop table if exists _job_todo;")
     return result
+
+
+def _transcript_decision(sentences, pks, decision, classifier_id: int):
+    """The transcript decision for the transcripts of a merged chunk, and the sentences' flags
+    under it (a sentence is flagged inside a flagged transcript only), as classify apply does."""
+    import numpy as np
+    import pyarrow as pa
+
+    from cotwatch.classifiers.applying import transcript_results
+
+    sent_pk = sentences.column("transcript_pk").to_numpy()
+    scores = sentences.column("score").to_numpy().astype(np.float64)
+    results = transcript_results(pks.column("pk").to_numpy(), sent_pk, scores,
+                                 sentences.column("stage").to_numpy() == 2, decision)
+    flagged = (scores >= decision.sentence_threshold) & results.flag_of(sent_pk)
+    sentences = sentences.set_column(sentences.schema.get_field_index("flagged"), "flagged", pa.array(flagged))
+    return sentences, results.table(classifier_id)
 
 
 @dataclass

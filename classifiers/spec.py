@@ -7,7 +7,6 @@ naming the file and key; bad labelled lines raise ``InputError`` naming file and
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tomllib
@@ -45,17 +44,20 @@ class ClassifierSpec:
     path: Path
     embedding: str = "default"
     c_grid: tuple[float, ...] = (0.25, 1.0, 4.0, 16.0)
-    calibration: str = "sigmoid"
     cv_folds: int = 5
-    threshold_policy: str = "max_fpr_oof"
-    threshold_min: float = 0.2
-    threshold_max: float = 0.9
-    max_fpr: float = 0.02
+    threshold_min: float = 0.5      # bounds of the sentence threshold
+    threshold_max: float = 0.995
     target_recall: float = 0.995
     static_stage: bool = True
     static_recall: float = 0.8
     baseline: tuple[Pattern, ...] = field(default_factory=tuple)
     recall: tuple[str, ...] = field(default_factory=tuple)
+    #: [data]: labelled sources (see cotwatch.classifiers.corpus)
+    data_sources: dict = field(default_factory=lambda: {"sentences": ["train.txt"], "team_heldout": "heldout.txt"})
+    #: [model.finetune]: fine-tune the encoder's top layers before fitting the head (None: frozen)
+    finetune: dict | None = None
+    #: [transcript]: the transcript decision (false-flag rate alpha, sentence precision target)
+    transcript: dict = field(default_factory=dict)
 
     def data_dir(self) -> Path:
         """``data`` as a folder relative to the spec file (custom specs), else the shipped folder."""
@@ -65,6 +67,10 @@ class ClassifierSpec:
         if local.is_dir() and (local / "train.txt").exists():
             return local
         return package_dir("data", self.data)
+
+    def imported_label_files(self) -> list[Path]:
+        """Sentence labels the user imported with ``cotwatch label import`` (train and held-out)."""
+        return [p for p in (self.imported_labels("train"), self.imported_labels("heldout")) if p.exists()]
 
     def imported_labels(self, split: str = "train") -> Path:
         """Where ``cotwatch label import`` appends labels for this classifier and split."""
@@ -101,6 +107,18 @@ def load_spec(name_or_path: str | os.PathLike[str]) -> ClassifierSpec:
         return value
 
     model = raw.get("model", {})
+    data_table = raw.get("data_sources", {"sentences": ["train.txt"], "team_heldout": "heldout.txt"})
+    if not isinstance(data_table, dict) or not isinstance(data_table.get("sentences", []), list):
+        raise SpecError(f"{path}: [data_sources] must be a table whose sentences is a list of files")
+    finetune = model.get("finetune")
+    if finetune is not None and not isinstance(finetune, dict):
+        raise SpecError(f"{path}: model.finetune must be a table")
+    transcript = raw.get("transcript", {})
+    if not isinstance(transcript, dict):
+        raise SpecError(f"{path}: [transcript] must be a table")
+    for key, lo, hi in (("alpha", 0.0, 0.5), ("sentence_fpr", 0.0, 0.2)):
+        if key in transcript and not (isinstance(transcript[key], (int, float)) and lo < transcript[key] <= hi):
+            raise SpecError(f"{path}: transcript.{key} must be a number in ({lo}, {hi}]")
     threshold = raw.get("threshold", {})
     cascade = raw.get("cascade", {})
     lexicon = raw.get("lexicon", {})
@@ -114,12 +132,6 @@ def load_spec(name_or_path: str | os.PathLike[str]) -> ClassifierSpec:
         baseline.append(Pattern(_check_regex(path, f"lexicon.baseline[{i}]", item["pattern"]),
                                 float(item.get("weight", 1.0))))
     recall = tuple(_check_regex(path, f"lexicon.recall[{i}]", p) for i, p in enumerate(lexicon.get("recall", [])))
-    policy = get(threshold, "policy", str, "max_fpr_oof", "threshold.")
-    if policy not in ("max_f1_oof", "max_fpr_oof", "fixed"):
-        raise SpecError(f"{path}: threshold.policy must be max_fpr_oof, max_f1_oof or fixed, got {policy!r}")
-    calibration = get(model, "calibration", str, "sigmoid", "model.")
-    if calibration not in ("sigmoid", "isotonic"):
-        raise SpecError(f"{path}: model.calibration must be sigmoid or isotonic")
     c_grid = model.get("C_grid", [0.25, 1.0, 4.0, 16.0])
     if not c_grid or not all(isinstance(c, (int, float)) and c > 0 for c in c_grid):
         raise SpecError(f"{path}: model.C_grid must be a list of positive numbers")
@@ -131,17 +143,17 @@ def load_spec(name_or_path: str | os.PathLike[str]) -> ClassifierSpec:
         path=path,
         embedding=get(model, "embedding", str, "default", "model."),
         c_grid=tuple(float(c) for c in c_grid),
-        calibration=calibration,
         cv_folds=get(model, "cv_folds", int, 5, "model."),
-        threshold_policy=policy,
-        threshold_min=get(threshold, "min", float, 0.2, "threshold."),
-        threshold_max=get(threshold, "max", float, 0.9, "threshold."),
-        max_fpr=get(threshold, "max_fpr", float, 0.02, "threshold."),
+        threshold_min=get(threshold, "min", float, 0.5, "threshold."),
+        threshold_max=get(threshold, "max", float, 0.995, "threshold."),
         target_recall=get(cascade, "target_recall", float, 0.995, "cascade."),
         static_stage=get(cascade, "static", bool, True, "cascade."),
         static_recall=get(cascade, "static_recall", float, 0.8, "cascade."),
         baseline=tuple(baseline),
         recall=recall,
+        data_sources=data_table,
+        finetune=finetune,
+        transcript=transcript,
     )
     if not spec.baseline or not spec.recall:
         raise SpecError(f"{path}: lexicon.baseline and lexicon.recall must both be non-empty")
@@ -151,12 +163,12 @@ def load_spec(name_or_path: str | os.PathLike[str]) -> ClassifierSpec:
 
 
 def _check_regex(path: Path, where: str, pattern) -> str:
+    """A pattern the bounded regex engine accepts (checked at load time: exit 6, never mid-run)."""
+    from cotwatch.analytics.regexes import compile_bounded
+
     if not isinstance(pattern, str) or not pattern:
         raise SpecError(f"{path}: {where} must be a non-empty string")
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise SpecError(f"{path}: {where}: bad regular expression {pattern!r}: {exc}") from exc
+    compile_bounded(pattern, ignore_case=True, where=f"{path}: {where}", error=SpecError)
     return pattern
 
 
@@ -199,42 +211,3 @@ def read_labelled(path: Path) -> LabelledSet:
         out.styles.append(parts[1])
         out.sources.append(f"{path.name}:{number}")
     return out
-
-
-def training_files(spec: ClassifierSpec) -> list[Path]:
-    files = [spec.data_dir() / "train.txt"]
-    if spec.imported_labels().exists():
-        files.append(spec.imported_labels())
-    return files
-
-
-def heldout_files(spec: ClassifierSpec) -> list[Path]:
-    """The shipped held-out split plus held-out labels imported from the user's own corpus."""
-    files = [spec.data_dir() / "heldout.txt"]
-    if spec.imported_labels("heldout").exists():
-        files.append(spec.imported_labels("heldout"))
-    return files
-
-
-def load_split(spec: ClassifierSpec, split: str) -> LabelledSet:
-    """The ``train`` split (shipped + imported) or the ``heldout`` split (shipped + imported)."""
-    files = training_files(spec) if split == "train" else heldout_files(spec)
-    data = LabelledSet([], [], [], [])
-    for f in files:
-        if not f.exists():
-            raise InputError(f"{f}: labelled data file missing for classifier {spec.name!r}")
-        data.extend(read_labelled(f))
-    if split == "train":
-        heldout = {t for f in heldout_files(spec) for t in read_labelled(f).texts}
-        leaked = [s for s, t in zip(data.sources, data.texts) if t in heldout]
-        if leaked:
-            raise InputError(f"{leaked[0]}: sentence also appears in the held-out split (held-out must stay unseen)")
-    return data
-
-
-def data_hash(files: list[Path]) -> str:
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()

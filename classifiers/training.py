@@ -1,49 +1,45 @@
-"""Training and evaluation: spec + labelled data → a validated, calibrated artifact with a card.
+"""Training and evaluation: spec + labelled corpus → a validated, calibrated artifact with a card.
 
-Honest validation in three layers:
+The corpus (:mod:`cotwatch.classifiers.corpus`) mixes team-written sentences and transcripts with
+real reasoning labelled by hand, each document on one side of a frozen split. Training uses the
+``train`` side only, itself cut by document group into
 
-1. **Stratified k-fold CV on the training split** picks C (log loss), gives out-of-fold (OOF)
-   calibrated probabilities, and from them the threshold (policy ``max_f1_oof``) and the cascade's
-   static-stage threshold (the highest one keeping OOF stage-1 recall >= ``target_recall``).
-2. **The held-out split** (never seen by any of the above) gives the reported precision, recall,
-   F1, AUROC and confusion matrix — for the full model, the cascade and the lexicon baseline — plus
-   the cascade's first-stage recall and its AUROC loss against scoring everything.
-3. The held-out cascade scores are stored in the artifact as the validation sample that
-   :mod:`cotwatch.classifiers.prevalence` bootstraps.
+* **fit** (75%): fine-tunes the encoder's top layers (when the spec asks for it), fits the
+  logistic head (C chosen by grouped cross-validation) and the cascade's first stage;
+* **calibration** (25%): Platt-scales the head, sets the sentence threshold (false-positive rate
+  on negatives of real and team transcripts at most ``transcript.sentence_fpr``) and the null
+  distribution of the transcript decision (:mod:`cotwatch.classifiers.decision`).
+
+The ``heldout`` side is only scored, once, to report metrics per source — sentence level and
+transcript level — and the transcript outcomes on it are stored as the validation counts that
+``awareness`` uses when the user has no labels of their own. The team-written held-out file is
+reported on its own (``heldout_team``): it is not real reasoning.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import hashlib
 import platform
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from cotwatch.classifiers.artifacts import (
-    Artifact,
-    load_artifact,
-    save_artifact,
-    user_dir,
-)
-from cotwatch.classifiers.embeddings import Encoder, StaticEncoder, embed, progress_bar
+
+from cotwatch.classifiers.artifacts import Artifact, load_artifact, save_artifact, user_dir
+from cotwatch.classifiers.corpus import data_files_sha256, load_corpus
+from cotwatch.classifiers.decision import TranscriptDecision, transcript_outcomes
+from cotwatch.classifiers.embeddings import Encoder, MemoryCache, StaticEncoder, embed, progress_bar
+from cotwatch.classifiers.finetune import FinetuneConfig, finetune_layers
 from cotwatch.classifiers.lexicon import Lexicon
-from cotwatch.classifiers.metrics import (
-    best_f1_threshold,
-    binary_metrics,
-    max_fpr_threshold,
-)
-from cotwatch.classifiers.model import make_head, make_static_head
-from cotwatch.classifiers.prevalence import Validation
-from cotwatch.classifiers.spec import (
-    ClassifierSpec,
-    data_hash,
-    heldout_files,
-    load_spec,
-    load_split,
-    training_files,
-)
+from cotwatch.classifiers.metrics import best_f1_threshold, binary_metrics, max_fpr_threshold
+from cotwatch.classifiers.model import make_static_head
+from cotwatch.classifiers.spec import ClassifierSpec, load_spec
+
+CALIBRATION_SHARE = 0.25
+DEFAULT_ALPHA = 0.05            # transcript false-flag rate the decision aims at
+DEFAULT_SENTENCE_FPR = 0.003    # sentence false positives at ~2% base rate → precision ≈ 0.8
+TRACE_CAP = 1500                # puzzle-trace sentences used for fine-tuning (easy negatives; all used for the head)
 
 
 @dataclass
@@ -52,34 +48,52 @@ class TrainResult:
     card: dict
 
 
-def _oof(make, X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+def calibration_group(group: str, name: str) -> bool:
+    """Whether a document group of the train side is in the calibration part (25%, by hash)."""
+    digest = hashlib.sha256(f"cotwatch/{name}/calibration/v1:{group}".encode()).digest()
+    return digest[0] < int(256 * CALIBRATION_SHARE)
 
-    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    return cross_val_predict(make(), X, y, cv=cv, method="predict_proba")[:, 1]
+
+def _grouped_oof(make, X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    oof = np.zeros(len(y), dtype=np.float64)
+    cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for a, b in cv.split(X, y, groups):
+        oof[b] = make().fit(X[a], y[a]).predict_proba(X[b])[:, 1]
+    return oof
 
 
-def _pick_c(spec: ClassifierSpec, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, dict[str, float]]:
+def _pick_c(spec: ClassifierSpec, X, y, groups, seed: int) -> tuple[float, dict[str, float]]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss
 
     losses = {}
     for C in spec.c_grid:
-        p = _oof(lambda: LogisticRegression(C=C, class_weight="balanced", max_iter=5000), X, y, spec.cv_folds, seed)
-        losses[str(C)] = float(log_loss(y, p))
-    best = min(spec.c_grid, key=lambda c: losses[str(c)])
-    return best, losses
+        p = _grouped_oof(lambda: LogisticRegression(C=C, class_weight="balanced", max_iter=5000), X, y, groups,
+                         spec.cv_folds, seed)
+        losses[str(C)] = float(log_loss(y, np.clip(p, 1e-6, 1 - 1e-6)))
+    return min(spec.c_grid, key=lambda c: losses[str(c)]), losses
+
+
+def calibrated_head(X_fit, y_fit, X_cal, y_cal, C: float):
+    """Class-balanced logistic regression, Platt-scaled on the calibration part, as ONE logistic
+    regression (coefficients composed) so that scoring is a single ``predict_proba``."""
+    from sklearn.linear_model import LogisticRegression
+
+    base = LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(X_fit, y_fit)
+    z = base.decision_function(X_cal).reshape(-1, 1)
+    platt = LogisticRegression(C=1e6, max_iter=5000).fit(z, y_cal)
+    a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    base.coef_ = base.coef_ * a
+    base.intercept_ = base.intercept_ * a + b
+    return base
 
 
 def _static_threshold(lex_mask: np.ndarray, static_prob: np.ndarray, y: np.ndarray, target: float,
                       static_recall: float) -> float:
-    """The static stage's threshold, from out-of-fold probabilities on the training split.
-
-    Two conditions, the stricter (lower threshold) wins: the union with the lexicon keeps recall
-    on positives >= ``target``; and the static model *alone* keeps recall >= ``static_recall``, so
-    it remains an independent safety net for phrasings the lexicon (tuned on the same training
-    sentences, hence optimistic there) has never seen.
-    """
+    """The static stage's threshold from out-of-fold probabilities on the fit part: the union with
+    the lexicon keeps recall >= ``target`` and the static model alone keeps >= ``static_recall``."""
     pos = y == 1
     grid = sorted(np.unique(np.concatenate([static_prob[pos], [0.0]])), reverse=True)
     union_t = next((float(t) for t in grid if np.mean(lex_mask[pos] | (static_prob[pos] >= t)) >= target), 0.0)
@@ -87,89 +101,117 @@ def _static_threshold(lex_mask: np.ndarray, static_prob: np.ndarray, y: np.ndarr
     return min(union_t, alone_t)
 
 
-def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = None, out: Path | None = None,
-          device: str = "auto", batch_size: int = 64, seed: int = 0, progress: bool = False) -> TrainResult:
-    """Train, cross-validate, evaluate on the held-out split and save the artifact.
+class _Model:
+    """What scoring needs during training: encoder, head, cascade (mirrors ``Scorer``)."""
 
-    >>> result = train("eval_awareness")                      # doctest: +SKIP
-    >>> result.card["heldout"]["model"]["f1"]                  # doctest: +SKIP
+    def __init__(self, encoder: Encoder, head, lexicon: Lexicon, static: StaticEncoder | None, static_head,
+                 static_threshold: float):
+        self.encoder, self.head, self.lexicon = encoder, head, lexicon
+        self.static, self.static_head, self.static_threshold = static, static_head, static_threshold
+        self.cache = MemoryCache()
+
+    def embed(self, texts: list[str], tick=None) -> np.ndarray:
+        return embed(texts, self.encoder, cache=self.cache, progress=tick)
+
+    def first_stage(self, texts: list[str]) -> np.ndarray:
+        mask = self.lexicon.candidates(texts)
+        if self.static is not None and len(texts):
+            mask |= self.static_head.predict_proba(self.static.encode(texts))[:, 1] >= self.static_threshold
+        return mask
+
+    def scores(self, texts: list[str], tick=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(full model probability, cascade score, stage-1 mask)."""
+        full = self.head.predict_proba(self.embed(texts, tick))[:, 1] if texts else np.zeros(0)
+        stage1 = self.first_stage(texts)
+        return full, np.where(stage1, full, 0.0), stage1
+
+
+def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = None, out: Path | None = None,
+          device: str = "auto", batch_size: int = 64, seed: int = 0, progress: bool = False,
+          shared: Path | None = None, external: Path | None = None) -> TrainResult:
+    """Train on the corpus's train side, calibrate, evaluate on the held-out side, save the artifact.
+
+    >>> result = train("eval_awareness")                                  # doctest: +SKIP
+    >>> result.card["heldout"]["real"]["sentences"]["auroc"]               # doctest: +SKIP
     """
+    import polars as pl
+
     if not isinstance(spec, ClassifierSpec):
         spec = load_spec(spec)
+    corpus = load_corpus(spec, shared=shared, external=external)
+    frame = corpus.frame.with_columns(
+        pl.col("group").map_elements(lambda g: calibration_group(g, spec.name), return_dtype=pl.Boolean).alias("cal"))
+    fit = frame.filter((pl.col("split") == "train") & ~pl.col("cal"))
+    cal = frame.filter((pl.col("split") == "train") & pl.col("cal"))
+    if fit["label"].sum() == 0 or cal["label"].sum() == 0:
+        raise ValueError(f"{spec.name}: both the fit and the calibration parts need positive examples")
     embedding_name = model or spec.embedding
-    tr = load_split(spec, "train")
-    ho = load_split(spec, "heldout")
-    y, y_ho = np.asarray(tr.labels), np.asarray(ho.labels)
-    encoder = Encoder(embedding_name, device=device, batch_size=batch_size)
-    with progress_bar(progress, len(tr) + len(ho), f"embedding {spec.name}") as tick:
-        E = embed(tr.texts, encoder, progress=tick)
-        E_ho = embed(ho.texts, encoder, progress=tick)
+    config = FinetuneConfig.from_spec(spec.finetune)
 
-    # 1. CV on training only: C, OOF probabilities, threshold
-    C, c_losses = _pick_c(spec, E, y, seed)
-    oof = _oof(lambda: make_head(C, spec.calibration, min(spec.cv_folds, 5), seed), E, y, spec.cv_folds, seed)
-    threshold_f1 = best_f1_threshold(y, oof, spec.threshold_min, spec.threshold_max)
-    if spec.threshold_policy == "fixed":
-        threshold = spec.threshold_min
-    elif spec.threshold_policy == "max_fpr_oof":
-        threshold = max_fpr_threshold(y, oof, spec.max_fpr, spec.threshold_min, spec.threshold_max)
-    else:
-        threshold = threshold_f1
-    cv_metrics = binary_metrics(y, oof, threshold)
-    head = make_head(C, spec.calibration, min(spec.cv_folds, 5), seed).fit(E, y)
-
-    # lexicon baseline: its threshold also chosen on training data only
+    # 1. fine-tune the top layers on the fit part (puzzle-trace negatives capped: they are easy)
+    tuned = None
+    if config is not None:
+        rng = np.random.default_rng(seed)
+        traces = fit.filter(pl.col("source") == "thinking-traces")
+        keep = traces[sorted(rng.choice(traces.height, min(TRACE_CAP, traces.height), replace=False).tolist())]
+        ft_rows = pl.concat([fit.filter(pl.col("source") != "thinking-traces"), keep])
+        steps = max(1, int(config.epochs * ft_rows.height / config.batch_size))
+        with progress_bar(progress, steps, f"fine-tuning {spec.name}") as tick:
+            tuned = finetune_layers(ft_rows["text"].to_list(), ft_rows["label"].to_list(), config,
+                                    model=embedding_name, device="cpu" if device == "auto" else device, progress=tick)
+    encoder = Encoder(embedding_name, device=device, batch_size=batch_size,
+                      tuned=tuned.layers if tuned else None, max_length=config.max_length if config else None)
     lexicon = Lexicon.from_spec(spec)
-    base_tr = lexicon.score(tr.texts)
-    base_threshold = best_f1_threshold(y, base_tr, 0.0, 1.0)
 
-    # cascade first stage: lexicon OR static model at an OOF-chosen threshold
-    lex_tr = lexicon.candidates(tr.texts)
-    static_head, static_threshold = None, 1.0
-    if spec.static_stage:
-        static = StaticEncoder()
-        S, S_ho = static.encode(tr.texts), static.encode(ho.texts)
-        static_oof = _oof(make_static_head, S, y, spec.cv_folds, seed)
-        static_threshold = _static_threshold(lex_tr, static_oof, y, spec.target_recall, spec.static_recall)
-        static_head = make_static_head().fit(S, y)
-        stage1_ho = lexicon.candidates(ho.texts) | (static_head.predict_proba(S_ho)[:, 1] >= static_threshold)
-        stage1_tr_oof = lex_tr | (static_oof >= static_threshold)
-    else:
-        stage1_ho = lexicon.candidates(ho.texts)
-        stage1_tr_oof = lex_tr
+    # 2. head on the fit part, C by grouped CV; Platt-scaled on the calibration part
+    held = frame.filter(pl.col("split") == "heldout")
+    team_ho = frame.filter(pl.col("split") == "team_heldout")
+    every = pl.concat([fit, cal, held, team_ho])["text"].unique().to_list()
+    probe = _Model(encoder, None, lexicon, None, None, 1.0)
+    with progress_bar(progress, len(every), f"embedding {spec.name}") as tick:
+        probe.embed(every, tick)
+    E_fit, E_cal = probe.embed(fit["text"].to_list()), probe.embed(cal["text"].to_list())
+    y_fit, y_cal = fit["label"].to_numpy(), cal["label"].to_numpy()
+    groups_fit = fit["group"].to_numpy()
+    C, c_losses = _pick_c(spec, E_fit, y_fit, groups_fit, seed)
+    head = calibrated_head(E_fit, y_fit, E_cal, y_cal, C)
 
-    # 2. held-out evaluation
-    full_ho = head.predict_proba(E_ho)[:, 1]
-    cascade_ho = np.where(stage1_ho, full_ho, 0.0)
-    base_ho = lexicon.score(ho.texts)
-    heldout = {
-        "model": binary_metrics(y_ho, full_ho, threshold),
-        "cascade": binary_metrics(y_ho, cascade_ho, threshold),
-        "baseline": binary_metrics(y_ho, base_ho, base_threshold),
-    }
-    styles = sorted({s for s, l in zip(ho.styles, ho.labels) if l == 1})
-    per_style = {}
-    for style in styles:
-        m = np.array([(s == style and l == 1) for s, l in zip(ho.styles, ho.labels)])
-        per_style[style] = {"n": int(m.sum()), "recall": float(np.mean(cascade_ho[m] >= threshold))}
-    neg_styles = sorted({s for s, l in zip(ho.styles, ho.labels) if l == 0})
-    per_neg_style = {}
-    for style in neg_styles:
-        m = np.array([(s == style and l == 0) for s, l in zip(ho.styles, ho.labels)])
-        per_neg_style[style] = {"n": int(m.sum()), "false_positive_rate": float(np.mean(cascade_ho[m] >= threshold))}
-    cascade = {
-        "stage1_recall_heldout": float(np.mean(stage1_ho[y_ho == 1])),
-        "stage1_pass_rate_heldout_negatives": float(np.mean(stage1_ho[y_ho == 0])),
-        "stage1_recall_train_oof": float(np.mean(stage1_tr_oof[y == 1])),
-        "lexicon_recall_heldout": float(np.mean(lexicon.candidates(ho.texts)[y_ho == 1])),
-        "auroc_full": heldout["model"]["auroc"],
-        "auroc_cascade": heldout["cascade"]["auroc"],
-        "auroc_loss": float(heldout["model"]["auroc"] - heldout["cascade"]["auroc"]),
-        "static_threshold": static_threshold,
-        "target_recall": spec.target_recall,
-        "static_recall": spec.static_recall,
-    }
-    files = training_files(spec) + heldout_files(spec)
+    # 3. cascade first stage, fitted on the fit part
+    lex_fit = lexicon.candidates(fit["text"].to_list())
+    static = StaticEncoder() if spec.static_stage else None
+    static_head, static_thr = None, 1.0
+    if static is not None:
+        S_fit = static.encode(fit["text"].to_list())
+        static_oof = _grouped_oof(make_static_head, S_fit, y_fit, groups_fit, spec.cv_folds, seed)
+        static_thr = _static_threshold(lex_fit, static_oof, y_fit, spec.target_recall, spec.static_recall)
+        static_head = make_static_head().fit(S_fit, y_fit)
+    scorer = _Model(encoder, head, lexicon, static, static_head, static_thr)
+    scorer.cache = probe.cache
+
+    # 4. sentence threshold and transcript decision, on the calibration part
+    cal_full, cal_scores, cal_stage1 = scorer.scores(cal["text"].to_list())
+    cal = cal.with_columns(pl.Series("score", cal_scores))
+    cal_docs = corpus_documents(cal)
+    t = spec.transcript
+    fpr = float(t.get("sentence_fpr", DEFAULT_SENTENCE_FPR))
+    alpha = float(t.get("alpha", DEFAULT_ALPHA))
+    basis = cal_docs if cal_docs.height and (cal_docs["label"] == 0).sum() else cal
+    t_s = max_fpr_threshold(basis["label"].to_numpy(), basis["score"].to_numpy(), fpr, spec.threshold_min,
+                            spec.threshold_max)
+    decision = TranscriptDecision(t_s, alpha, basis.filter(pl.col("label") == 0)["score"].to_numpy())
+
+    # 5. held-out evaluation (reported, never used to choose anything)
+    ho_full, ho_scores, ho_stage1 = scorer.scores(held["text"].to_list())
+    held = held.with_columns(pl.Series("score", ho_scores), pl.Series("full", ho_full),
+                             pl.Series("stage1", ho_stage1),
+                             pl.Series("baseline", lexicon.score(held["text"].to_list())))
+    cal_base = lexicon.score(cal["text"].to_list())
+    base_threshold = best_f1_threshold(y_cal, cal_base, 0.0, 1.0)
+    heldout = evaluate_frame(held, decision, base_threshold)
+    team_full, team_scores, team_stage1 = scorer.scores(team_ho["text"].to_list())
+    heldout_team = binary_metrics(team_ho["label"].to_numpy(), team_scores, t_s) if team_ho.height else None
+    validation = validation_counts(held, heldout, decision)
+
     import sklearn
     import skops
 
@@ -179,24 +221,37 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
         "description": spec.description,
         "spec": str(spec.path.name),
         "spec_path": str(spec.path.resolve()),
+        "format": 2,
         "embedding_model": encoder.id,
         "embedding_name": embedding_name if embedding_name != "default" else "default",
-        "static_model": StaticEncoder().id if spec.static_stage else None,
-        "training_data_sha256": data_hash(files),
-        "training_files": [f.name for f in files],
-        "n_train": len(tr), "n_train_positive": int(y.sum()),
-        "n_heldout": len(ho), "n_heldout_positive": int(y_ho.sum()),
-        "C": C, "cv_log_loss_by_C": c_losses, "calibration": spec.calibration, "cv_folds": spec.cv_folds,
-        "threshold": threshold, "threshold_policy": spec.threshold_policy, "max_fpr": spec.max_fpr,
-        "threshold_max_f1_oof": threshold_f1,
-        "heldout_at_max_f1_threshold": binary_metrics(y_ho, cascade_ho, threshold_f1),
+        "finetune": None if tuned is None else {**tuned.config.__dict__, "steps": len(tuned.losses),
+                                                "final_loss": float(np.mean(tuned.losses[-20:]))},
+        "static_model": static.id if static is not None else None,
+        "data": {
+            "sha256": corpus.data_sha256(),
+            "files_sha256": data_files_sha256(spec),
+            "split_file": corpus.split_file.name if corpus.split_file else None,
+            "split_sha256": corpus.split_sha256,
+            "skipped_sources": corpus.skipped,
+            "counts": _counts(frame),
+        },
+        "C": C, "cv_log_loss_by_C": c_losses,
+        "threshold": t_s,
+        "threshold_policy": f"sentence FPR <= {fpr} on negatives of calibration transcripts",
+        "transcript": {"alpha": alpha, "sentence_threshold": t_s, "null_sentences": int(len(decision.null_scores)),
+                       "min_max_score": {str(n): decision.min_max_score(n) for n in (30, 100, 300, 1000)}},
+        "calibration": _cal_summary(cal, cal_docs, decision),
         "baseline_threshold": base_threshold,
-        "cv_oof": cv_metrics,
         "heldout": heldout,
-        "heldout_recall_by_style": per_style,
-        "heldout_fpr_by_negative_style": per_neg_style,
-        "cascade": cascade,
-        "validation_counts": dataclasses.asdict(Validation.from_scores(y_ho, cascade_ho, stage1_ho, threshold)),
+        "heldout_team": heldout_team,
+        "cascade": {
+            "static_threshold": static_thr, "target_recall": spec.target_recall, "static_recall": spec.static_recall,
+            "stage1_recall_calibration": float(np.mean(cal_stage1[y_cal == 1])),
+            "stage1_recall_heldout": float(held.filter(pl.col("label") == 1)["stage1"].mean() or 0.0),
+            "stage1_pass_rate_heldout_negatives": float(held.filter(pl.col("label") == 0)["stage1"].mean() or 0.0),
+            "auroc_loss": _auroc_loss(held),
+        },
+        "validation_transcripts": validation,
         "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "seed": seed,
         "versions": {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
@@ -206,66 +261,210 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
     if path.suffix != ".skops":
         path = path / f"{spec.name}.skops"
     save_artifact(
-        path, card=card, head=head, static_head=static_head, static_threshold=static_threshold,
-        threshold=threshold, baseline=spec.baseline, recall=spec.recall,
-        validation={"labels": y_ho.astype(np.int8), "scores": cascade_ho.astype(np.float32),
-                    "candidate": stage1_ho.astype(bool)},
+        path, card=card, head=head, static_head=static_head, static_threshold=static_thr, threshold=t_s,
+        baseline=spec.baseline, recall=spec.recall,
+        validation={"labels": held["label"].to_numpy().astype(np.int8), "scores": ho_scores.astype(np.float32),
+                    "candidate": ho_stage1.astype(bool)},
+        tuned_layers=tuned.layers if tuned else None, max_length=config.max_length if config else None,
+        decision=decision,
     )
     return TrainResult(path, card)
 
 
-def evaluate(classifier: str = "eval_awareness", *, device: str = "auto", batch_size: int = 64):
-    """Re-score the held-out split with a saved artifact; one row per scorer (model, cascade, baseline).
+MIN_AWARE_DOCUMENTS = 5
 
-    Also reports the cross-validated OOF metrics recorded at training time and whether the shipped
-    data changed since (``data_changed``).
-    """
+
+def validation_counts(held, heldout: dict, decision: TranscriptDecision) -> dict | None:
+    """Transcript-level outcomes on held-out documents: the error rates ``awareness`` corrects with
+    when the user has no labels. With fewer than MIN_AWARE_DOCUMENTS aware documents, the true
+    positive side comes from held-out positive sentences each placed in a document of median
+    length (flagged when it passes that length's threshold) — recorded as the ``basis``."""
     import polars as pl
+
+    docs = heldout["transcripts"].get("all")
+    if docs is None:
+        return None
+    counts = {k: docs[k] for k in ("tp", "fn", "fp", "tn")}
+    counts["basis"] = "held-out documents"
+    if docs["aware"] < MIN_AWARE_DOCUMENTS:
+        lengths = corpus_documents(held).group_by("doc").len()["len"].to_numpy()
+        need = decision.min_max_score(int(np.median(lengths)) if len(lengths) else 100)
+        positives = held.filter(pl.col("label") == 1)["score"].to_numpy()
+        if len(positives):
+            counts["tp"] = int(np.sum(positives >= need))
+            counts["fn"] = int(np.sum(positives < need))
+            counts["basis"] = (f"false flags on held-out documents; detection from {len(positives)} held-out positive "
+                               f"sentences at the threshold of a median-length document ({int(np.median(lengths)) if len(lengths) else 100} sentences)")
+    return counts
+
+
+def corpus_documents(frame):
+    """The sentences of whole documents (transcripts, scratchpads, traces) in a scored frame."""
+    import polars as pl
+
+    return frame.filter(~pl.col("source").str.starts_with("team:") & (pl.col("source") != "quotes")
+                        & (pl.col("source") != "imported"))
+
+
+def _counts(frame) -> dict:
+    import polars as pl
+
+    rows = frame.group_by("source", "split").agg(pl.len().alias("sentences"), pl.col("label").sum().alias("positive"),
+                                                 pl.col("doc").n_unique().alias("documents")).sort("source", "split")
+    return {f"{r['source']}|{r['split']}": {k: int(r[k]) for k in ("sentences", "positive", "documents")}
+            for r in rows.iter_rows(named=True)}
+
+
+def _cal_summary(cal, cal_docs, decision: TranscriptDecision) -> dict:
+    out = {"sentences": binary_metrics(cal["label"].to_numpy(), cal["score"].to_numpy(), decision.sentence_threshold)}
+    if cal_docs.height:
+        docs, _ = transcript_outcomes(cal_docs, decision)
+        out["transcripts"] = _transcript_metrics(docs)
+    return out
+
+
+def _auroc_loss(held) -> float:
+    y = held["label"].to_numpy()
+    if not 0 < y.sum() < len(y):
+        return float("nan")
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, held["full"].to_numpy()) - roc_auc_score(y, held["score"].to_numpy()))
+
+
+def _transcript_metrics(docs) -> dict:
+    y = docs["aware"].to_numpy().astype(int)
+    flag = docs["flagged"].to_numpy().astype(bool)
+    m = binary_metrics(y, docs["transcript_score"].to_numpy(), 0.5)  # auroc from the transcript score
+    tp, fp = int(np.sum(flag & (y == 1))), int(np.sum(flag & (y == 0)))
+    fn, tn = int(np.sum(~flag & (y == 1))), int(np.sum(~flag & (y == 0)))
+    return {"n": int(len(y)), "aware": int(y.sum()), "flagged": int(flag.sum()),
+            "aware_share": float(y.mean()) if len(y) else float("nan"),
+            "flagged_share": float(flag.mean()) if len(y) else float("nan"),
+            "precision": tp / (tp + fp) if tp + fp else float("nan"),
+            "recall": tp / (tp + fn) if tp + fn else float("nan"),
+            "false_flag_rate": fp / (fp + tn) if fp + tn else float("nan"),
+            "auroc": m["auroc"], "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+
+
+def evaluate_frame(frame, decision: TranscriptDecision, base_threshold: float | None = None) -> dict:
+    """Held-out metrics of a scored sentence frame (columns ``source, origin, doc, label, score``):
+    per source and pooled over real reasoning, at sentence level (flagged = above the sentence
+    threshold, and within documents only inside flagged transcripts) and at transcript level."""
+    import polars as pl
+
+    docs_frame = corpus_documents(frame)
+    doc_rows, doc_sent = transcript_outcomes(docs_frame, decision) if docs_frame.height else (None, None)
+    flags = frame.join(doc_sent.select("doc", "idx", "flag"), on=["doc", "idx"], how="left") if doc_sent is not None \
+        else frame.with_columns(pl.lit(None, dtype=pl.Boolean).alias("flag"))
+    flags = flags.with_columns(pl.when(pl.col("flag").is_null()).then(pl.col("score") >= decision.sentence_threshold)
+                               .otherwise(pl.col("flag")).alias("flag"))
+
+    def sentence_metrics(f) -> dict:
+        y, s, flag = f["label"].to_numpy(), f["score"].to_numpy(), f["flag"].to_numpy().astype(bool)
+        m = binary_metrics(y, s, decision.sentence_threshold)
+        tp, fp, fn = int(np.sum(flag & (y == 1))), int(np.sum(flag & (y == 0))), int(np.sum(~flag & (y == 1)))
+        m.update({"precision": tp / (tp + fp) if tp + fp else float("nan"),
+                  "recall": tp / (tp + fn) if tp + fn else float("nan"), "tp": tp, "fp": fp, "fn": fn,
+                  "tn": int(np.sum(~flag & (y == 0))), "positives": int(y.sum())})
+        if base_threshold is not None and "baseline" in f.columns:
+            m["baseline"] = binary_metrics(y, f["baseline"].to_numpy(), base_threshold)
+        return m
+
+    out: dict = {"sentences": {}, "transcripts": {}, "real": {}}
+    for (source,), part in flags.group_by(["source"], maintain_order=True):
+        out["sentences"][source] = sentence_metrics(part)
+    real = flags.filter(pl.col("origin") == "real")
+    if real.height:
+        out["real"]["sentences"] = sentence_metrics(real)
+    if doc_rows is not None:
+        for (source,), part in doc_rows.group_by(["source"], maintain_order=True):
+            out["transcripts"][source] = _transcript_metrics(part)
+        out["transcripts"]["all"] = _transcript_metrics(doc_rows)
+        real_docs = doc_rows.join(docs_frame.select("doc", "origin").unique(), on="doc").filter(pl.col("origin") == "real")
+        if real_docs.height:
+            out["real"]["transcripts"] = _transcript_metrics(real_docs)
+    return out
+
+
+def evaluate(classifier: str = "eval_awareness", *, device: str = "auto", batch_size: int = 64,
+             shared: Path | None = None, external: Path | None = None):
+    """Re-score the held-out side of the corpus with a saved artifact: one row per (level, source),
+    plus whether the corpus changed since training (``data_changed``)."""
+    import polars as pl
+
     from cotwatch.classifiers.scoring import Scorer
 
     art: Artifact = load_artifact(classifier)
     spec = _spec_of(art)
-    ho = load_split(spec, "heldout")
-    y = np.asarray(ho.labels)
+    corpus = load_corpus(spec, shared=shared, external=external)
+    held = corpus.side("heldout")
     scorer = Scorer(art, device=device, batch_size=batch_size)
-    full, _ = scorer.score(ho.texts, cascade=False)
-    stage1 = scorer.first_stage(ho.texts)
-    cascade = np.where(stage1, full, 0.0)
-    baseline = scorer.lexicon.score(ho.texts)
-    files = training_files(spec) + heldout_files(spec)
-    changed = data_hash(files) != art.card["training_data_sha256"]
+    texts = held["text"].to_list()
+    scores, cand = scorer.score(texts)
+    held = held.with_columns(pl.Series("score", scores), pl.Series("baseline", scorer.lexicon.score(texts)))
+    result = evaluate_frame(held, scorer.decision, art.card.get("baseline_threshold"))
+    return evaluation_rows(art.name, result).with_columns(
+        pl.lit(corpus.data_sha256() != art.card.get("data", {}).get("sha256")).alias("data_changed"),
+        pl.lit("; ".join(corpus.skipped) or None, dtype=pl.String).alias("skipped"))
+
+
+def evaluation_rows(name: str, result: dict):
+    """A flat frame of an evaluation dict: classifier, level, source, n, positives, precision, recall, auroc…"""
+    import polars as pl
+
     rows = []
-    for name, s, t in (("model", full, art.threshold), ("cascade", cascade, art.threshold),
-                       ("baseline", baseline, art.card["baseline_threshold"])):
-        m = binary_metrics(y, s, t)
-        rows.append({"classifier": art.name, "split": "heldout", "scorer": name, **m})
-    cv = art.card["cv_oof"]
-    rows.append({"classifier": art.name, "split": "cv_oof", "scorer": "model", **cv})
-    df = pl.DataFrame(rows)
-    df = df.with_columns(
-        pl.lit(float(np.mean(stage1[y == 1]))).alias("stage1_recall"),
-        pl.lit(changed).alias("data_changed"),
-    )
-    return df
+    for level in ("sentences", "transcripts"):
+        for source, m in result.get(level, {}).items():
+            rows.append(_row(name, level, source, m))
+        if level in result.get("real", {}):
+            rows.append(_row(name, level, "real (pooled)", result["real"][level]))
+    return pl.DataFrame(rows, schema={"classifier": pl.String, "level": pl.String, "source": pl.String, "n": pl.Int64,
+                                      "positives": pl.Int64, "flagged": pl.Int64, "precision": pl.Float64,
+                                      "recall": pl.Float64, "auroc": pl.Float64, "flagged_share": pl.Float64,
+                                      "aware_share": pl.Float64})
+
+
+def _row(name: str, level: str, source: str, m: dict) -> dict:
+    positives = m.get("aware", m.get("positives", m.get("tp", 0) + m.get("fn", 0)))
+    flagged = m.get("flagged", m.get("tp", 0) + m.get("fp", 0))
+    return {"classifier": name, "level": level, "source": source, "n": m.get("n"), "positives": positives,
+            "flagged": flagged, "precision": _num(m.get("precision")), "recall": _num(m.get("recall")),
+            "auroc": _num(m.get("auroc")), "flagged_share": _num(m.get("flagged_share")),
+            "aware_share": _num(m.get("aware_share"))}
+
+
+def _num(x):
+    return None if x is None or (isinstance(x, float) and np.isnan(x)) else float(x)
 
 
 def train_summary(card: dict):
-    """One row per (split, scorer) from a model card: the figures `classify train` prints."""
+    """The figures `classify train` prints: held-out metrics per level and source."""
+    return evaluation_rows(card["name"], card["heldout"])
+
+
+def compare(classifiers: list[str]):
+    """Side by side held-out metrics of several artifacts (from their cards; same split required)."""
     import polars as pl
 
-    rows = [{"classifier": card["name"], "split": "cv_oof", "scorer": "model", **card["cv_oof"]}]
-    for scorer, m in card["heldout"].items():
-        rows.append({"classifier": card["name"], "split": "heldout", "scorer": scorer, **m})
-    df = pl.DataFrame(rows)
-    return df.with_columns(
-        pl.lit(card["cascade"]["stage1_recall_heldout"]).alias("stage1_recall"),
-        pl.lit(card["cascade"]["auroc_loss"]).alias("cascade_auroc_loss"),
-    )
+    frames, splits = [], {}
+    for name in classifiers:
+        art = load_artifact(name)
+        splits[name] = art.card.get("data", {}).get("split_sha256")
+        frames.append(train_summary(art.card))
+    if len(set(splits.values())) > 1:
+        from cotwatch.analytics.errors import InputError
+
+        raise InputError("these artifacts were evaluated on different document splits: "
+                         + ", ".join(f"{k}: {(v or 'none')[:12]}" for k, v in splits.items()))
+    return pl.concat(frames)
 
 
 def list_classifiers():
-    """Artifacts (name, where, version, threshold, heldout F1/AUROC, path) plus untrained specs."""
+    """Artifacts (name, where, version, threshold, real held-out sentence AUROC and transcript
+    precision/recall, path) plus untrained specs."""
     import polars as pl
+
     from cotwatch.classifiers.artifacts import available
     from cotwatch.classifiers.spec import shipped_specs
 
@@ -274,19 +473,23 @@ def list_classifiers():
         try:
             art = load_artifact(entry["path"])
         except Exception as exc:  # a broken file is listed, not fatal
-            rows.append({**entry, "version": None, "threshold": None, "heldout_f1": None, "heldout_auroc": None,
-                         "note": str(exc)})
+            rows.append({**entry, "version": None, "threshold": None, "heldout_auroc": None,
+                         "transcript_precision": None, "transcript_recall": None, "note": str(exc)})
             continue
-        m = art.card["heldout"]["cascade"]
-        rows.append({**entry, "version": art.version, "threshold": art.threshold, "heldout_f1": m["f1"],
-                     "heldout_auroc": m["auroc"], "note": ""})
+        real = art.card.get("heldout", {}).get("real", {})
+        sent, trans = real.get("sentences", {}), real.get("transcripts", {})
+        rows.append({**entry, "version": art.version, "threshold": art.threshold, "heldout_auroc": _num(sent.get("auroc")),
+                     "transcript_precision": _num(trans.get("precision")), "transcript_recall": _num(trans.get("recall")),
+                     "note": "" if real else "no real held-out data in its card"})
     trained = {r["name"] for r in rows}
     for name in shipped_specs():
         if name not in trained:
             rows.append({"name": name, "where": "spec only", "path": "", "version": None, "threshold": None,
-                         "heldout_f1": None, "heldout_auroc": None, "note": f"run `cotwatch classify train {name}`"})
+                         "heldout_auroc": None, "transcript_precision": None, "transcript_recall": None,
+                         "note": f"run `cotwatch classify train {name}`"})
     return pl.DataFrame(rows, schema={"name": pl.String, "where": pl.String, "path": pl.String, "version": pl.String,
-                                      "threshold": pl.Float64, "heldout_f1": pl.Float64, "heldout_auroc": pl.Float64,
+                                      "threshold": pl.Float64, "heldout_auroc": pl.Float64,
+                                      "transcript_precision": pl.Float64, "transcript_recall": pl.Float64,
                                       "note": pl.String})
 
 

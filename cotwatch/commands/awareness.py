@@ -28,10 +28,14 @@ from cotwatch.options import (
 def awareness(run, classifier, by_environment, pooled, b, seed, db, wait, fmt, output):
     """Eval-awareness prevalence per step, corrected for the classifier's own errors.
 
-    Columns: run, step, n, flagged, raw_rate, corrected_rate (Rogan–Gladen with transcript-level
-    error rates), ci_lo, ci_hi (95% bootstrap over the validation set and the transcripts),
-    tpr_t, fpr_t, and — when transcripts carry covert_action — covert_rate_aware and
-    covert_rate_unaware with intervals. Run `cotwatch classify apply` first.
+    Columns: run, step, n, flagged, raw_rate (share of transcripts the transcript decision flags),
+    corrected_rate, ci_lo, ci_hi (95%), estimator, n_labelled, labelled_aware, transfer_warning,
+    tpr_t, fpr_t, and — when transcripts carry covert_action — covert rates among aware and
+    unaware transcripts. estimator "ppi": your own labels of a random sample of this run
+    (`cotwatch label export --transcripts N`, then `label import`) correct the classifier, valid
+    whatever its bias; "validation-only": corrected with the classifier's validation transcripts,
+    which may not transfer to your run (a note says so); "none": fewer than 10 transcripts.
+    Run `cotwatch classify apply` first.
     """
     from cotwatch.analytics.store.database import Store
     from cotwatch.classifiers.prevalence import awareness_prevalence
@@ -40,4 +44,11 @@ def awareness(run, classifier, by_environment, pooled, b, seed, db, wait, fmt, o
     with Store.open(db, wait=wait) as store:
         df = awareness_prevalence(store, run=run, classifier=classifier, by_environment=by_environment, pooled=pooled, b=b,
                                   seed=seed)
+    if fmt == "table":
+        import polars as pl
+
+        notes = df.filter(pl.col("estimator") == "validation-only")
+        if notes.height:
+            click.echo("note: " + notes["transfer_warning"][0], err=True)
+        df = df.drop("transfer_warning")
     emit(df, fmt, output)

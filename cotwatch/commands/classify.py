@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -37,49 +38,79 @@ def classify():
     """Train, evaluate and apply embedding classifiers (eval_awareness, grader_seeking, ...)."""
 
 
+shared_option = click.option(
+    "--shared-data", "shared", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Folder of the real labelled texts (alignment-faking/, thinking-traces/); default: $COTWATCH_SHARED_DATA, "
+         "else ../shared/data beside a source checkout.")
+external_option = click.option(
+    "--external", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Folder with the non-redistributable real transcripts the corpus labels (one subfolder per source, "
+         "see classifiers/data/eval_awareness/real/SOURCES.md); default: $COTWATCH_EXTERNAL_DATA.")
+
+
 @classify.command("train")
 @click.argument("spec", default="eval_awareness")
 @click.option("--model", default=None,
               help="Embedding model: a local sentence-transformers folder or cached name (default: the spec's, i.e. the shipped all-MiniLM-L6-v2).")
 @click.option("--out", type=click.Path(), default=None,
               help="Artifact file or folder (default: $COTWATCH_HOME/classifiers/NAME.skops, $COTWATCH_HOME defaults to ~/.cotwatch).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for cross-validation folds.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for cross-validation folds and fine-tuning.")
+@shared_option
+@external_option
 @device_option
 @batch_size_option
 @format_option
-def train(spec, model, out, seed, device, batch_size, fmt):
+def train(spec, model, out, seed, shared, external, device, batch_size, fmt):
     """Train SPEC (a shipped spec name or a .toml path) and save its artifact with a model card.
 
-    Prints cross-validated and held-out metrics for the model, the cascade and the lexicon baseline.
+    Fits on the corpus's train side, calibrates the sentence threshold and the transcript decision
+    on a calibration part of it, and prints held-out metrics per source at sentence and transcript
+    level (real reasoning pooled as "real (pooled)"). Sources that are not present are skipped and
+    named in the card.
     """
     from cotwatch.classifiers.training import train as run_train
     from cotwatch.classifiers.training import train_summary
     from cotwatch.output import emit
 
     result = run_train(spec, model=model, out=out, device=device, batch_size=batch_size, seed=seed,
-                       progress=sys.stderr.isatty())
+                       progress=sys.stderr.isatty(), shared=shared, external=external)
+    for skipped in result.card["data"]["skipped_sources"]:
+        click.echo(f"note: skipped {skipped}", err=True)
     click.echo(f"saved {result.path}", err=True)
     emit(train_summary(result.card), fmt)
 
 
 @classify.command("eval")
 @classifier_option
+@shared_option
+@external_option
 @device_option
 @batch_size_option
 @format_option
-def evaluate(classifier, device, batch_size, fmt):
-    """Re-score the held-out split with a saved classifier: model, cascade and baseline metrics."""
+def evaluate(classifier, shared, external, device, batch_size, fmt):
+    """Re-score the held-out side of the corpus with a saved classifier: metrics per level and source."""
     from cotwatch.classifiers.training import evaluate as run_eval
     from cotwatch.output import emit
 
-    emit(run_eval(classifier, device=device, batch_size=batch_size), fmt)
+    emit(run_eval(classifier, device=device, batch_size=batch_size, shared=shared, external=external), fmt)
+
+
+@classify.command("compare")
+@click.argument("classifiers", nargs=-1, required=True)
+@format_option
+def compare(classifiers, fmt):
+    """Held-out metrics of several trained classifiers side by side (from their model cards)."""
+    from cotwatch.classifiers.training import compare as run_compare
+    from cotwatch.output import emit
+
+    emit(run_compare(list(classifiers)), fmt)
 
 
 @classify.command("score")
 @click.option("--input", "input_", type=click.Path(allow_dash=True), default=None,
               help="JSONL file (or - for stdin) of objects with 'id' and 'text'.")
 @click.option("--text", "texts", multiple=True, help="A text to score (repeatable).")
-@click.option("--no-split", is_flag=True, help="Score each text as one unit instead of by its best sentence.")
+@click.option("--no-split", is_flag=True, help="Score each text as one sentence instead of as a transcript.")
 @classifier_option
 @no_cascade_option
 @device_option
@@ -88,7 +119,11 @@ def evaluate(classifier, device, batch_size, fmt):
               help="Output format.")
 @output_option
 def score(input_, texts, no_split, classifier, no_cascade, device, batch_size, fmt, output):
-    """Score texts: id, score, label (label = score >= the classifier's threshold)."""
+    """Score texts as transcripts: id, sentences, score (best sentence), transcript_score, label.
+
+    label is the classifier's transcript decision (1 = flagged), the same one `classify apply`
+    stores; with --no-split each text is one sentence and label = score >= the threshold.
+    """
     from cotwatch.analytics.errors import UsageError
     from cotwatch.classifiers.scoring import read_texts_jsonl, score_texts
     from cotwatch.output import emit
