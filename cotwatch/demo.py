@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +87,8 @@ def _terms(result: DemoResult, log: Log) -> None:
     from cotwatch.analytics.terms.shift import word_shift
     from cotwatch.analytics.terms.specs import load_watchlist
     watchlist = load_watchlist()  # the shipped default
-    with Store.open(result.store) as store:
+    with Store.open(result.store) as store, warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
         rates = term_rates(store, [], watchlist=watchlist)
         trends = term_trends(store, [], watchlist=watchlist)
         rising = discover_terms(store, top=20)
@@ -96,12 +98,15 @@ def _terms(result: DemoResult, log: Log) -> None:
     for name, df in (("term_rates", rates), ("term_trends", trends), ("emergent_terms", rising),
                      ("fading_terms", falling), ("word_shift", shift)):
         _write(result, name, df)
+    for note in dict.fromkeys(str(w.message) for w in notes):  # e.g. a watchlist phrase the demo run never uses
+        log(f"terms: note: {note}")
     significant = trends.filter(trends["trend_p"] < 0.05)
     log(f"terms: {trends.height} watchlist terms tracked, {significant.height} with a significant trend; "
         f"top emergent: {', '.join(rising['term'].head(8).to_list())}")
 
 
 def _classifiers(result: DemoResult, log: Log) -> None:
+    from cotwatch.analytics.errors import CotwatchError
     from cotwatch.analytics.store.database import Store
     from cotwatch.classifiers.applying import apply
     from cotwatch.classifiers.prevalence import awareness_prevalence
@@ -111,15 +116,23 @@ def _classifiers(result: DemoResult, log: Log) -> None:
             stats = apply(store, name)
             log(f"classify {name}: {stats.sentences} sentences, {stats.encoded} encoded by the transformer, "
                 f"{stats.flagged_transcripts} transcripts flagged ({stats.seconds:.1f}s)")
-    with Store.open(result.store) as store:
-        per_step = awareness_prevalence(store)
-        pooled = awareness_prevalence(store, pooled=True)
+    try:
+        with Store.open(result.store) as store:
+            per_step = awareness_prevalence(store)
+            pooled = awareness_prevalence(store, pooled=True)
+    except CotwatchError as exc:  # the demo goes on to its report, which says the same on the page
+        log(f"awareness: not estimated: {exc}")
+        return
     _write(result, "awareness", per_step)
     _write(result, "awareness_pooled", pooled)
     first, last = per_step.row(0, named=True), per_step.row(-1, named=True)
-    log(f"awareness: corrected rate {first['corrected_rate']:.1%} at step {first['step']} → "
-        f"{last['corrected_rate']:.1%} at step {last['step']} "
-        f"(95% CI {last['ci_lo']:.1%}–{last['ci_hi']:.1%})")
+
+    def share(row, col):
+        return "no corrected estimate" if row[col] is None else f"{row[col]:.1%}"
+
+    log(f"awareness: corrected rate {share(first, 'corrected_rate')} at step {first['step']} → "
+        f"{share(last, 'corrected_rate')} at step {last['step']} "
+        f"(95% CI {share(last, 'ci_lo')}–{share(last, 'ci_hi')})")
 
 
 def _report(result: DemoResult, log: Log) -> None:

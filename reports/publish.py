@@ -90,12 +90,14 @@ def _make_parent(given: Path, parent: Path) -> None:
 
 def _check_ours(given: Path, path: Path) -> frozenset[str] | None:
     """The previous report's manifest, or None for an empty directory; OutputError when the
-    directory holds anything cotwatch did not write."""
+    directory holds anything cotwatch did not write. A directory without a marker is refused
+    before anything in it is listed (``--out ~`` or ``--out /`` costs nothing)."""
     try:
-        present = _files(path)
+        with os.scandir(path) as entries:
+            empty = next(entries, None) is None
     except OSError as exc:
         raise OutputError(f"--out {given}: cannot read the directory: {exc.strerror or exc}") from None
-    if not present:
+    if empty:
         return None
     manifest = read_marker(path)
     if manifest is None:
@@ -103,26 +105,43 @@ def _check_ours(given: Path, path: Path) -> frozenset[str] | None:
     if manifest is None:
         raise OutputError(f"--out {given}: directory exists, is not empty and was not written by cotwatch "
                           f"(no {MARKER} marker); refusing to replace it — choose another --out or empty it")
-    foreign = sorted(present - manifest - {MARKER})
+    try:
+        foreign = _foreign_files(path, manifest | {MARKER})
+    except OSError as exc:
+        raise OutputError(f"--out {given}: cannot read the directory: {exc.strerror or exc}") from None
     if foreign:
-        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        shown = ", ".join(foreign[:3]) + (" and more" if len(foreign) > 3 else "")
         raise OutputError(f"--out {given}: holds files cotwatch did not write ({shown}); refusing to replace it "
                           "— move them out or choose another --out")
     return manifest
 
 
-def _files(root: Path) -> set[str]:
+def _foreign_files(root: Path, known: frozenset[str], stop: int = 4) -> list[str]:
+    """Up to ``stop`` files below ``root`` that ``known`` does not list, sorted (the walk ends
+    there: a report directory someone filled with a big tree is refused just as fast)."""
+    found: list[str] = []
+    for rel in _walk_files(root):
+        if rel not in known:
+            found.append(rel)
+            if len(found) >= stop:
+                break
+    return sorted(found)
+
+
+def _walk_files(root: Path):
     """Relative paths of every non-directory entry below ``root`` (symlinks are entries, never followed)."""
-    found = set()
     for dirpath, dirnames, filenames in os.walk(root, onerror=_raise):
         rel = Path(dirpath).relative_to(root)
         for name in filenames:
-            found.add((rel / name).as_posix())
+            yield (rel / name).as_posix()
         for name in list(dirnames):
             if (Path(dirpath) / name).is_symlink():  # os.walk lists a symlink to a dir as a dir
-                found.add((rel / name).as_posix())
+                yield (rel / name).as_posix()
                 dirnames.remove(name)
-    return found
+
+
+def _files(root: Path) -> set[str]:
+    return set(_walk_files(root))
 
 
 def _raise(exc: OSError) -> None:

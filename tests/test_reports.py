@@ -1144,3 +1144,17 @@ def test_report_waits_for_the_write_lock(tmp_path):
     out_text, err_text = patient.communicate(timeout=120)
     assert patient.returncode == 0, err_text
     assert json.loads((out / "report.json").read_text())["transcripts"] == 8
+
+
+def test_demo_terms_step_logs_notes_instead_of_printing_warnings(tmp_path, capfd):
+    """`cotwatch demo` (its analyses and report are this area's): a watchlist phrase the demo run
+    never uses is one `demo:` note, not a Python warning with a source line on stderr."""
+    from cotwatch.demo import DemoResult, _terms, build_demo_store
+
+    store = build_demo_store(tmp_path / "demo", checkpoints=3, transcripts_per_checkpoint=3)
+    lines: list[str] = []
+    _terms(DemoResult(tmp_path / "demo", store), lines.append)
+    captured = capfd.readouterr()
+    assert "TermNote" not in captured.err and "Warning" not in captured.err
+    assert any(line.startswith("terms: note: ") for line in lines), lines
+    assert lines[-1].startswith("terms: ") and "watchlist terms tracked" in lines[-1]

@@ -53,6 +53,24 @@ def test_foreign_directory_with_a_report_json_is_never_emptied(cli, store, tmp_p
     assert _siblings(out) == ["d"]  # no staging directory left behind
 
 
+def test_a_foreign_directory_is_refused_without_listing_it(monkeypatch, tmp_path):
+    """`--out ~` or `--out /`: refused at once, before a single file of it is listed."""
+    from cotwatch.analytics.errors import OutputError
+    from cotwatch.reports import publish
+
+    def walk(root):
+        raise AssertionError(f"walked {root}")
+
+    monkeypatch.setattr(publish, "_walk_files", walk)
+    home = tmp_path / "home"
+    (home / "src").mkdir(parents=True)
+    (home / "src" / "thesis.tex").write_text("x")
+    with pytest.raises(OutputError, match="was not written by cotwatch"):
+        publish.resolve_target(home)
+    with pytest.raises(OutputError, match="was not written by cotwatch"):
+        publish.resolve_target("/")
+
+
 def test_a_file_added_to_a_report_makes_it_foreign(cli, store, tmp_path):
     out = tmp_path / "r"
     assert _report(cli, out, store).code == 0
