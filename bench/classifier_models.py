@@ -65,7 +65,7 @@ def main(argv=None) -> dict:
     spec = load_spec("eval_awareness")
     corpus = load_corpus(spec, external=Path(args.external) if args.external else None)
     frame = corpus.frame.with_columns(
-        pl.col("group").map_elements(lambda g: calibration_group(g, spec.name), return_dtype=pl.Boolean).alias("cal"))
+        pl.col("group").map_elements(lambda g: calibration_group(g, spec.data_key), return_dtype=pl.Boolean).alias("cal"))
     fit = frame.filter((pl.col("split") == "train") & ~pl.col("cal"))
     cal = frame.filter((pl.col("split") == "train") & pl.col("cal"))
     held = frame.filter(pl.col("split") == "heldout")

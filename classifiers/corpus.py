@@ -283,7 +283,7 @@ def load_corpus(spec: ClassifierSpec, *, shared: Path | None = None, external: P
         if not picked:
             skipped.append(f"real negatives {source!r}: not found (set ${ENV_SHARED})")
         for doc, text in picked.items():
-            side = split.split_of(doc) if split else rule_split(doc, spec.name)
+            side = split.split_of(doc) if split else rule_split(doc, spec.data_key)
             rows.document(source=doc.split("/")[0], origin="real", doc=doc, group=doc, split=side, text=text, spans=[])
     frame = pl.DataFrame(rows.rows, schema={c: (pl.Int64 if c in ("idx", "start", "end", "label") else pl.String)
                                               for c in COLUMNS})

@@ -68,6 +68,12 @@ class ClassifierSpec:
             return local
         return package_dir("data", self.data)
 
+    @property
+    def data_key(self) -> str:
+        """The name of the labelled data: document splits and the calibration part are drawn per
+        data set, so variants of one classifier (frozen, fine-tuned) split it the same way."""
+        return Path(self.data).name
+
     def imported_label_files(self) -> list[Path]:
         """Sentence labels the user imported with ``cotwatch label import`` (train and held-out)."""
         return [p for p in (self.imported_labels("train"), self.imported_labels("heldout")) if p.exists()]

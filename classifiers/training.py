@@ -140,7 +140,7 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
         spec = load_spec(spec)
     corpus = load_corpus(spec, shared=shared, external=external)
     frame = corpus.frame.with_columns(
-        pl.col("group").map_elements(lambda g: calibration_group(g, spec.name), return_dtype=pl.Boolean).alias("cal"))
+        pl.col("group").map_elements(lambda g: calibration_group(g, spec.data_key), return_dtype=pl.Boolean).alias("cal"))
     fit = frame.filter((pl.col("split") == "train") & ~pl.col("cal"))
     cal = frame.filter((pl.col("split") == "train") & pl.col("cal"))
     if fit["label"].sum() == 0 or cal["label"].sum() == 0:

@@ -49,6 +49,8 @@ def awareness(run, classifier, by_environment, pooled, b, seed, db, wait, fmt, o
 
         notes = df.filter(pl.col("estimator") == "validation-only")
         if notes.height:
-            click.echo("note: " + notes["transfer_warning"][0], err=True)
+            from cotwatch.output import terminal_safe
+
+            click.echo(terminal_safe("note: " + notes["transfer_warning"][0], keep_newlines=False), err=True)
         df = df.drop("transfer_warning")
     emit(df, fmt, output)

@@ -74,9 +74,11 @@ def train(spec, model, out, seed, shared, external, device, batch_size, fmt):
 
     result = run_train(spec, model=model, out=out, device=device, batch_size=batch_size, seed=seed,
                        progress=sys.stderr.isatty(), shared=shared, external=external)
+    from cotwatch.output import terminal_safe
+
     for skipped in result.card["data"]["skipped_sources"]:
-        click.echo(f"note: skipped {skipped}", err=True)
-    click.echo(f"saved {result.path}", err=True)
+        click.echo(terminal_safe(f"note: skipped {skipped}", keep_newlines=False), err=True)
+    click.echo(terminal_safe(f"saved {result.path}", keep_newlines=False), err=True)
     emit(train_summary(result.card), fmt)
 
 

@@ -34,15 +34,16 @@ def export(transcripts, n, run, classifier, seed, out, db, wait, fmt):
     """
     from cotwatch.analytics.store.database import Store
     from cotwatch.classifiers.labeling import export_for_labelling, export_transcripts_for_labelling
-    from cotwatch.output import emit
+    from cotwatch.output import emit, terminal_safe
 
     with Store.open(db, wait=wait) as store:
         if transcripts is not None:
             picked = export_transcripts_for_labelling(store, transcripts, out, classifier=classifier, run=run, seed=seed)
-            click.echo(f"wrote a uniform random sample of {picked.height} transcripts to {out}", err=True)
+            click.echo(terminal_safe(f"wrote a uniform random sample of {picked.height} transcripts to {out}",
+                                     keep_newlines=False), err=True)
         else:
             picked = export_for_labelling(store, n, out, classifier=classifier, run=run).select("id", "score", "text")
-            click.echo(f"wrote {picked.height} sentences to {out}", err=True)
+            click.echo(terminal_safe(f"wrote {picked.height} sentences to {out}", keep_newlines=False), err=True)
     emit(picked, fmt)
 
 
