@@ -182,7 +182,7 @@ def test_interrupted_ingest_leaves_nothing(tmp_path, store_path, monkeypatch):
 
     monkeypatch.setattr(jsonl_mod, "CHUNK_BYTES", 8192)  # many chunks, so many stored chunks
     calls = {"n": 0}
-    original = staging.FileIngest._judge_and_store
+    original = staging.FileIngest._stage
 
     def flaky(self, *args):
         calls["n"] += 1
@@ -190,13 +190,13 @@ def test_interrupted_ingest_leaves_nothing(tmp_path, store_path, monkeypatch):
             raise KeyboardInterrupt
         return original(self, *args)
 
-    monkeypatch.setattr(staging.FileIngest, "_judge_and_store", flaky)
+    monkeypatch.setattr(staging.FileIngest, "_stage", flaky)
     with Store.open(store_path, read_only=False) as store:
         with pytest.raises(KeyboardInterrupt):
             ingest_paths(store, [path])
         for table in ("transcripts", "segments", "doc_tokens", "doc_term_lists", "step_token_counts", "runs"):
             assert store.rows(f"select count(*) from {table}")[0][0] == 0, table
-    monkeypatch.setattr(staging.FileIngest, "_judge_and_store", original)
+    monkeypatch.setattr(staging.FileIngest, "_stage", original)
     with Store.open(store_path, read_only=False) as store:
         [res] = ingest_paths(store, [path])
         assert res.added == 5000

@@ -20,6 +20,7 @@ its reason (a ``FileResult`` with ``skipped`` set) — never after part of the f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -44,7 +45,7 @@ from cotwatch.analytics.ingest.text import ID_FROM, read_text
 from cotwatch.analytics.store.database import Store
 
 FORMATS = ("auto", "jsonl", "json", "inspect", "text", "scout")
-INGEST_MEMORY = "512MB"  # DuckDB memory limit while ingesting ($COTWATCH_INGEST_MEMORY overrides)
+INGEST_MEMORY = "384MB"  # DuckDB memory limit while ingesting ($COTWATCH_INGEST_MEMORY overrides)
 
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 _TEXT_SUFFIXES = (".txt", ".md")
@@ -491,6 +492,18 @@ def ingest_paths(
             problems,
         )
     return results
+
+
+@contextlib.contextmanager
+def interrupts_as_keyboard():
+    """Ctrl-C during a DuckDB query surfaces as ``RuntimeError('Query interrupted')``: make it the
+    KeyboardInterrupt it is (the CLI then exits 130, and transactions roll back on the way out)."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if "interrupt" in str(exc).lower():
+            raise KeyboardInterrupt from exc
+        raise
 
 
 def _ingest_one(store: Store, item: PlannedFile, *, progress_factory, **options) -> FileResult:

@@ -522,11 +522,9 @@ def content_hashes(transcripts, segments) -> list[str]:
     try:
         con.execute("set enable_progress_bar = false")
         con.execute(load_sql("ingest_hash_macros"))
-        con.register("_t_in", transcripts)
-        con.register("_s_in", segments)
-        con.execute("create temp table _ct as select *, null::varchar as digests, null::boolean as has_text from _t_in")
-        con.execute("create temp table _cs as select * from _s_in")
-        con.execute(load_sql("ingest_hash"), {"nonblank": NONBLANK_PATTERN})
-        return [r[0] for r in con.execute("select h.content_hash from _ct t join _chash h using (pk) order by t.rowid").fetchall()]
+        _ct, _cs = transcripts, segments  # noqa: F841 - read by the SQL below (DuckDB replacement scans)
+        hashed = con.sql(load_sql("ingest_hash"), params={"nonblank": NONBLANK_PATTERN}).to_arrow_table()
+        by_pk = dict(zip(hashed.column("pk").to_pylist(), hashed.column("content_hash").to_pylist()))
+        return [by_pk[pk] for pk in transcripts.column("pk").to_pylist()]
     finally:
         con.close()

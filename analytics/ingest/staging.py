@@ -15,6 +15,7 @@ as they grow.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,14 +229,40 @@ class FileIngest:
             self._stage(None, batch, batch[0][1], batch[-1][1])
 
     def _stage(self, extracted, items: list[tuple[Record, int]], lo: int, hi: int) -> None:
-        """Register the chunk's records (compiled ``extracted``, Python ``items``), then judge and
-        store them."""
-        python = self._records_tables(items)
+        """Judge and store a chunk's records (compiled ``extracted``, Python ``items``).
+
+        Every intermediate result stays an Arrow table in this process, handed to the next
+        statement by name (:func:`_sql`): inside the file's open transaction DuckDB keeps every
+        temp table or registered object alive until the commit, so per-chunk temp tables would
+        make memory grow with the file."""
+        import pyarrow as pa
+
+        rt, rs = self._records_tables(items)
         del items
         xt, xs = extracted if extracted is not None else _EMPTY_EXTRACTED()
-        with registered(self.store.con, _xt=xt, _xs=xs, _rt=python[0], _rs=python[1]):
-            self._script("ingest_chunk_create")
-            self._judge_and_store(lo, hi)
+        con, params = self.store.con, self.params
+        ct = _sql(con, load_sql("ingest_chunk_create"), params, _xt=xt, _rt=rt).to_arrow_table()
+        cs = pa.concat_tables([xs.cast(_segment_schema()), rs.cast(_segment_schema())])
+        del xt, rt, xs, rs
+        chash = _sql(con, load_sql("ingest_hash"), params, _ct=ct, _cs=cs).to_arrow_table()
+        cd = _sql(con, load_sql("ingest_chunk_check"), params, _ct=ct, _chash=chash).to_arrow_table()
+        del chash
+        decisions = cd.column("decision").to_pylist()
+        if "bad" in decisions:
+            for row in cd.filter(pa.compute.equal(cd.column("decision"), "bad")).sort_by("pk").to_pylist():
+                self._bad(row["line"], row["entry"], row["reason"])
+        _sql(con, load_sql("ingest_chunk_keys"), params, _cd=cd)
+        self.result.duplicates += decisions.count("duplicate")
+        new = decisions.count("new")
+        if not self.storing or not new:
+            return
+        _sql(con, load_sql("ingest_chunk_insert"), params, _ct=ct, _cd=cd, _cs=cs)
+        self.result.added += new
+        del ct, cd, cs
+        if self.counter is not None:
+            batch = con.sql(load_sql("ingest_chunk_counting"),
+                            params={"lo": self.base + lo, "hi": self.base + hi}).to_arrow_table()
+            self.counter.submit(batch)
 
     def _records_tables(self, items: list[tuple[Record, int]]):
         while True:
@@ -246,22 +273,6 @@ class FileIngest:
                 rec = next(r for r, k in items if k == key)
                 self._bad(rec.line, rec.entry, str(exc))
                 items = [(r, k) for r, k in items if k != key]
-
-    def _judge_and_store(self, lo: int, hi: int) -> None:
-        """Judge the staged chunk (file-local keys lo..hi) and store its new records."""
-        self._script("ingest_chunk_canonical")
-        self._script("ingest_hash")
-        for line, entry, reason in self._script("ingest_chunk_check"):
-            self._bad(line, entry, reason)
-        decided = dict(self.store.rows("select decision, count(*) from _cd group by decision"))
-        self.result.duplicates += decided.get("duplicate", 0)
-        if not self.storing or not decided.get("new"):
-            return
-        self.result.added += self._script("ingest_chunk_insert")[0][0]
-        if self.counter is not None:
-            batch = self.store.con.sql(load_sql("ingest_chunk_counting"),
-                                       params={"lo": self.base + lo, "hi": self.base + hi}).to_arrow_table()
-            self.counter.submit(batch)
 
     # -- bad records ---------------------------------------------------------------------------
     def _bad(self, line: int | None, entry: str | None, reason: str) -> None:
@@ -349,6 +360,28 @@ def registered(con, **tables):
             except duckdb.Error:
                 if not failed:
                     raise
+
+
+def _sql(con, sql: str, params: dict, *, _xt=None, _rt=None, _ct=None, _cs=None, _chash=None, _cd=None):
+    """Run ``sql`` (one SELECT: returns its relation; or statements: runs them) with the Arrow
+    tables given here visible under their parameter names: DuckDB's replacement scan finds them
+    among this frame's locals, with no catalog entry, so nothing outlives the chunk."""
+    statements = con.extract_statements(sql)
+    if len(statements) == 1 and statements[0].type == duckdb.StatementType.SELECT:
+        wanted = {k: params[k] for k in statements[0].named_parameters}
+        return con.sql(sql, params=wanted or None)
+    for statement in statements:
+        con.execute(statement, {k: params[k] for k in statement.named_parameters}).fetchall()
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _segment_schema():
+    """The segments' columns, as both sources (extractor and Python records) are cast to."""
+    import pyarrow as pa
+
+    return pa.schema([("pk", pa.int64()), ("ordinal", pa.int32()), ("role", pa.string()), ("kind", pa.string()),
+                      ("text", pa.large_string()), ("redacted", pa.bool_())])
 
 
 #: segment kinds (kinds.SEGMENT_KINDS order) and roles as _jsonscan.c codes them

@@ -438,6 +438,10 @@ class StoreCounter:
     results and appends the file's per-cell sums; :meth:`discard` forgets everything since the
     last finish (the file's transaction is being rolled back)."""
 
+    #: Text per counted batch (bytes): the kernel holds several times a batch, so the ingest's
+    #: chunks are counted in slices of whole transcripts about this large.
+    BATCH_BYTES = 2_000_000
+
     def __init__(self, store: Store, *, expected_bytes: int = 0, workers: int = 1, ahead: int = 2):
         from concurrent.futures import ThreadPoolExecutor
 
@@ -449,11 +453,12 @@ class StoreCounter:
         self.merger: StoreMerger | None = None
 
     def submit(self, batch) -> None:
-        if batch.num_rows == 0:
-            return
-        self.pending.append(self.pool.submit(_count_and_prepare, batch))
-        while len(self.pending) > self.ahead:
-            self._merge(self.pending.pop(0).result())
+        """Count ``batch`` (rows of whole transcripts, ordered by transcript) in the background,
+        in slices of about ``BATCH_BYTES`` of text; merge whatever is counted already."""
+        for piece in _slices_of_whole_transcripts(batch, self.BATCH_BYTES):
+            self.pending.append(self.pool.submit(_count_and_prepare, piece))
+            while len(self.pending) > self.ahead:
+                self._merge(self.pending.pop(0).result())
         while self.pending and self.pending[0].done():
             self._merge(self.pending.pop(0).result())
 
@@ -484,6 +489,28 @@ class StoreCounter:
     def close(self) -> None:
         self.discard()
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _slices_of_whole_transcripts(batch, target: int):
+    """``batch`` cut into consecutive slices of about ``target`` bytes of text, never inside a
+    transcript (rows of one transcript are consecutive)."""
+    if batch.num_rows == 0:
+        return []
+    sizes = lengths_of(batch.column("text"))
+    if sizes.sum() <= target:
+        return [batch]
+    pks = batch.column("transcript_pk").to_numpy(zero_copy_only=False)
+    boundary = np.r_[True, pks[1:] != pks[:-1]]  # rows that start a transcript
+    cumulative = np.cumsum(sizes)
+    slices, start = [], 0
+    while start < batch.num_rows:
+        end = int(np.searchsorted(cumulative, cumulative[start] - sizes[start] + target, side="right"))
+        end = max(end, start + 1)
+        while end < batch.num_rows and not boundary[end]:
+            end += 1
+        slices.append(batch.slice(start, end - start))
+        start = end
+    return slices
 
 
 class StoreMerger:

@@ -51,7 +51,7 @@ def ingest(paths, fmt, run, step, step_from, environment, fields, records_field,
     record) unless --skip-bad. Re-ingesting the same records adds nothing. Term counts are
     stored with the transcripts (and anything left uncounted earlier is counted at the end).
     """
-    from cotwatch.analytics.ingest.loading import ingest_paths, limits_from_options
+    from cotwatch.analytics.ingest.loading import ingest_paths, interrupts_as_keyboard, limits_from_options
     from cotwatch.analytics.store.database import Store
     from cotwatch.progress import file_progress
 
@@ -63,7 +63,8 @@ def ingest(paths, fmt, run, step, step_from, environment, fields, records_field,
             for problem in result.problems:
                 click.echo(f"cotwatch: skipped: {problem}", err=True)
 
-    with Store.open(db, read_only=False, wait=wait) as store, file_progress(enabled=sys.stderr.isatty()) as progress:
+    with interrupts_as_keyboard(), Store.open(db, read_only=False, wait=wait) as store, \
+            file_progress(enabled=sys.stderr.isatty()) as progress:
         results = ingest_paths(
             store, paths, format=fmt, run=run, step=step, environment=environment, skip_bad=skip_bad,
             on_file=report, progress_factory=progress, count_terms=not defer_terms, workers=workers,

@@ -1,14 +1,13 @@
--- ingest_chunk_check: judge the staged and hashed chunk (_ct, _cs, _chash) against the file so
--- far (_fk) and the store's transcripts (pk <= $base: stored before this file). Every record gets
--- a decision: 'new' (to store), 'duplicate' (same (run, id) and content already in the file or the
--- store) or 'bad' with a reason. Creates _cd(pk, line, entry, run, id, step, content_hash,
--- decision, reason) and adds this chunk's new keys to _fk; returns the bad ones (line, entry, reason).
-create or replace temp table _cd as
+-- ingest_chunk_check: judge a staged and hashed chunk (_ct, _chash) against the file so far
+-- (_fk) and the store's transcripts (pk <= $base: stored before this file). Every record gets a
+-- decision: 'new' (to store), 'duplicate' (same (run, id) and content already in the file or the
+-- store) or 'bad' with a reason. Returns (pk, line, entry, run, id, step, content_hash, decision,
+-- reason), one row per transcript of _ct.
 with judged as (
     select t.pk, t.line, t.entry, t.run, t.step, h.content_hash,
            coalesce(t.id, 'h:' || left(h.content_hash, 16)) as id,
            case
-               when (t.meta_raw is not null or t.meta_extra is not null) and t.metadata is null
+               when t.has_metadata and t.metadata is null
                    then 'metadata cannot be read as JSON'
                when t.run is null and t.step is null then 'no run and step (set it in the record or pass --run)'
                when t.run is null then 'no run (set it in the record or pass --run)'
@@ -55,10 +54,3 @@ union all
 select pk, line, entry, run, id, step, content_hash, 'bad', problem
 from judged
 where problem is not null;
-
-insert into _fk
-select run, id, content_hash, coalesce('line ' || line, entry)
-from _cd
-where decision = 'new';
-
-select line, entry, reason from _cd where decision = 'bad' order by pk;

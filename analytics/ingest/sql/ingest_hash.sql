@@ -1,8 +1,7 @@
--- ingest_hash: content hashes of the staged chunk (_ct transcripts with canonical metadata, _cs
+-- ingest_hash: content hashes of a staged chunk (_ct transcripts with canonical metadata, _cs
 -- segments; macros from ingest_hash_macros), and whether each record has any text (a redacted
--- segment, or one with a character outside Python's whitespace: $nonblank). Creates
--- _chash(pk, content_hash, has_text).
-create or replace temp table _chash as
+-- segment, or one with a character outside Python's whitespace: $nonblank). Returns
+-- (pk, content_hash, has_text), one row per transcript of _ct.
 select t.pk,
        cw_record_digest(t.run, t.step, t.environment, t.epoch, t.covert_action, t.score, t.metadata, d.digests)
            as content_hash,
