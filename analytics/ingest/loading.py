@@ -469,8 +469,8 @@ def ingest_paths(
         if counter is not None:
             counter.close()
             counter = None
-    except RuntimeError as exc:
-        if "interrupt" in str(exc).lower():  # DuckDB's word for Ctrl-C during a query
+    except Exception as exc:
+        if was_interrupted(exc):  # DuckDB's word for Ctrl-C during a query
             raise KeyboardInterrupt from exc
         raise
     finally:
@@ -500,10 +500,22 @@ def interrupts_as_keyboard():
     KeyboardInterrupt it is (the CLI then exits 130, and transactions roll back on the way out)."""
     try:
         yield
-    except RuntimeError as exc:
-        if "interrupt" in str(exc).lower():
+    except Exception as exc:
+        if was_interrupted(exc):
             raise KeyboardInterrupt from exc
         raise
+
+
+def was_interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or arose while handling, DuckDB's report of a Ctrl-C (a statement run
+    in an aborted transaction fails too, hiding the interrupt behind it)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, KeyboardInterrupt) or (isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _ingest_one(store: Store, item: PlannedFile, *, progress_factory, **options) -> FileResult:
