@@ -122,3 +122,13 @@ def _finite(value) -> bool:
     if isinstance(value, list):
         return all(_finite(v) for v in value)
     return True
+
+
+def test_the_whitespace_table_is_pythons():
+    """records.PYTHON_WHITESPACE (and the C extractor's is_blank) are exactly str.isspace()."""
+    import sys
+
+    from cotwatch.analytics.ingest.records import NONBLANK_PATTERN, PYTHON_WHITESPACE
+
+    assert PYTHON_WHITESPACE == "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+    assert NONBLANK_PATTERN.count("\\x{") == len(PYTHON_WHITESPACE)

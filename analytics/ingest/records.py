@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,8 @@ _THINK_RE = re.compile(r"<think>(.*?)(?:</think>|\Z)", re.S)
 
 #: Every character ``str.strip()`` removes, and a regular expression (RE2) matching any other
 #: character: the SQL path's test for "not blank", exactly Python's ``bool(text.strip())``.
-PYTHON_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+PYTHON_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+                     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")  # tests check it is complete
 NONBLANK_PATTERN = "[^" + "".join(f"\\x{{{ord(c):x}}}" for c in PYTHON_WHITESPACE) + "]"
 
 INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -506,7 +506,7 @@ def _arrow(values: list, type_):
     import pyarrow as pa
 
     if not values:
-        return pa.array([], type_)
+        return pa.nulls(0, type_)  # (pa.array would import pandas to look at an empty list)
     array = pa.array(values)
     return array if array.type == type_ else array.cast(type_)
 

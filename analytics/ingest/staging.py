@@ -100,11 +100,25 @@ def _canonical_udf(meta, extra):
     if extra.null_count == len(extra):  # no --field into the metadata: the common, fast case
         loads, dumps, option = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
         try:
-            return pa.array([None if m is None else dumps(loads(m), option=option) for m in metas],
-                            pa.binary()).cast(pa.string())
+            return _utf8_strings([None if m is None else dumps(loads(m), option=option) for m in metas])
         except (orjson.JSONDecodeError, TypeError):
             pass  # one of them needs the careful path (a huge integer, an infinite number...)
-    return pa.array([canonical_merge(m, e) for m, e in zip(metas, extra.to_pylist())], pa.string())
+    return _utf8_strings([None if m is None else m.encode("utf-8")
+                          for m in (canonical_merge(m, e) for m, e in zip(metas, extra.to_pylist()))])
+
+
+def _utf8_strings(values: list):
+    """An Arrow string array from UTF-8 ``bytes`` (or None), built from buffers (pa.array would
+    import pandas)."""
+    import pyarrow as pa
+
+    sizes = np.fromiter((0 if v is None else len(v) for v in values), np.int64, len(values))
+    offsets = np.zeros(len(values) + 1, np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    valid = np.fromiter((v is not None for v in values), np.uint8, len(values))
+    data = b"".join(v for v in values if v is not None)
+    return pa.LargeStringArray.from_buffers(len(values), pa.py_buffer(offsets.tobytes()), pa.py_buffer(data),
+                                           _bitmap(valid.tobytes())).cast(pa.string())
 
 
 def canonical_merge(meta: str | None, extra: str | None) -> str | None:
@@ -403,6 +417,41 @@ def _EMPTY_EXTRACTED():
     return xt, xs
 
 
+def _bitmap(flags) -> object:
+    """An Arrow validity bitmap from one byte per row (0/1)."""
+    import pyarrow as pa
+
+    bits = np.packbits(np.frombuffer(flags, np.uint8), bitorder="little")
+    return pa.py_buffer(bits.tobytes())
+
+
+def _numeric(type_, values, valid=None):
+    """An Arrow array over ``values`` (bytes or a numpy array of ``type_``'s width), nulls where
+    ``valid`` (one byte per row) is 0. No copy, and no pandas import (pa.array would)."""
+    import pyarrow as pa
+
+    data = values if isinstance(values, (bytes, bytearray)) else np.ascontiguousarray(values).tobytes()
+    n = len(data) // (type_.bit_width // 8)
+    return pa.Array.from_buffers(type_, n, [None if valid is None else _bitmap(valid), pa.py_buffer(data)])
+
+
+def _names(names: tuple[str, ...]):
+    """A small Arrow string array built from its buffers (pa.array would import pandas)."""
+    import pyarrow as pa
+
+    data = [n.encode("utf-8") for n in names]
+    offsets = np.cumsum([0] + [len(d) for d in data]).astype(np.int32)
+    return pa.StringArray.from_buffers(len(names), pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(data)))
+
+
+def _booleans(values, valid=None):
+    """An Arrow boolean array from one byte per row (0/1), nulls where ``valid`` is 0."""
+    import pyarrow as pa
+
+    n = len(values)
+    return pa.Array.from_buffers(pa.bool_(), n, [None if valid is None else _bitmap(valid), _bitmap(values)])
+
+
 def _extract(chunk: LineChunk, candidates, numbers, keys: tuple[bytes, ...], extra_keys: tuple[bytes, ...]):
     """The compiled extractor over the chunk's ``candidates`` (line indexes): ((_xt, _xs) Arrow
     tables, mask of the candidates it took). The tables view its buffers without copying."""
@@ -421,34 +470,31 @@ def _extract(chunk: LineChunk, candidates, numbers, keys: tuple[bytes, ...], ext
 
     def strings(col):
         offsets, data, valid = col
-        mask = pa.array(np.frombuffer(valid, np.bool_)).buffers()[1]
-        return pa.LargeStringArray.from_buffers(k, pa.py_buffer(offsets), pa.py_buffer(data), mask)
+        return pa.LargeStringArray.from_buffers(k, pa.py_buffer(offsets), pa.py_buffer(data), _bitmap(valid))
 
-    def numbers_of(values, valid, dtype, arrow_type):
-        return pa.array(np.frombuffer(values, dtype), arrow_type, mask=~np.frombuffer(valid, np.bool_))
-
-    keys_of = numbers[candidates]
+    keys_of = np.ascontiguousarray(numbers[candidates], np.int64)
     if chunk.records:  # JSON record files: a record's position, not a line
         line_col, entry_col = pa.nulls(k, pa.int64()), pa.array([f"record {n}" for n in keys_of.tolist()], pa.string())
     else:
-        line_col, entry_col = pa.array(keys_of), pa.nulls(k, pa.string())
+        line_col, entry_col = _numeric(pa.int64(), keys_of), pa.nulls(k, pa.string())
     xt = pa.table({
-        "ok": pa.array(ok), "pk": pa.array(keys_of), "line": line_col, "entry": entry_col,
-        "id": strings(id_c), "run": strings(run_c), "step": numbers_of(step, step_v, np.int64, pa.int64()),
-        "environment": strings(env_c), "epoch": numbers_of(epoch, epoch_v, np.int32, pa.int32()),
-        "covert_action": numbers_of(covert, covert_v, np.bool_, pa.bool_()),
-        "score": numbers_of(score, score_v, np.float64, pa.float64()),
+        "ok": _booleans(ok_b), "pk": _numeric(pa.int64(), keys_of), "line": line_col, "entry": entry_col,
+        "id": strings(id_c), "run": strings(run_c), "step": _numeric(pa.int64(), step, step_v),
+        "environment": strings(env_c), "epoch": _numeric(pa.int32(), epoch, epoch_v),
+        "covert_action": _booleans(covert, covert_v), "score": _numeric(pa.float64(), score, score_v),
         "meta_raw": strings(meta_c), "meta_extra": strings(extra_c),
     })
     rec, ordinal, kind, role, redacted, (text_offsets, text_data) = segs
-    rec = np.frombuffer(rec, np.int64)
+    n = len(rec) // 8
+    pks = np.ascontiguousarray(keys_of[np.frombuffer(rec, np.int64)])
     xs = pa.table({
-        "pk": pa.array(keys_of[rec]),
-        "ordinal": pa.array(np.frombuffer(ordinal, np.int32)),
-        "role": pa.array(np.array(_ROLES, object)[np.frombuffer(role, np.uint8)], pa.string()),
-        "kind": pa.array(np.array(SEGMENT_KINDS, object)[np.frombuffer(kind, np.uint8)], pa.string()),
-        "text": pa.LargeStringArray.from_buffers(len(rec), pa.py_buffer(text_offsets), pa.py_buffer(text_data)),
-        "redacted": pa.array(np.frombuffer(redacted, np.bool_)),
+        "pk": _numeric(pa.int64(), pks),
+        "ordinal": _numeric(pa.int32(), ordinal),
+        # codes into names by Arrow (numpy arrays given to pa.array make pyarrow import pandas)
+        "role": _names(_ROLES).take(_numeric(pa.uint8(), role)),
+        "kind": _names(SEGMENT_KINDS).take(_numeric(pa.uint8(), kind)),
+        "text": pa.LargeStringArray.from_buffers(n, pa.py_buffer(text_offsets), pa.py_buffer(text_data)),
+        "redacted": _booleans(redacted),
     })
     return (xt, xs), ok
 
