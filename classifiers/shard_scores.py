@@ -26,15 +26,11 @@ from cotwatch.analytics.scale.jobs import (
     Job,
     KernelSpec,
     MergeResult,
-    already_merged,
-    chunks_by_rows,
+    merge_job,
     open_for_merge,
-    pick_transcripts,
-    record_job,
     register_partials,
     remove_job_dir,
     run_job,
-    stage_missing,
 )
 from cotwatch.analytics.scale.terms_job import default_partials
 from cotwatch.analytics.store.sqlfiles import load_sql
@@ -155,51 +151,49 @@ def scores_spec(classifier: str = "eval_awareness", *, device: str = "auto", enc
 
 
 def merge_scores_job(store, job_dir: str | os.PathLike[str], *, merge_rows: int = MERGE_ROWS) -> MergeResult:
-    """Merge a finished scores job into ``store`` in one transaction: registers the artifact,
-    inserts transcripts the store lacks, and stores results for transcripts that have none for
-    that artifact (others are skipped). A job already merged is a no-op."""
-    import pyarrow as pa
+    """Merge a finished scores job into ``store`` in one transaction (the shard jobs' one merge
+    skeleton, :func:`cotwatch.analytics.scale.jobs.merge_job`): registers the artifact, inserts
+    transcripts the store lacks, and stores results for transcripts that have none for that
+    artifact (others are skipped). A job already merged is a no-op."""
     from cotwatch.classifiers.applying import register
 
-    job = Job.load(job_dir, KIND)
-    meta = job.params.get("kernel", {}).get("meta")
+    meta = Job.load(job_dir, KIND).params.get("kernel", {}).get("meta")
     if not meta:
-        raise InputError(f"{job.dir}: the manifest does not say which classifier artifact scored it")
-    result = MergeResult(job.job_id, job.kind, job.engine)
-    con = store.con
-    with store.atomic():
-        if already_merged(store, job.job_id):
-            result.already_merged = True
-            return result
-        pick_transcripts(store, job)
-        result.transcripts = store.rows("select count(*) from _job_pick")[0][0]
-        result.added = stage_missing(store, job)
+        raise InputError(f"{job_dir}: the manifest does not say which classifier artifact scored it")
+
+    def prepare(store, job):
         cid = register(store, SimpleNamespace(**meta))
-        decision = TranscriptDecision.from_payload(meta["decision"])
-        store.script(load_sql("shard_scores_todo", __package__), {"classifier_id": cid})
-        result.merged = store.rows("select count(*) from _job_todo")[0][0]
-        result.skipped = result.transcripts - result.merged
-        for chunk in chunks_by_rows(job.parts, "sentences_rows", merge_rows) if result.merged else []:
-            register_partials(con, "_p_sentences", job, "sentences", chunk)
-            con.register("_p_chunk", pa.table({"part": [p["part"] for p in chunk]}))
-            try:
-                sentences = con.sql(load_sql("shard_scores_sentences", __package__), params={"classifier_id": cid}).to_arrow_table()
-                pks = con.sql(load_sql("shard_scores_chunk", __package__)).to_arrow_table()
-            finally:
-                con.unregister("_p_sentences")
-                con.unregister("_p_chunk")
-            sentences, transcripts = _transcript_decision(sentences, pks, decision, cid)
-            con.register("cw_sentences", sentences)
-            con.register("cw_transcripts", transcripts)
-            try:
-                con.execute(load_sql("insert_sentences", __package__))
-                con.execute(load_sql("insert_transcripts", __package__))
-            finally:
-                con.unregister("cw_sentences")
-                con.unregister("cw_transcripts")
-        record_job(store, job, result)
-        store.script("drop table if exists _job_pick; drop table if exists _job_todo;")
-    return result
+        return (cid, TranscriptDecision.from_payload(meta["decision"])), {"classifier_id": cid}
+
+    return merge_job(store, job_dir, KIND, todo_sql="shard_scores_todo", sql_package=__package__,
+                     rows_column="sentences_rows", merge_chunk=_merge_sentences, prepare=prepare,
+                     merge_rows=merge_rows)
+
+
+def _merge_sentences(store, job: Job, chunk: list[dict], context) -> None:
+    """One chunk of a scores job's sentence partials into the store, with classify apply's own
+    transcript decision and inserts."""
+    import pyarrow as pa
+
+    cid, decision = context
+    con = store.con
+    register_partials(con, "_p_sentences", job, "sentences", chunk)
+    con.register("_p_chunk", pa.table({"part": [p["part"] for p in chunk]}))
+    try:
+        sentences = con.sql(load_sql("shard_scores_sentences", __package__), params={"classifier_id": cid}).to_arrow_table()
+        pks = con.sql(load_sql("shard_scores_chunk", __package__)).to_arrow_table()
+    finally:
+        con.unregister("_p_sentences")
+        con.unregister("_p_chunk")
+    sentences, transcripts = _transcript_decision(sentences, pks, decision, cid)
+    con.register("cw_sentences", sentences)
+    con.register("cw_transcripts", transcripts)
+    try:
+        con.execute(load_sql("insert_sentences", __package__))
+        con.execute(load_sql("insert_transcripts", __package__))
+    finally:
+        con.unregister("cw_sentences")
+        con.unregister("cw_transcripts")
 
 
 def _transcript_decision(sentences, pks, decision, classifier_id: int):

@@ -59,8 +59,15 @@ class KeywordScorer:
     def __init__(self):
         from types import SimpleNamespace
 
+        import numpy as np
+        from cotwatch.classifiers.decision import TranscriptDecision
+
+        # the transcript decision classify apply and the shard merge both apply: a null of clean
+        # sentences scoring 0-0.4, so one 0.9 sentence flags a transcript of a few sentences
+        self.decision = TranscriptDecision(sentence_threshold=0.5, alpha=0.05, null_scores=np.linspace(0.0, 0.4, 20000))
         self.artifact = SimpleNamespace(name="eval_awareness", version="kw-1", sha256="keyword-scorer-1",
-                                        embedding_model="keywords", threshold=0.5, card={"keyword": True})
+                                        embedding_model="keywords", threshold=0.5, card={"keyword": True},
+                                        decision=self.decision)
 
     def score(self, texts, *, cascade=True, cache=None, hashes=None, progress=None):
         import re
