@@ -18,6 +18,9 @@ End to end, from the plain JSONL to the first term series (the rate of one term 
   transcript counts of every token, then per step, then the series of the term;
 - ``cotwatch``: ``ingest`` (term counts included) + ``term_rates(store, [term])``.
 
+Each (baseline, cotwatch) pair runs ``--repeat`` rounds back to back; the best of each is
+compared and every round is printed.
+
     flock /tmp/cotwatch-bench.lock .venv/bin/python bench/ingest.py --sizes 50,100,200
 """
 
@@ -126,25 +129,40 @@ def main() -> None:
     parser.add_argument("--sizes", default="50,100,200", help="corpus sizes in MB (comma-separated)")
     parser.add_argument("--term", default="wait", help="the term of the first series")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: plain,chat,e2e")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds; each round runs a pair (baseline, cotwatch) back to back and the best "
+                             "of each is compared (the machine is shared: a round can land on a busy moment)")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
     args = parser.parse_args()
     skip = {s for s in args.skip.split(",") if s}
     rows = []
 
-    def run(size_mb: float, corpus: str, variant: str, body: str, path: Path, tmp: Path, baseline: dict | None, **fmt):
-        db = tmp / f"bench-{len(rows)}.duckdb"
-        r = measure(body, db=str(db), path=str(path), term=args.term, naive_per_doc=NAIVE_PER_DOC,
-                    naive_series=NAIVE_SERIES, **fmt)
+    def once(body: str, path: Path, tmp: Path, **fmt) -> dict:
+        db = tmp / "bench.duckdb"
+        try:
+            return measure(body, db=str(db), path=str(path), term=args.term, naive_per_doc=NAIVE_PER_DOC,
+                           naive_series=NAIVE_SERIES, **fmt)
+        finally:
+            for f in (db, Path(f"{db}.wal")):
+                f.unlink(missing_ok=True)
+
+    def pair(corpus: str, path: Path, tmp: Path, baseline: tuple[str, str, dict], ours: tuple[str, str, dict]):
+        runs: dict[str, list[dict]] = {baseline[0]: [], ours[0]: []}
+        for _ in range(args.repeat):
+            for name, body, fmt in (baseline, ours):
+                runs[name].append(once(body, path, tmp, **fmt))
         mb = path.stat().st_size / 1e6
-        row = {"MB": round(mb, 1), "corpus": corpus, "variant": variant, "seconds": round(r["seconds"], 2),
-               "MB/s": round(mb / r["seconds"], 1), "peak RSS MB": round(r["peak_rss_mb"]),
-               "vs baseline": round(baseline["seconds"] / r["seconds"], 2) if baseline else 1.0,
-               **{k: v for k, v in r.items() if k not in ("seconds", "peak_rss_mb")}}
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-        for f in (db, Path(f"{db}.wal")):
-            f.unlink(missing_ok=True)
-        return r
+        best = {name: min(results, key=lambda r: r["seconds"]) for name, results in runs.items()}
+        for name, _, _ in (baseline, ours):
+            r = best[name]
+            row = {"MB": round(mb, 1), "corpus": corpus, "variant": name, "seconds": round(r["seconds"], 2),
+                   "MB/s": round(mb / r["seconds"], 1),
+                   "peak RSS MB": round(max(x["peak_rss_mb"] for x in runs[name])),
+                   "vs baseline": round(best[baseline[0]]["seconds"] / r["seconds"], 2),
+                   "all runs s": ", ".join(f"{x['seconds']:.2f}" for x in runs[name]),
+                   **{k: v for k, v in r.items() if k not in ("seconds", "peak_rss_mb")}}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
 
     with tempfile.TemporaryDirectory(prefix="cotwatch-bench-ingest-") as tmp_name:
         tmp = Path(tmp_name)
@@ -155,16 +173,14 @@ def main() -> None:
                 path = tmp / f"{corpus}-{size:g}.jsonl"
                 _generate(path, size, corpus == "chat")
                 if corpus not in skip:
-                    base = run(size, corpus, "read_json (baseline)", READ_JSON, path, tmp, None)
-                    run(size, corpus, "cotwatch ingest --defer-terms", INGEST, path, tmp, base,
-                        count_terms=False, series=False)
+                    pair(corpus, path, tmp, ("read_json (baseline)", READ_JSON, {}),
+                         ("cotwatch ingest --defer-terms", INGEST, {"count_terms": False, "series": False}))
                 if corpus == "plain" and "e2e" not in skip:
-                    base = run(size, corpus, "naive DuckDB to first series (baseline)", NAIVE, path, tmp, None)
-                    run(size, corpus, "cotwatch ingest + first series", INGEST, path, tmp, base,
-                        count_terms=True, series=True)
+                    pair(corpus, path, tmp, ("naive DuckDB to first series (baseline)", NAIVE, {}),
+                         ("cotwatch ingest + first series", INGEST, {"count_terms": True, "series": True}))
                 path.unlink()
     print()
-    columns = ["MB", "corpus", "variant", "seconds", "MB/s", "peak RSS MB", "vs baseline"]
+    columns = ["MB", "corpus", "variant", "seconds", "MB/s", "peak RSS MB", "vs baseline", "all runs s"]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
     for r in rows:
