@@ -388,11 +388,9 @@ def ingest_file(
                         counter=counter, max_depth=limits.max_depth, display=display)
     try:
         if fmt == "jsonl":
-            for chunk in read_line_chunks(path, limits, progress, fields=ingest.scan_fields):
-                ingest.add_chunk(chunk)
+            ingest.add_chunks(read_line_chunks(path, limits, progress, fields=ingest.scan_fields))
         elif fmt == "json":
-            for chunk in read_json_records(path, limits, records_field, progress, fields=ingest.scan_fields):
-                ingest.add_chunk(chunk)
+            ingest.add_chunks(read_json_records(path, limits, records_field, progress, fields=ingest.scan_fields))
         elif fmt == "inspect":
             from cotwatch.analytics.ingest.inspect import read_inspect_log  # imports inspect_ai lazily
 

@@ -193,7 +193,56 @@ class FileIngest:
         """False once a bad record dooms the file (no --skip-bad): judge the rest, store nothing."""
         return self.skip_bad or not self.result.bad
 
-    def add_chunk(self, chunk: LineChunk) -> None:
+    def add_chunks(self, chunks: Iterable[LineChunk]) -> None:
+        """Stage, judge and store chunks of JSONL lines (or JSON records), reading, scanning and
+        extracting the next chunk in a thread (compiled code, the GIL released) while DuckDB
+        stores this one. At most one chunk waits, so memory stays bounded."""
+        import queue
+        import threading
+
+        ready: queue.Queue = queue.Queue(maxsize=1)
+        stop = threading.Event()
+        done = object()
+
+        def produce():
+            try:
+                for chunk in chunks:
+                    item = (chunk, *self._extracted(chunk))
+                    while not stop.is_set():
+                        try:
+                            ready.put(item, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                ready.put(done)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+                ready.put(exc)
+
+        producer = threading.Thread(target=produce, name="cotwatch-read", daemon=True)
+        producer.start()
+        try:
+            while True:
+                item = ready.get()
+                if item is done:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                self.add_chunk(*item)
+        finally:
+            stop.set()
+            producer.join(timeout=5)
+
+    def _extracted(self, chunk: LineChunk):
+        """(line numbers, compiled extraction, which candidates it took) of a chunk."""
+        n = len(chunk.status)
+        numbers = chunk.first_line + np.arange(n, dtype=np.int64)
+        candidates = np.flatnonzero(chunk.status == 0) if self.use_compiled else np.zeros(0, np.int64)
+        extracted, taken = _extract(chunk, candidates, numbers, self.scan_fields, self.extra_fields)
+        return numbers, candidates, extracted, taken
+
+    def add_chunk(self, chunk: LineChunk, numbers=None, candidates=None, extracted=None, taken=None) -> None:
         """Stage, judge and store one chunk of JSONL lines (or JSON records)."""
         self.record_keys = chunk.records
         for line, reason in chunk.skipped:
@@ -202,11 +251,10 @@ class FileIngest:
         n = len(status)
         if n == 0:
             return
-        numbers = chunk.first_line + np.arange(n, dtype=np.int64)
+        if numbers is None:
+            numbers, candidates, extracted, taken = self._extracted(chunk)
         for i in np.flatnonzero((status >= 2) & (status <= 4)).tolist():
             self._bad(int(numbers[i]), None, self._scan_reason(chunk, i))
-        candidates = np.flatnonzero(status == 0) if self.use_compiled else np.zeros(0, np.int64)
-        extracted, taken = _extract(chunk, candidates, numbers, self.scan_fields, self.extra_fields)
         slow = sorted(set(np.flatnonzero((status == 0) | (status == 5)).tolist()) - set(candidates[taken].tolist()))
         items: list[tuple[Record, int]] = []
         self.result.python_lines += len(slow)
