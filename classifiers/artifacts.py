@@ -151,14 +151,9 @@ def load_artifact(name_or_path: str | os.PathLike[str]) -> Artifact:
         payload = sio.load(path, trusted=list(untrusted))
     except Exception as exc:
         raise InputError(f"{path}: cannot load artifact ({type(exc).__name__}: {exc})") from exc
-    if isinstance(payload, dict) and payload.get("format") in OLD_FORMATS and "validation" not in payload:
+    if isinstance(payload, dict) and payload.get("format") in OLD_FORMATS:
         raise InputError(f"{path}: trained by an older cotwatch (no transcript decision); retrain it with "
                          f"`cotwatch classify train`")
-    if isinstance(payload, dict) and payload.get("format") in OLD_FORMATS:  # TEMPORARY bridge while v2 artifacts are trained
-        v = payload["validation"]
-        payload.update(format=FORMAT, tuned_layers={}, max_length=None, decision={
-            "sentence_threshold": float(payload["threshold"]), "alpha": 0.05,
-            "null_scores": np.asarray(v["scores"])[np.asarray(v["labels"]) == 0]})
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputError(f"{path}: not a cotwatch classifier artifact (expected format {FORMAT})")
     try:

@@ -27,6 +27,28 @@ from cotwatch.analytics.store.database import registered
 from cotwatch.analytics.store.sqlfiles import load_sql
 
 
+def _label_lines(path: Path, problems: list[str]):
+    """``(where, record)`` for every non-blank JSON line of a labels file; unreadable files and
+    lines that are not JSON objects are reported in ``problems`` (file:line and reason)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read labels: {exc}") from exc
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{where}: not valid JSON ({exc.msg})")
+            continue
+        if not isinstance(rec, dict):
+            problems.append(f"{where}: expected a JSON object")
+            continue
+        yield where, rec
+
+
 def _labelled_texts(spec) -> set[str]:
     """Every sentence the classifier's corpus already labels (any split)."""
     from cotwatch.classifiers.corpus import load_corpus
@@ -128,10 +150,6 @@ def import_labels(path: str | os.PathLike[str], *, classifier: str = "eval_aware
         raise InputError(f"split must be train or heldout, got {split!r}")
     spec = load_spec(classifier)
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read labels: {exc}") from exc
     other = _split_texts(spec, split)
     target = spec.imported_labels(split)
     existing: dict[str, int] = {}
@@ -140,36 +158,26 @@ def import_labels(path: str | os.PathLike[str], *, classifier: str = "eval_aware
         existing = dict(zip(prior.texts, prior.labels))
     new: list[tuple[int, str]] = []
     skipped = 0
-    problems = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{number}: not valid JSON ({exc.msg})")
-            continue
-        if not isinstance(rec, dict):
-            problems.append(f"{path}:{number}: expected an object with 'text' and 'label'")
-            continue
+    problems: list[str] = []
+    for where, rec in _label_lines(path, problems):
         text, label = rec.get("text"), rec.get("label")
         if not isinstance(text, str) or not text.strip() or "\n" in text.strip():
-            problems.append(f"{path}:{number}: 'text' must be a non-empty single-line string")
+            problems.append(f"{where}: 'text' must be a non-empty single-line string")
             continue
         if label is None:
             skipped += 1
             continue
         if label not in (0, 1) or isinstance(label, bool):
-            problems.append(f"{path}:{number}: 'label' must be 0 or 1 (or null to skip), got {label!r}")
+            problems.append(f"{where}: 'label' must be 0 or 1 (or null to skip), got {label!r}")
             continue
         text = " ".join(text.split())
         if text in other:
-            where = "held-out split; it cannot be used for training" if split == "train" else \
+            side = "held-out split; it cannot be used for training" if split == "train" else \
                 "training data (or shipped held-out split); it cannot validate"
-            problems.append(f"{path}:{number}: sentence is already in the {where}")
+            problems.append(f"{where}: sentence is already in the {side}")
             continue
         if text in existing and existing[text] != label:
-            problems.append(f"{path}:{number}: conflicts with an earlier imported label ({existing[text]})")
+            problems.append(f"{where}: conflicts with an earlier imported label ({existing[text]})")
             continue
         if text in existing or any(t == text for _, t in new):
             skipped += 1
@@ -263,22 +271,11 @@ def import_transcript_labels(store, path: str | os.PathLike[str], *, classifier:
     if store.read_only:
         raise InputError(f"{store.path}: importing transcript labels writes to the store; open it for writing")
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read labels: {exc}") from exc
-    problems, good, unlabelled = [], [], 0
+    problems: list[str] = []
+    good, unlabelled = [], 0
     samples: dict[str, dict] = {}
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{number}: not valid JSON ({exc.msg})")
-            continue
-        where = f"{path}:{number}"
-        if not isinstance(rec, dict) or not all(k in rec for k in ("sample", "design", "population", "seed",
+    for where, rec in _label_lines(path, problems):
+        if not all(k in rec for k in ("sample", "design", "population", "seed",
                                                                   "classifier", "run", "transcript_id", "label")):
             problems.append(f"{where}: not a transcript label line (export one with `label export --transcripts N`)")
             continue
@@ -299,14 +296,14 @@ def import_transcript_labels(store, path: str | os.PathLike[str], *, classifier:
         if meta["design"] != "uniform":
             problems.append(f"{where}: unknown sampling design {meta['design']!r}")
             continue
-        good.append((number, rec))
+        good.append((where, rec))
     if good:
         keys = pl.DataFrame({"run": [r["run"] for _, r in good], "transcript_id": [str(r["transcript_id"]) for _, r in good]})
         with registered(store.con, cw_label_keys=keys.to_arrow()):
             found = {(r, i): pk for r, i, pk in store.rows(load_sql("label_transcripts", __package__))}
-        for number, rec in good:
+        for where, rec in good:
             if (rec["run"], str(rec["transcript_id"])) not in found:
-                problems.append(f"{path}:{number}: no transcript {rec['transcript_id']!r} in run {rec['run']!r}")
+                problems.append(f"{where}: no transcript {rec['transcript_id']!r} in run {rec['run']!r}")
     if problems:
         raise RejectedRecords(f"{path}: {len(problems)} bad label line(s); nothing imported", problems)
     if not good:

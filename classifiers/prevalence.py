@@ -234,7 +234,7 @@ def _prevalence_rows(rows, card: dict, run: str, *, by_environment: bool, pooled
     import polars as pl
 
     if rows.is_empty():
-        raise NothingToReport(f"run {run!r} has no scored transcripts")
+        raise NothingToReport(f"run {run!r} has no transcript with reasoning to score")
     labelled_all = rows.filter(pl.col("label").is_not_null())
     validation = None
     keys = ([] if pooled else ["step"]) + (["environment"] if by_environment else [])

@@ -120,7 +120,8 @@ def test_spec_errors_name_file_and_key(tmp_path):
     bad.write_text(good.replace("alpha = 0.05", "alpha = 0.9"), encoding="utf-8")
     with pytest.raises(SpecError, match=r"transcript.alpha must be a number"):
         load_spec(bad)
-    bad.write_text(good.replace("layers = 2", "layers = 2\nwarp = 9"), encoding="utf-8")
+    tuned = (REPO / "classifiers/specs/eval_awareness_finetuned.toml").read_text(encoding="utf-8")
+    bad.write_text(tuned.replace("layers = 2", "layers = 2\nwarp = 9"), encoding="utf-8")
     from cotwatch.classifiers.finetune import FinetuneConfig
     with pytest.raises(SpecError, match="model.finetune: unknown keys warp"):
         FinetuneConfig.from_spec(load_spec(bad).finetune)
