@@ -43,6 +43,7 @@ _API = {
     "TranscriptDecision": "cotwatch.classifiers.decision",
     "load_corpus": "cotwatch.classifiers.corpus",
     "compare": "cotwatch.classifiers.training",
+    "usage_drift": "cotwatch.classifiers.usage",
 }
 
 __all__ = sorted(_API)

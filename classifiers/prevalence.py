@@ -13,7 +13,9 @@ The **raw rate** is the share of transcripts the transcript decision flags
        var   = lam**2 * var(f) / N + var(Y - lam * f) / n
        lam   = cov(Y, f) / ((1 + n / N) * var(f)), clipped to [0, 1]   (power tuning)
 
-   (Angelopoulos et al. 2023, "PPI++", the mean estimator of ``ppi_py.ppi_mean_ci``.) The
+   (Angelopoulos et al. 2023, "PPI++", the mean estimator of ``ppi_py.ppi_mean_ci``; when the
+   tuned ``lam`` is 0 — the predictions carry no information about the labels of this cell, or the
+   labels do not vary — it is the labelled share with a Wilson interval.) The
    interval is valid whatever the classifier's bias, because the labelled sample measures the
    bias on this very data; the classifier only narrows it. A cell needs ``MIN_LABELS`` labelled
    transcripts for its own estimate; the pooled row uses every label.
@@ -172,6 +174,14 @@ def ppi_mean(predictions, labelled_predictions, labels, *, level: float = 0.95) 
         lam = float(np.clip(lam, 0.0, 1.0))
     else:
         lam = 0.0
+    if lam == 0.0:
+        # the classifier adds nothing here (or the labels do not vary, e.g. no aware transcript
+        # among a few labels at a rare rate): the estimate is the labelled share, and its interval
+        # the Wilson score interval — the CLT one would be [0, 0] for 0 of 20
+        from cotwatch.analytics.terms.stats import wilson_interval
+
+        lo, hi = wilson_interval(np.array([y.sum()]), np.array([n]), z=float(stats.norm.ppf(0.5 + level / 2.0)))
+        return float(y.mean()), float(lo[0]), float(hi[0]), 0.0
     est = float(y.mean() + lam * (f_all.mean() - f.mean()))
     var = lam ** 2 * var_f / N + float(np.var(y - lam * f, ddof=1)) / n
     half = float(stats.t.ppf(0.5 + level / 2.0, df=n - 1)) * np.sqrt(max(var, 0.0))

@@ -146,7 +146,7 @@ def test_training_writes_a_calibrated_artifact_with_an_honest_card(home):
     assert (path / "classifiers" / "eval_awareness_finetuned.card.json").exists()
     assert card["finetune"]["layers"] == 2 and card["finetune"]["steps"] >= 1
     assert "+tuned:" in card["embedding_model"] and card["embedding_model"] == Scorer(art, device="cpu").encoder.id
-    assert card["data"]["split_sha256"].startswith("19d77714")
+    assert card["data"]["split_sha256"].startswith("981bc42c")
     assert "team_transcripts|heldout" in card["data"]["counts"]
     assert 0.5 <= card["threshold"] <= 0.995
     assert card["transcript"]["min_max_score"]["1000"] >= card["transcript"]["min_max_score"]["30"] >= card["threshold"]
@@ -390,8 +390,9 @@ def test_counterfactual_remove_and_inject(run_store, tmp_path):
 
 def test_label_export_picks_uncertain_unlabelled_diverse_sentences(run_store, tmp_path):
     from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.corpus import load_corpus
     from cotwatch.classifiers.labeling import export_for_labelling
-    from cotwatch.classifiers.spec import load_spec, load_split
+    from cotwatch.classifiers.spec import load_spec
 
     db, _ = run_store
     with Store.open(db) as store:
@@ -400,5 +401,5 @@ def test_label_export_picks_uncertain_unlabelled_diverse_sentences(run_store, tm
     assert len(lines) == picked.height == 12
     assert all(r["label"] is None and r["text"] for r in lines)
     assert len({r["text"] for r in lines}) == 12
-    train = set(load_split(load_spec("eval_awareness"), "train").texts)
+    train = set(load_corpus(load_spec("eval_awareness")).frame["text"].to_list())
     assert not train & {r["text"] for r in lines}
