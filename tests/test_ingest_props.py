@@ -77,7 +77,7 @@ def test_extractor_gives_what_record_from_json_gives(records):
         assert (row["id"], row["run"], row["step"], row["environment"], row["epoch"], row["covert_action"]) == (
             expected.id, expected.run, expected.step, expected.environment, expected.epoch, expected.covert_action)
         assert row["score"] == expected.score or (row["score"] is None and expected.score is None)
-        assert (None if row["meta_raw"] is None else json.loads(row["meta_raw"])) == expected.metadata
+        assert (None if row["metadata"] is None else json.loads(row["metadata"])) == expected.metadata
         mine = [(s["kind"], s["role"], s["text"], s["redacted"]) for s in segments if s["pk"] == i + 1]
         assert sorted(s["ordinal"] for s in segments if s["pk"] == i + 1) == list(range(len(mine)))
         ordered = [(s["kind"], s["role"], s["text"], s["redacted"])

@@ -522,6 +522,10 @@ def content_hashes(transcripts, segments) -> list[str]:
     try:
         con.execute("set enable_progress_bar = false")
         con.execute(load_sql("ingest_hash_macros"))
+        if "text_md5" not in segments.column_names:
+            import pyarrow as pa
+
+            segments = segments.append_column("text_md5", pa.nulls(segments.num_rows, pa.string()))
         _ct, _cs = transcripts, segments  # noqa: F841 - read by the SQL below (DuckDB replacement scans)
         hashed = con.sql(load_sql("ingest_hash"), params={"nonblank": NONBLANK_PATTERN}).to_arrow_table()
         by_pk = dict(zip(hashed.column("pk").to_pylist(), hashed.column("content_hash").to_pylist()))

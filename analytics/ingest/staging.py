@@ -74,25 +74,18 @@ class FileResult:
 
 
 def prepare_connection(store: Store) -> None:
-    """The hash macros and the canonical-metadata function on the store's connection (once)."""
+    """The hash macros on the store's connection (once)."""
     con = store.con
     if getattr(store, "_ingest_ready", False):
         return
     con.execute(load_sql("ingest_hash_macros"))
-    try:
-        from duckdb.sqltypes import VARCHAR
-    except ImportError:  # pragma: no cover - older duckdb
-        from duckdb.typing import VARCHAR
-    try:
-        con.create_function("cw_canonical_json", _canonical_udf, [VARCHAR, VARCHAR], VARCHAR, type="arrow",
-                            null_handling="special", side_effects=False)
-    except Exception as exc:  # noqa: BLE001 - already registered on this connection
-        if "already" not in str(exc).lower():
-            raise
     store._ingest_ready = True
 
 
-def _canonical_udf(meta, extra):
+def _canonical_metadata(meta, extra):
+    """The canonical metadata text (records.canonical_json) of every record of a chunk, from its
+    raw metadata JSON and the keys --field maps into it; null where it cannot be read (the record
+    is then rejected). Runs in the reading thread, beside DuckDB's work."""
     import orjson
     import pyarrow as pa
 
@@ -304,6 +297,7 @@ class FileIngest:
         xt, xs = extracted if extracted is not None else _EMPTY_EXTRACTED()
         con, params = self.store.con, self.params
         ct = _sql(con, load_sql("ingest_chunk_create"), params, _xt=xt, _rt=rt).to_arrow_table()
+        rs = rs.append_column("text_md5", pa.nulls(rs.num_rows, pa.string()))
         cs = pa.concat_tables([xs.cast(_segment_schema()), rs.cast(_segment_schema())])
         del xt, rt, xs, rs
         chash = _sql(con, load_sql("ingest_hash"), params, _ct=ct, _cs=cs).to_arrow_table()
@@ -443,7 +437,7 @@ def _segment_schema():
     import pyarrow as pa
 
     return pa.schema([("pk", pa.int64()), ("ordinal", pa.int32()), ("role", pa.string()), ("kind", pa.string()),
-                      ("text", pa.large_string()), ("redacted", pa.bool_())])
+                      ("text", pa.large_string()), ("redacted", pa.bool_()), ("text_md5", pa.string())])
 
 
 #: segment kinds (kinds.SEGMENT_KINDS order) and roles as _jsonscan.c codes them
@@ -453,15 +447,15 @@ _ROLES = ("assistant", "user", "human", "system", "developer", "tool", "function
 def _EMPTY_EXTRACTED():
     import pyarrow as pa
 
-    xt = pa.table({"ok": pa.array([], pa.bool_()), "pk": pa.array([], pa.int64()), "line": pa.array([], pa.int64()),
-                   "entry": pa.array([], pa.string()), "id": pa.array([], pa.large_string()),
-                   "run": pa.array([], pa.large_string()), "step": pa.array([], pa.int64()),
-                   "environment": pa.array([], pa.large_string()), "epoch": pa.array([], pa.int32()),
-                   "covert_action": pa.array([], pa.bool_()), "score": pa.array([], pa.float64()),
-                   "meta_raw": pa.array([], pa.large_string()), "meta_extra": pa.array([], pa.large_string())})
-    xs = pa.table({"pk": pa.array([], pa.int64()), "ordinal": pa.array([], pa.int32()), "role": pa.array([], pa.string()),
-                   "kind": pa.array([], pa.string()), "text": pa.array([], pa.large_string()),
-                   "redacted": pa.array([], pa.bool_())})
+    xt = pa.table({"ok": pa.nulls(0, pa.bool_()), "pk": pa.nulls(0, pa.int64()), "line": pa.nulls(0, pa.int64()),
+                   "entry": pa.nulls(0, pa.string()), "id": pa.nulls(0, pa.large_string()),
+                   "run": pa.nulls(0, pa.large_string()), "step": pa.nulls(0, pa.int64()),
+                   "environment": pa.nulls(0, pa.large_string()), "epoch": pa.nulls(0, pa.int32()),
+                   "covert_action": pa.nulls(0, pa.bool_()), "score": pa.nulls(0, pa.float64()),
+                   "metadata": pa.nulls(0, pa.string()), "has_metadata": pa.nulls(0, pa.bool_())})
+    xs = pa.table({"pk": pa.nulls(0, pa.int64()), "ordinal": pa.nulls(0, pa.int32()), "role": pa.nulls(0, pa.string()),
+                   "kind": pa.nulls(0, pa.string()), "text": pa.nulls(0, pa.large_string()),
+                   "redacted": pa.nulls(0, pa.bool_()), "text_md5": pa.nulls(0, pa.string())})
     return xt, xs
 
 
@@ -481,6 +475,18 @@ def _numeric(type_, values, valid=None):
     data = values if isinstance(values, (bytes, bytearray)) else np.ascontiguousarray(values).tobytes()
     n = len(data) // (type_.bit_width // 8)
     return pa.Array.from_buffers(type_, n, [None if valid is None else _bitmap(valid), pa.py_buffer(data)])
+
+
+def _md5s(offsets: bytes, data: bytes):
+    """The md5 (hex) of every segment text in a (offsets, data) buffer pair, computed here, in the
+    reading thread, with hashlib (OpenSSL; the GIL is released for long texts), so DuckDB does not
+    hash the text while it stores the chunk. The same value DuckDB's md5(text) gives."""
+    import hashlib
+
+    bounds = np.frombuffer(offsets, np.int64).tolist()
+    view = memoryview(data)
+    md5 = hashlib.md5
+    return _utf8_strings([md5(view[a:b]).hexdigest().encode() for a, b in zip(bounds[:-1], bounds[1:])])
 
 
 def _names(names: tuple[str, ...]):
@@ -530,7 +536,8 @@ def _extract(chunk: LineChunk, candidates, numbers, keys: tuple[bytes, ...], ext
         "id": strings(id_c), "run": strings(run_c), "step": _numeric(pa.int64(), step, step_v),
         "environment": strings(env_c), "epoch": _numeric(pa.int32(), epoch, epoch_v),
         "covert_action": _booleans(covert, covert_v), "score": _numeric(pa.float64(), score, score_v),
-        "meta_raw": strings(meta_c), "meta_extra": strings(extra_c),
+        "metadata": _canonical_metadata(strings(meta_c), strings(extra_c)),
+        "has_metadata": _booleans((np.frombuffer(meta_c[2], np.uint8) | np.frombuffer(extra_c[2], np.uint8)).tobytes()),
     })
     rec, ordinal, kind, role, redacted, (text_offsets, text_data) = segs
     n = len(rec) // 8
@@ -543,6 +550,7 @@ def _extract(chunk: LineChunk, candidates, numbers, keys: tuple[bytes, ...], ext
         "kind": _names(SEGMENT_KINDS).take(_numeric(pa.uint8(), kind)),
         "text": pa.LargeStringArray.from_buffers(n, pa.py_buffer(text_offsets), pa.py_buffer(text_data)),
         "redacted": _booleans(redacted),
+        "text_md5": _md5s(text_offsets, text_data),
     })
     return (xt, xs), ok
 
