@@ -213,6 +213,7 @@ def awareness_prevalence(store, *, run=None, classifier: str = "eval_awareness",
     ``estimator`` is ``ppi`` (the user's labels of this run correct the classifier),
     ``validation-only`` (corrected with the artifact's validation transcripts: see
     ``transfer_warning``) or ``none`` (fewer than ``MIN_CELL`` transcripts: no corrected value).
+    ``n`` counts transcripts with reasoning to score; a cell with none has ``n = 0`` and no rate.
     ``run`` is a name, a list of names or None (the only run). ``pooled`` gives one row per run.
 
     >>> with Store.open("runs.duckdb") as store:                        # doctest: +SKIP
@@ -244,14 +245,21 @@ def _prevalence_rows(rows, card: dict, run: str, *, by_environment: bool, pooled
     import polars as pl
 
     if rows.is_empty():
-        raise NothingToReport(f"run {run!r} has no transcript with reasoning to score")
+        raise NothingToReport(f"run {run!r} has no scored transcripts")
     labelled_all = rows.filter(pl.col("label").is_not_null())
     validation = None
     keys = ([] if pooled else ["step"]) + (["environment"] if by_environment else [])
     groups = [((), rows)] if not keys else rows.group_by(keys, maintain_order=True)
     out = []
-    for j, (key, group) in enumerate(groups):
+    for j, (key, everything) in enumerate(groups):
         key = key if isinstance(key, tuple) else (key,)
+        group = everything.filter(pl.col("observed"))
+        if group.is_empty():  # transcripts without reasoning: nothing was there to score
+            out.append({"run": run, **dict(zip(keys, key)), "n": 0, "flagged": 0, "raw_rate": None,
+                        "n_labelled": 0, "labelled_aware": 0, "corrected_rate": None, "ci_lo": None,
+                        "ci_hi": None, "estimator": "none",
+                        "transfer_warning": "no transcript with reasoning to score: no data"})
+            continue
         flagged = group["flagged"].to_numpy().astype(bool)
         lab = group.filter(pl.col("label").is_not_null())
         row = {"run": run, **dict(zip(keys, key)), "n": group.height, "flagged": int(flagged.sum()),
@@ -287,7 +295,7 @@ def _prevalence_rows(rows, card: dict, run: str, *, by_environment: bool, pooled
                 extra = corrected_prevalence(flagged, validation, covert=covert, b=b, seed=seed + j, level=level)
                 row.update({k: extra[k] for k in COVERT_COLUMNS if k in extra})
         out.append(row)
-    df = pl.DataFrame(out, infer_schema_length=None)
+    df = pl.DataFrame(out, infer_schema_length=None).with_columns(pl.col("raw_rate").cast(pl.Float64))
     if pooled:
         df = df.with_columns(pl.lit(None, dtype=pl.Int64).alias("step"))
     for column, dtype in (("tpr_t", pl.Float64), ("fpr_t", pl.Float64), ("corrected_rate", pl.Float64),
