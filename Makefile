@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml setup.py analytics/terms/_tokcount.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[test,ray]' $(TORCH)
+	$(PY) -m pip install -q -e '.[test,ray,scout]' $(TORCH)
 	@touch $(STAMP)
 
 # Debian's chromium for the report's real-browser test (skipped with a reason when unavailable).

@@ -16,8 +16,6 @@ SQL, for transcripts that have no results for that artifact yet.
 from __future__ import annotations
 
 import os
-import time
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 from cotwatch.analytics.errors import InputError
@@ -26,11 +24,11 @@ from cotwatch.analytics.scale.jobs import (
     Job,
     KernelSpec,
     MergeResult,
+    ShardJobResult,
     merge_job,
-    open_for_merge,
     register_partials,
-    remove_job_dir,
     run_job,
+    run_then_merge,
 )
 from cotwatch.analytics.scale.terms_job import default_partials
 from cotwatch.analytics.store.sqlfiles import load_sql
@@ -213,25 +211,7 @@ def _transcript_decision(sentences, pks, decision, classifier_id: int):
     return sentences, results.table(classifier_id)
 
 
-@dataclass
-class ApplyShardsResult:
-    merge: MergeResult
-    classifier: str
-    shards: int
-    parts: int
-    job_dir: str
-    job_seconds: float
-    merge_seconds: float
-
-    def as_frame(self):
-        import polars as pl
-
-        m = self.merge
-        return pl.DataFrame([{
-            "job_id": m.job_id, "classifier": self.classifier, "engine": m.engine, "shards": self.shards,
-            "parts": self.parts, "transcripts": m.transcripts, "added": m.added, "scored": m.merged,
-            "skipped": m.skipped, "job_s": round(self.job_seconds, 2), "merge_s": round(self.merge_seconds, 2),
-        }])
+ApplyShardsResult = ShardJobResult  # labelled with the classifier, merged transcripts "scored"
 
 
 def apply_shards(db, input: str | os.PathLike[str], classifier: str = "eval_awareness", *, engine: str = "ray",
@@ -250,21 +230,11 @@ def apply_shards(db, input: str | os.PathLike[str], classifier: str = "eval_awar
                        cascade=cascade, scorer_factory=scorer_factory)
     if engine == "ray" and num_cpus is None and not num_gpus:
         num_cpus = 0.5
-    t0 = time.perf_counter()
-    job = run_job(spec, input, partials or default_partials(db), engine=engine, num_gpus=num_gpus,
-                  concurrency=concurrency, num_cpus=num_cpus, **engine_options)
-    t1 = time.perf_counter()
-    store, opened = open_for_merge(db, wait)
-    try:
-        merge = merge_scores_job(store, job.dir)
-    finally:
-        if opened:
-            store.close()
-    t2 = time.perf_counter()
-    if not keep_partials:
-        remove_job_dir(job)
-    return ApplyShardsResult(merge, spec.kwargs["meta"]["name"], len(job.shards), len(job.parts), job.dir,
-                             t1 - t0, t2 - t1)
+    return run_then_merge(
+        db, lambda: run_job(spec, input, partials or default_partials(db), engine=engine, num_gpus=num_gpus,
+                            concurrency=concurrency, num_cpus=num_cpus, **engine_options),
+        merge_scores_job, wait=wait, keep_partials=keep_partials,
+        label={"classifier": spec.kwargs["meta"]["name"]}, merged_as="scored")
 
 
 def merge_any_job(store, job_dir: str | os.PathLike[str]) -> MergeResult:

@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -521,6 +522,52 @@ def record_job(store, job: Job, result: MergeResult) -> None:
 def remove_job_dir(job: Job) -> None:
     fs, root = filesystem(job.dir)
     fs.delete_dir(root)
+
+
+@dataclass
+class ShardJobResult:
+    """A shard job run then merged into a store (:func:`run_then_merge`): the merge, how many
+    shards and parts, where the partials were, and the seconds of the job and of the merge."""
+
+    merge: MergeResult
+    shards: int
+    parts: int
+    job_dir: str
+    job_seconds: float
+    merge_seconds: float
+    label: dict = field(default_factory=dict)  # columns naming the job (e.g. the classifier)
+    merged_as: str = "merged"  # what a merged transcript is called in the frame (counted, scored)
+
+    def as_frame(self):
+        import polars as pl
+
+        m = self.merge
+        return pl.DataFrame([{
+            "job_id": m.job_id, **self.label, "engine": m.engine, "shards": self.shards, "parts": self.parts,
+            "transcripts": m.transcripts, "added": m.added, self.merged_as: m.merged, "skipped": m.skipped,
+            "job_s": round(self.job_seconds, 2), "merge_s": round(self.merge_seconds, 2),
+        }])
+
+
+def run_then_merge(db, run, merge, *, wait: float, keep_partials: bool, label: dict | None = None,
+                   merged_as: str = "merged") -> ShardJobResult:
+    """Run a shard job (``run() -> Job``) with the store closed, then open ``db`` for writing
+    only to ``merge(store, job_dir) -> MergeResult``; the partials are deleted after the merge
+    unless ``keep_partials``. Every shard job of the package (terms, scores) goes this way."""
+    t0 = time.perf_counter()
+    job = run()
+    t1 = time.perf_counter()
+    store, opened = open_for_merge(db, wait)
+    try:
+        result = merge(store, job.dir)
+    finally:
+        if opened:
+            store.close()
+    t2 = time.perf_counter()
+    if not keep_partials:
+        remove_job_dir(job)
+    return ShardJobResult(result, len(job.shards), len(job.parts), job.dir, t1 - t0, t2 - t1,
+                          label or {}, merged_as)
 
 
 def open_for_merge(db, wait: float):

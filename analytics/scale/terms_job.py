@@ -13,18 +13,16 @@ that are already counted, and appends the rest with :func:`cotwatch.analytics.te
 from __future__ import annotations
 
 import os
-import time
-from dataclasses import dataclass
 
 from cotwatch.analytics.scale.jobs import (
     Job,
     KernelSpec,
     MergeResult,
+    ShardJobResult,
     merge_job,
-    open_for_merge,
     register_partials,
-    remove_job_dir,
     run_job,
+    run_then_merge,
 )
 from cotwatch.analytics.store.database import Store
 from cotwatch.analytics.store.sqlfiles import load_sql
@@ -97,24 +95,7 @@ def _merge_counts(store: Store, job: Job, chunk: list[dict], context=None) -> No
         merge_partials(store, doc_terms, doc_tokens)
 
 
-@dataclass
-class MaterializeResult:
-    merge: MergeResult
-    shards: int
-    parts: int
-    job_dir: str
-    job_seconds: float
-    merge_seconds: float
-
-    def as_frame(self):
-        import polars as pl
-
-        m = self.merge
-        return pl.DataFrame([{
-            "job_id": m.job_id, "engine": m.engine, "shards": self.shards, "parts": self.parts,
-            "transcripts": m.transcripts, "added": m.added, "counted": m.merged, "skipped": m.skipped,
-            "job_s": round(self.job_seconds, 2), "merge_s": round(self.merge_seconds, 2),
-        }])
+MaterializeResult = ShardJobResult  # counts merged are called "counted" (materialize_shards)
 
 
 def default_partials(db) -> str:
@@ -133,17 +114,7 @@ def materialize_shards(db, input: str | os.PathLike[str], *, engine: str = "duck
     merge, so readers (and other writers) are not held up while the job runs. Partials go to
     ``partials`` (default ``<store>.jobs``) and are deleted after the merge unless
     ``keep_partials``."""
-    t0 = time.perf_counter()
-    job = run_terms_job(input, partials or default_partials(db), engine=engine, batch_size=batch_size,
-                        **engine_options)
-    t1 = time.perf_counter()
-    store, opened = open_for_merge(db, wait)
-    try:
-        merge = merge_terms_job(store, job.dir)
-    finally:
-        if opened:
-            store.close()
-    t2 = time.perf_counter()
-    if not keep_partials:
-        remove_job_dir(job)
-    return MaterializeResult(merge, len(job.shards), len(job.parts), job.dir, t1 - t0, t2 - t1)
+    return run_then_merge(
+        db, lambda: run_terms_job(input, partials or default_partials(db), engine=engine, batch_size=batch_size,
+                                  **engine_options),
+        merge_terms_job, wait=wait, keep_partials=keep_partials, merged_as="counted")
