@@ -49,8 +49,10 @@ def write_real_corpus(path: Path, external: str | None) -> int:
         raise SystemExit("--corpus real needs ../shared/data (or $COTWATCH_SHARED_DATA)")
     texts = shared_document_texts(shared)
     if external:
-        for f in sorted(Path(external).rglob("*.txt")):
-            texts[f"external/{f.parent.name}/{f.stem}"] = f.read_text(encoding="utf-8")
+        # one folder per source (often symlinks: Path.rglob does not follow them)
+        for source in sorted(p for p in Path(external).iterdir() if p.is_dir()):
+            for f in sorted(source.glob("*.txt")):
+                texts[f"external/{source.name}/{f.stem}"] = f.read_text(encoding="utf-8")
     with path.open("w", encoding="utf-8") as fh:
         for i, (doc, text) in enumerate(sorted(texts.items())):
             fh.write(json.dumps({"id": doc, "run": "real", "step": i % 3, "environment": doc.split("/")[0],
