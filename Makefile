@@ -25,8 +25,13 @@ $(STAMP): pyproject.toml setup.py analytics/terms/_tokcount.c
 	$(PY) -m pip install -q -e '.[test,ray,scout]' $(TORCH)
 	@touch $(STAMP)
 
-# Debian's chromium for the report's real-browser test (skipped with a reason when unavailable).
+# Debian's chromium for the report's real-browser test, and GNU time for the ingest memory test
+# (each skipped with a reason when unavailable).
 browser:
+	@test -x /usr/bin/time || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null) \
+	    || echo "warning: could not install time; the ingest memory test will be skipped"; \
+	  else echo "warning: not root, GNU time not installed; the ingest memory test will be skipped"; fi; }
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	    || echo "warning: could not install chromium; browser tests will be skipped"; \
