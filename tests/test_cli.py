@@ -10,6 +10,8 @@ import pytest
 
 from cotwatch.cli import COMMANDS, cli
 
+from tests._signals import SIGINT_DEFAULT
+
 
 def all_command_paths() -> list[tuple[str, ...]]:
     paths = []
@@ -65,7 +67,7 @@ def small_store(tmp_path_factory):
 
 def _interrupt_after(args: list[str], seconds: float) -> tuple[int, str]:
     proc = subprocess.Popen([sys.executable, "-c", "from cotwatch.cli import run; run()", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **SIGINT_DEFAULT)
     time.sleep(seconds)
     assert proc.poll() is None, "the command ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)

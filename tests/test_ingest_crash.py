@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from cotwatch.analytics.store.database import Store
 
+from tests._signals import SIGINT_DEFAULT
+
 pytestmark = pytest.mark.slow
 
 TOTALS = [
@@ -55,7 +57,7 @@ def corpus(tmp_path_factory):
 def _ingest(db: Path, files, *extra) -> subprocess.Popen:
     cmd = [sys.executable, "-c", "from cotwatch.cli import run; run()", "ingest", "--db", str(db), *extra,
            *map(str, files)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **SIGINT_DEFAULT)
 
 
 @pytest.fixture(scope="module")

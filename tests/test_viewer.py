@@ -22,6 +22,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
 
+from tests._signals import SIGINT_DEFAULT
+
 REPO = Path(__file__).resolve().parents[1]
 
 # -- the store --------------------------------------------------------------------------------------
@@ -766,7 +768,7 @@ def _free_port() -> int:
 def _cotwatch(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "cotwatch", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, **kwargs)
+                            stderr=subprocess.PIPE, text=True, env=env, **SIGINT_DEFAULT, **kwargs)
 
 
 def test_cli_serves_and_stops_on_ctrl_c_with_130(store_file):
