@@ -415,6 +415,9 @@ def awareness_chart(df):
         opacity=0.2, color="#c0392b").encode(
         y=alt.Y("ci_lo:Q", title="share of transcripts", axis=alt.Axis(format="%"), scale=y_scale),
         y2="ci_hi:Q")
+    # the interval as a bar at each checkpoint too: a band over one checkpoint has no width
+    whisker = base.transform_filter("datum.measure === 'corrected for classifier error' && datum.ci_lo !== null").mark_rule(
+        color="#c0392b", opacity=0.55, strokeWidth=2).encode(y="ci_lo:Q", y2="ci_hi:Q")
     line = base.transform_filter("datum.rate !== null").mark_line().encode(
         y="rate:Q", color=alt.Color("measure:N", title="estimate", scale=measure_scale),
         strokeDash=alt.StrokeDash("measure:N", title="estimate", scale=alt.Scale(
@@ -426,9 +429,9 @@ def awareness_chart(df):
         shape="cross", color=NO_DATA_COLOR, size=70).encode(y=alt.datum(0), tooltip=[
             alt.Tooltip("run:N"), alt.Tooltip("step:Q", format="d"), alt.Tooltip("status:N", title="no data"),
             alt.Tooltip("n:Q", format=",d", title="n (transcripts scored)")])
-    chart = alt.layer(band, line, points, missing, data=long).properties(width=480, height=220)
+    chart = alt.layer(band, whisker, line, points, missing, data=long).properties(width=480, height=220)
     title = _title(alt, "Verbalized eval awareness per checkpoint",
-                   f"share of transcripts; band: 95% interval of the corrected rate; grey ×: no data; faded: n < {FEW}; "
+                   f"share of transcripts; band and bars: 95% interval of the corrected rate; grey ×: no data; faded: n < {FEW}; "
                    "click a point for its flagged sentences")
     if _runs(long) > 1:
         return chart.facet(row=_nominal(alt, alt.Row, "run", "run")).properties(title=title)

@@ -218,9 +218,12 @@ def test_awareness_chart_folds_raw_and_corrected():
     assert [r["rate"] for r in corrected] == pytest.approx([0.018, 0.099, 0.18])
     assert [r["ci_hi"] for r in corrected] == pytest.approx([0.026, 0.143, 0.26])
     assert all(r["ci_lo"] is None for r in raw)
-    band, line, points, missing = _marks(spec)
+    band, whisker, line, points, missing = _marks(spec)
     assert (band["encoding"]["y"]["field"], band["encoding"]["y2"]["field"]) == ("ci_lo", "ci_hi")
     assert band["encoding"]["y"]["axis"]["format"] == "%" and band["encoding"]["y"]["title"] == "share of transcripts"
+    # the interval is also a bar at each checkpoint: a band over a single checkpoint has no width
+    assert whisker["mark"]["type"] == "rule"
+    assert (whisker["encoding"]["y"]["field"], whisker["encoding"]["y2"]["field"]) == ("ci_lo", "ci_hi")
     assert line["encoding"]["color"]["field"] == "measure" and line["encoding"]["strokeDash"]["field"] == "measure"
     assert {"n", "flagged", "estimator"} <= set(_tooltip_fields(points["encoding"]))
     two = awareness_chart(H.awareness_frame(runs=("a", "b"))).to_dict()
@@ -238,10 +241,11 @@ def test_awareness_chart_no_data_is_not_zero():
     spec = awareness_chart(df).to_dict()
     at_100 = [r for r in _datasets(spec) if r["step"] == 100]
     assert {(r["rate"], r["ci_lo"], r["status"]) for r in at_100} == {(None, None, "no data")}
-    band, line, points, missing = _marks(spec)
+    band, whisker, line, points, missing = _marks(spec)
     assert "datum.rate !== null" in _filters(points) and "datum.rate !== null" in _filters(line)
     assert missing["mark"]["shape"] == "cross" and any("no data" in f for f in _filters(missing))
     assert missing["encoding"]["y"] == {"datum": 0}
+    assert all(any("datum.ci_lo !== null" in f for f in _filters(m)) for m in (band, whisker))
 
 
 def test_awareness_covert_chart_small_groups_not_joined():

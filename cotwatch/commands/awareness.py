@@ -52,5 +52,10 @@ def awareness(run, classifier, by_environment, pooled, b, seed, db, wait, fmt, o
             from cotwatch.output import terminal_safe
 
             click.echo(terminal_safe("note: " + notes["transfer_warning"][0], keep_newlines=False), err=True)
-        df = df.drop("transfer_warning")
+        # a terminal shows what there is: covert and labelled columns only when the run has them
+        df = df.drop("transfer_warning").select([c for c in df.columns if c != "transfer_warning"
+                                                 and (df[c].null_count() < df.height or c in KEEP)])
     emit(df, fmt, output)
+
+
+KEEP = {"run", "step", "n", "flagged", "raw_rate", "corrected_rate", "ci_lo", "ci_hi", "estimator"}
