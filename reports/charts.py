@@ -123,11 +123,31 @@ def key_column(name: str) -> str:
 
 
 def with_keys(df, *columns: str, none: str = "(none)"):
-    """Add ``_key_<c>`` = :data:`KEY_PREFIX` + value for each column (nulls shown as ``none``)."""
+    """Add ``_key_<c>`` = :data:`KEY_PREFIX` + value for each column (nulls shown as ``none``).
+
+    The keys are what charts show (facet headers, legends, axis labels): characters that could
+    disguise text there — a U+202E in a run name would reverse the header after it — are written
+    as ``<U+XXXX>`` markers (:func:`~cotwatch.reports.viewer.text.plain`). The column itself, its
+    tooltips, drill-down and CSV keep the value as it is."""
     import polars as pl
 
-    return df.with_columns(
-        (pl.lit(KEY_PREFIX) + pl.col(c).cast(pl.String).fill_null(none)).alias(key_column(c)) for c in columns)
+    def key(c: str):
+        value = pl.col(c).cast(pl.String).fill_null(none)
+        values = df.get_column(c).cast(pl.String).fill_null(none).unique().to_list()
+        shown = {v: display_label(v) for v in values}
+        if any(shown[v] != v for v in values) and len(set(shown.values())) == len(values):
+            value = value.replace_strict(shown, return_dtype=pl.String)
+        return (pl.lit(KEY_PREFIX) + value).alias(key_column(c))
+
+    return df.with_columns(key(c) for c in columns)
+
+
+def display_label(value: object) -> str:
+    """A run, environment or term name as a chart title or label shows it (hidden characters as
+    ``<U+XXXX>`` markers)."""
+    from cotwatch.reports.viewer.text import plain
+
+    return plain(value)
 
 
 def _nominal(alt, channel, column: str, title: str | None, **kwargs):

@@ -225,7 +225,7 @@ def section_emergent(ctx: Context) -> Section:
         name = item_name("emergent_terms", run, several)
         chart = charts.emergent_terms_chart(df)
         if several:
-            chart = chart.properties(title=f"Emergent terms — {run}")
+            chart = chart.properties(title=f"Emergent terms — {charts.display_label(run)}")
         chart_items.append(ChartItem(name, chart, drill=KWIC_TERM))
         tables.append(TableItem(f"{name}_examples",
                                 f"An example line for each emergent term, from the last checkpoint that uses it ({run}).",
@@ -286,7 +286,7 @@ def section_word_shift(ctx: Context) -> Section:
         df = _shift_frame(word_shift(ctx.store, run=run, from_step=steps[0], to_step=steps[-1], top=opts["top"],
                                      scope=ctx.spec.scope), run, steps[0], steps[-1])
         _remember_shift_cells(ctx, df)
-        title = f"Word shift, step {steps[0]} → {steps[-1]}" + (f" — {run}" if several else "")
+        title = f"Word shift, step {steps[0]} → {steps[-1]}" + (f" — {charts.display_label(run)}" if several else "")
         items.append(ChartItem(item_name("word_shift", run, several), charts.word_shift_chart(df).properties(title=title),
                                drill=KWIC_SHIFT))
         if opts["chained"] and len(steps) > 2:

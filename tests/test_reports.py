@@ -230,6 +230,20 @@ def test_awareness_chart_folds_raw_and_corrected():
     assert two["facet"]["row"]["field"] == "_key_run" and len(_datasets(two)) == 12
 
 
+def test_bidi_overrides_in_run_names_are_markers_in_charts_and_verbatim_in_data():
+    """A U+202E in a run name would reverse the facet header after it: the chart shows a visible
+    <U+202E> marker; the data (tooltips, drill-down, CSV) keeps the name as it is."""
+    from cotwatch.reports.charts import awareness_chart
+
+    evil, other = "rl\u202eevil", "base"
+    spec = awareness_chart(H.awareness_frame(runs=(evil, other))).to_dict()
+    rows = _datasets(spec)
+    assert {r["run"] for r in rows} == {evil, other}
+    keys = {r["_key_run"] for r in rows}
+    assert all("\u202e" not in k for k in keys) and any("rl<U+202E>evil" in k for k in keys)
+    assert any(k.endswith(other) for k in keys)
+
+
 def test_awareness_chart_no_data_is_not_zero():
     """A step with nothing to score (a run without reasoning) is a grey "no data" mark, never 0%."""
     from cotwatch.reports.charts import awareness_chart
