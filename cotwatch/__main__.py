@@ -1,3 +1,3 @@
-from cotwatch.cli import run
+from cotwatch.entry import run
 
 run()

@@ -16,8 +16,8 @@ import sys
 import click
 
 from cotwatch.analytics.errors import CotwatchError, RejectedRecords
+from cotwatch.entry import INTERRUPTED  # 128 + SIGINT, what shells report for a process stopped by Ctrl-C
 
-INTERRUPTED = 130  # 128 + SIGINT, what shells report for a process stopped by Ctrl-C
 
 #: name → (module:attribute, one-line help). Nested dicts are command groups.
 COMMANDS: dict[str, tuple[str, str] | dict] = {

@@ -126,3 +126,24 @@ def test_progress_bar_shows_file_names_literally(tmp_path):
         console.file.flush()
     shown = buffer.getvalue()
     assert "[bold]x\u241b[2J:x:.jsonl" in shown and "\u274c" not in shown
+
+
+_CTRL_C_WHILE_LOADING = """
+import builtins, os, signal, time
+import cotwatch.entry as entry
+real_import = builtins.__import__
+def importing(name, *args, **kwargs):
+    if name == "cotwatch.cli":  # Ctrl-C while the CLI module is being imported
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = importing
+entry.run()
+"""
+
+
+def test_ctrl_c_while_the_cli_is_still_loading_is_one_line_and_130():
+    proc = subprocess.run([sys.executable, "-c", _CTRL_C_WHILE_LOADING, "runs"], capture_output=True, text=True,
+                          timeout=60, **SIGINT_DEFAULT)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr == "cotwatch: interrupted\n"
