@@ -15,10 +15,14 @@ code  meaning
 6     bad report / watchlist / classifier spec
 7     nothing to report (the store holds no matching data)
 8     a query was interrupted by its time limit
+130   interrupted (Ctrl-C): nothing half-written was kept
 ====  =========================================================
 """
 
 from __future__ import annotations
+
+#: 128 + SIGINT, what shells report for a process stopped by Ctrl-C
+INTERRUPTED = 130
 
 
 class CotwatchError(Exception):

@@ -15,9 +15,7 @@ import sys
 
 import click
 
-from cotwatch.analytics.errors import CotwatchError, RejectedRecords
-from cotwatch.entry import INTERRUPTED  # 128 + SIGINT, what shells report for a process stopped by Ctrl-C
-
+from cotwatch.analytics.errors import INTERRUPTED, CotwatchError, RejectedRecords
 
 #: name → (module:attribute, one-line help). Nested dicts are command groups.
 COMMANDS: dict[str, tuple[str, str] | dict] = {

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import signal
 
-INTERRUPTED = 130  # 128 + SIGINT, what shells report for a process stopped by Ctrl-C
+from cotwatch.analytics.errors import INTERRUPTED
 
 
-def _interrupted_while_loading(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+def _interrupted_while_loading(signum, frame) -> None:  # signal handler signature
     try:
         os.write(2, b"cotwatch: interrupted\n")
     finally:
