@@ -147,23 +147,33 @@ def test_ppi_needs_labels():
 # -- the labelled corpus ---------------------------------------------------------------------------
 
 
+#: every version of the frozen split, with the hash recorded when it was frozen (docs/classifiers.md)
+SPLITS = {"heldout_v1.json": "19d77714ebef5c3ee38fba27ae61db2febdc9b142bff629ca9d373633449656e",
+          "heldout_v2.json": "981bc42c7ceec1c198d0004090b461c859b3baed1ec12727bee517db43958c46",
+          "heldout_v3.json": "9be29dfabd9d5c2643ddc9cbdf0e48e47917a12787851b7702dac7cfc2034ca3"}
+
+
 def test_the_frozen_split_is_the_recorded_one():
-    """The held-out split is frozen: its hash is recorded (docs/classifiers.md and the model
-    card); a changed split must be a new versioned file, never an edit of this one."""
+    """The held-out split is frozen: every version's hash is recorded (docs/classifiers.md and
+    the model card); a changed split is a new versioned file, never an edit. A new version keeps
+    every document of the one before; a document may leave the held-out side (once it has been
+    evaluated, it may become training material) but never enters it from the training side."""
     from cotwatch.classifiers.spec import load_spec
 
     spec = load_spec("eval_awareness")
     path = spec.data_dir() / spec.data_sources["split"]
-    assert path.name == "heldout_v2.json"
-    recorded = {"heldout_v1.json": "19d77714ebef5c3ee38fba27ae61db2febdc9b142bff629ca9d373633449656e",
-                "heldout_v2.json": "981bc42c7ceec1c198d0004090b461c859b3baed1ec12727bee517db43958c46"}
-    for name, digest in recorded.items():
+    assert path.name == max(SPLITS, key=lambda name: int(name.removesuffix(".json").split("_v")[1]))
+    for name, digest in SPLITS.items():
         assert hashlib.sha256((path.parent / name).read_bytes()).hexdigest() == digest, name
-    v1 = json.loads((path.parent / "heldout_v1.json").read_text(encoding="utf-8"))["documents"]
-    data = json.loads(path.read_text(encoding="utf-8"))
-    assert all(data["documents"][doc] == entry for doc, entry in v1.items())  # a new version only adds
+    versions = [json.loads((path.parent / name).read_text(encoding="utf-8"))["documents"] for name in SPLITS]
+    for before, after in zip(versions, versions[1:]):
+        assert set(before) <= set(after)
+        for doc, entry in before.items():
+            if entry["split"] == "train":
+                assert after[doc]["split"] == "train", doc  # trained on: never held out again
+    data = versions[-1]
     by_group: dict[str, set[str]] = {}
-    for entry in data["documents"].values():
+    for entry in data.values():
         by_group.setdefault(entry["group"], set()).add(entry["split"])
     assert all(len(sides) == 1 for sides in by_group.values())  # a source never spans both sides
 
