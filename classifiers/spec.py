@@ -50,6 +50,7 @@ class ClassifierSpec:
     target_recall: float = 0.995
     static_stage: bool = True
     static_recall: float = 0.8
+    max_pass_rate: float = 1.0      # at most this share of fit-part negatives may reach the transformer
     baseline: tuple[Pattern, ...] = field(default_factory=tuple)
     recall: tuple[str, ...] = field(default_factory=tuple)
     #: [data]: labelled sources (see cotwatch.classifiers.corpus)
@@ -155,6 +156,7 @@ def load_spec(name_or_path: str | os.PathLike[str]) -> ClassifierSpec:
         target_recall=get(cascade, "target_recall", float, 0.995, "cascade."),
         static_stage=get(cascade, "static", bool, True, "cascade."),
         static_recall=get(cascade, "static_recall", float, 0.8, "cascade."),
+        max_pass_rate=get(cascade, "max_pass_rate", float, 1.0, "cascade."),
         baseline=tuple(baseline),
         recall=recall,
         data_sources=data_table,

@@ -91,14 +91,28 @@ def calibrated_head(X_fit, y_fit, X_cal, y_cal, C: float):
 
 
 def _static_threshold(lex_mask: np.ndarray, static_prob: np.ndarray, y: np.ndarray, target: float,
-                      static_recall: float) -> float:
+                      static_recall: float, max_pass_rate: float = 1.0) -> float:
     """The static stage's threshold from out-of-fold probabilities on the fit part: the union with
-    the lexicon keeps recall >= ``target`` and the static model alone keeps >= ``static_recall``."""
+    the lexicon keeps recall >= ``target`` and the static model alone keeps >= ``static_recall`` —
+    unless that would let more than ``max_pass_rate`` of the negatives through to the transformer
+    (the speed budget of cold scoring): then the budget wins, and recall is what it is."""
     pos = y == 1
     grid = sorted(np.unique(np.concatenate([static_prob[pos], [0.0]])), reverse=True)
     union_t = next((float(t) for t in grid if np.mean(lex_mask[pos] | (static_prob[pos] >= t)) >= target), 0.0)
     alone_t = next((float(t) for t in grid if np.mean(static_prob[pos] >= t) >= static_recall), 0.0)
-    return min(union_t, alone_t)
+    threshold = min(union_t, alone_t)
+    neg, lex_neg = static_prob[~pos], lex_mask[~pos]
+    if max_pass_rate < 1.0 and len(neg):
+        allowed = int(np.floor(max_pass_rate * len(neg))) - int(lex_neg.sum())  # static-only passes left
+        rest = np.sort(neg[~lex_neg])[::-1]
+        if allowed <= 0 or len(rest) == 0:
+            budget_t = 1.0
+        elif allowed >= len(rest):
+            budget_t = 0.0
+        else:  # pass only what scores above the (allowed+1)-th highest: at most `allowed` of them
+            budget_t = float(np.nextafter(rest[allowed], 2.0))
+        threshold = max(threshold, min(budget_t, 1.0))
+    return threshold
 
 
 class _Model:
@@ -183,7 +197,8 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
     if static is not None:
         S_fit = static.encode(fit["text"].to_list())
         static_oof = _grouped_oof(make_static_head, S_fit, y_fit, groups_fit, spec.cv_folds, seed)
-        static_thr = _static_threshold(lex_fit, static_oof, y_fit, spec.target_recall, spec.static_recall)
+        static_thr = _static_threshold(lex_fit, static_oof, y_fit, spec.target_recall, spec.static_recall,
+                                       spec.max_pass_rate)
         static_head = make_static_head().fit(S_fit, y_fit)
     scorer = _Model(encoder, head, lexicon, static, static_head, static_thr)
     scorer.cache = probe.cache
@@ -247,6 +262,7 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
         "heldout_team": heldout_team,
         "cascade": {
             "static_threshold": static_thr, "target_recall": spec.target_recall, "static_recall": spec.static_recall,
+            "max_pass_rate": spec.max_pass_rate,
             "stage1_recall_calibration": float(np.mean(cal_stage1[y_cal == 1])),
             "stage1_recall_heldout": float(held.filter(pl.col("label") == 1)["stage1"].mean() or 0.0),
             "stage1_pass_rate_heldout_negatives": float(held.filter(pl.col("label") == 0)["stage1"].mean() or 0.0),

@@ -328,3 +328,24 @@ def test_cli_errors_are_one_line_with_exit_codes(cli, tmp_path):
     assert res.code == 7 and "classify apply" in res.err
     res = cli("classify", "eval", "--classifier", str(tmp_path / "missing.skops"))
     assert res.code == 3 and "no such classifier artifact" in res.err
+
+
+def test_the_cascade_budget_caps_what_reaches_the_transformer():
+    """The static stage's threshold keeps the recall rules unless they would pass more negatives
+    than the speed budget; then at most that share of negatives (lexicon included) passes."""
+    import numpy as np
+    from cotwatch.classifiers.training import _static_threshold
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(100), np.zeros(1000)].astype(int)
+    prob = np.r_[rng.uniform(0, 1, 100), rng.uniform(0, 1, 1000)]
+    lex = np.zeros(1100, bool)
+    lex[:30] = lex[100:150] = True
+    free = _static_threshold(lex, prob, y, 0.995, 0.8)
+    capped = _static_threshold(lex, prob, y, 0.995, 0.8, max_pass_rate=0.4)
+    negatives = slice(100, None)
+    assert np.mean(lex[negatives] | (prob[negatives] >= free)) > 0.9  # the recall rules alone pass almost all
+    assert capped > free and np.mean(lex[negatives] | (prob[negatives] >= capped)) <= 0.4
+    assert _static_threshold(lex, prob, y, 0.995, 0.8, max_pass_rate=0.01) == 1.0  # the lexicon alone is over budget
+    loose = _static_threshold(lex, 0.001 * prob, y, 0.5, 0.5, max_pass_rate=0.99)
+    assert loose == _static_threshold(lex, 0.001 * prob, y, 0.5, 0.5)  # within budget: the recall rules decide
