@@ -161,8 +161,10 @@ def quote_doc(q: dict) -> str:
     return "quotes:" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
 
 
-def _jsonl(path: Path) -> list[dict]:
-    out = []
+def jsonl_records(path: Path, problems: list[str] | None = None):
+    """``(where, record)`` for every non-blank line of a JSONL file of objects. A line that is not
+    a JSON object is reported in ``problems`` (``file:line: reason``) and skipped, or, without a
+    ``problems`` list, raised as InputError; an unreadable file is always an InputError."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -170,11 +172,22 @@ def _jsonl(path: Path) -> list[dict]:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        where = f"{path}:{number}"
         try:
-            out.append(json.loads(line))
-        except ValueError as exc:
-            raise InputError(f"{path}:{number}: not valid JSON: {exc}") from exc
-    return out
+            rec = json.loads(line)
+            problem = None if isinstance(rec, dict) else "expected a JSON object"
+        except json.JSONDecodeError as exc:
+            problem = f"not valid JSON ({exc.msg})"
+        if problem is None:
+            yield where, rec
+        elif problems is None:
+            raise InputError(f"{where}: {problem}")
+        else:
+            problems.append(f"{where}: {problem}")
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [rec for _, rec in jsonl_records(path)]
 
 
 def _spans(labels: list[dict]) -> dict[str, list[tuple]]:

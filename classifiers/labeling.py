@@ -25,28 +25,7 @@ from cotwatch.analytics.errors import InputError, NothingToReport
 from cotwatch.analytics.store.atomic import atomic_open
 from cotwatch.analytics.store.database import registered
 from cotwatch.analytics.store.sqlfiles import load_sql
-
-
-def _label_lines(path: Path, problems: list[str]):
-    """``(where, record)`` for every non-blank JSON line of a labels file; unreadable files and
-    lines that are not JSON objects are reported in ``problems`` (file:line and reason)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read labels: {exc}") from exc
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{where}: not valid JSON ({exc.msg})")
-            continue
-        if not isinstance(rec, dict):
-            problems.append(f"{where}: expected a JSON object")
-            continue
-        yield where, rec
+from cotwatch.classifiers.corpus import jsonl_records
 
 
 def _labelled_texts(spec) -> set[str]:
@@ -159,7 +138,7 @@ def import_labels(path: str | os.PathLike[str], *, classifier: str = "eval_aware
     new: list[tuple[int, str]] = []
     skipped = 0
     problems: list[str] = []
-    for where, rec in _label_lines(path, problems):
+    for where, rec in jsonl_records(path, problems):
         text, label = rec.get("text"), rec.get("label")
         if not isinstance(text, str) or not text.strip() or "\n" in text.strip():
             problems.append(f"{where}: 'text' must be a non-empty single-line string")
@@ -274,7 +253,7 @@ def import_transcript_labels(store, path: str | os.PathLike[str], *, classifier:
     problems: list[str] = []
     good, unlabelled = [], 0
     samples: dict[str, dict] = {}
-    for where, rec in _label_lines(path, problems):
+    for where, rec in jsonl_records(path, problems):
         if not all(k in rec for k in ("sample", "design", "population", "seed",
                                                                   "classifier", "run", "transcript_id", "label")):
             problems.append(f"{where}: not a transcript label line (export one with `label export --transcripts N`)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from pathlib import Path
@@ -49,32 +50,32 @@ def kwic(store: Store, term: str | TermSpec, run: RunArg = None, step: int | Non
     if wanted or live:
         params = {"any_ids": matches["term_id"].to_list(), "rare_ids": rare, "prefilter": prefilter,
                   "scopes": list(stored), "kinds": kinds, "runs": runs, "step": step, "environment": environment}
-        cursor = store.con.cursor()  # the candidate stream stays open while texts are read
-        try:
-            reader = cursor.sql(load_sql("term_kwic_docs"), params=params).to_arrow_reader(64)
-            rows = _collect(store, reader, wanted, live, kinds, width, limit)
-        finally:
-            cursor.close()
+        with contextlib.closing(candidate_texts(store, params, kinds)) as candidates:  # the cursor goes at the limit
+            lines = ((d["transcript_id"], d["run"], d["step"], d["environment"], left, match, right)
+                     for d, texts in candidates for text in texts for left, match, right in _lines(text, wanted, live, width))
+            rows = list(itertools.islice(lines, limit))
     schema = {"transcript_id": pl.String, "run": pl.String, "step": pl.Int64, "environment": pl.String,
               "left": pl.String, "match": pl.String, "right": pl.String}
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _collect(store: Store, reader, wanted: set[str], live: list[TokenSequence], kinds: list[str], width: int,
-             limit: int) -> list[tuple]:
-    """The first ``limit`` lines of the candidate transcripts ``reader`` streams (64 at a time)."""
-    def lines():
+def candidate_texts(store: Store, params: dict, kinds: list[str]):
+    """``(transcript, texts)`` for every candidate transcript of ``sql/term_candidate_docs.sql``
+    (``params``; ``seed`` None: (run, step, id) order, else a random order fixed by it), with the
+    texts of its segments of ``kinds``. Candidates stream 64 at a time, so a caller that stops
+    early (a limit, a cap) reads no more text than it uses."""
+    cursor = store.con.cursor()  # the candidate stream stays open while texts are read
+    try:
+        reader = cursor.sql(load_sql("term_candidate_docs"), params={"seed": None, **params}).to_arrow_reader(64)
         for batch in reader:
             chunk = batch.to_pylist()
             texts: dict[int, list[str]] = {}
             for pk, _, text in store.rows(load_sql("term_kwic_text"), {"pks": [d["pk"] for d in chunk], "kinds": kinds}):
                 texts.setdefault(pk, []).append(text)
             for d in chunk:
-                for text in texts.get(d["pk"], []):
-                    for left, match, right in _lines(text, wanted, live, width):
-                        yield d["transcript_id"], d["run"], d["step"], d["environment"], left, match, right
-
-    return list(itertools.islice(lines(), limit))
+                yield d, texts.get(d["pk"], [])
+    finally:
+        cursor.close()
 
 
 def check_step(store: Store, step: int, runs, stored_scopes, environment: str | None = None) -> None:

@@ -16,8 +16,7 @@ from pathlib import Path
 from cotwatch.analytics.errors import InputError
 from cotwatch.analytics.kinds import kinds_of_stored_scope
 from cotwatch.analytics.store.database import Store
-from cotwatch.analytics.store.sqlfiles import load_sql
-from cotwatch.analytics.terms.concordance import counted_steps
+from cotwatch.analytics.terms.concordance import candidate_texts, counted_steps
 from cotwatch.analytics.terms.phrases import original_offsets, sequence_of, sequences_filter
 from cotwatch.analytics.terms.rates import RunArg, _check_scope, _specs, resolve_terms, runs_or_only
 from cotwatch.analytics.terms.specs import TermSpec, Watchlist
@@ -61,25 +60,19 @@ def term_contexts(store: Store, term: str | TermSpec, run: RunArg = None, window
 def _step_contexts(store: Store, params: dict, wanted: set[str], live, kinds, window: int, cap: int,
                    per_transcript: int, seed: int) -> list[tuple]:
     out: list[tuple] = []
-    cursor = store.con.cursor()
+    candidates = candidate_texts(store, params, kinds)
     try:
-        reader = cursor.sql(load_sql("term_context_docs"), params=params).to_arrow_reader(64)
-        for batch in reader:
-            chunk = batch.to_pylist()
-            texts: dict[int, list[str]] = {}
-            for pk, _, text in store.rows(load_sql("term_kwic_text"), {"pks": [d["pk"] for d in chunk], "kinds": kinds}):
-                texts.setdefault(pk, []).append(text)
-            for d in chunk:
-                found = [c for text in texts.get(d["pk"], []) for c in token_windows(text, wanted, live, window)]
-                if len(found) > per_transcript:  # a seeded choice, in text order
-                    keep = sorted(random.Random(f"{seed}:{d['pk']}").sample(range(len(found)), per_transcript))
-                    found = [found[i] for i in keep]
-                for context, match in found:
-                    out.append((d["run"], d["step"], d["transcript_id"], context, match))
-                    if len(out) >= cap:
-                        return out
+        for d, texts in candidates:
+            found = [c for text in texts for c in token_windows(text, wanted, live, window)]
+            if len(found) > per_transcript:  # a seeded choice, in text order
+                keep = sorted(random.Random(f"{seed}:{d['pk']}").sample(range(len(found)), per_transcript))
+                found = [found[i] for i in keep]
+            for context, match in found:
+                out.append((d["run"], d["step"], d["transcript_id"], context, match))
+                if len(out) >= cap:
+                    return out
     finally:
-        cursor.close()
+        candidates.close()  # releases the candidate cursor at once
     return out
 
 

@@ -1,10 +1,12 @@
--- term_kwic_docs: transcripts (pk, transcript_id, run, step, environment) that can hold a term,
--- in (run, step, id) order: their
+-- term_candidate_docs: transcripts (pk, transcript_id, run, step, environment) that can hold a
+-- term, in (run, step, id) order — or, given $seed, in a random order fixed by it (for sampling
+-- contexts): their
 -- token lists in stored scopes $scopes hold any id of $any_ids (tokens, wildcards, regexes), or
 -- the rarest token of a token sequence (phrases, case-sensitive tokens: one id per sequence in
 -- $rare_ids; null: no list filter) and a segment of kinds $kinds matches the RE2 pattern
 -- $prefilter (null: no sequence).
 -- A superset: the caller matches exactly. Filters: $runs (list; null = all), $step, $environment.
+-- Read by concordance.candidate_texts (KWIC lines, sampled contexts).
 -- (list_contains of one id is ~30x faster than list_has_any here; empty lists are folded away.)
 select t.pk, t.id as transcript_id, t.run, t.step, t.environment
 from transcripts t
@@ -29,4 +31,6 @@ where ($runs is null or list_contains($runs, t.run))
             and regexp_matches(s.text, $prefilter)
       ))
   )
-order by t.run, t.step, t.id;
+order by case when $seed is null then 0 else hash(t.pk, $seed) end,
+         case when $seed is null then null else t.pk end,
+         t.run, t.step, t.id;
