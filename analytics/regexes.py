@@ -109,6 +109,27 @@ class BoundedRegex:
         return np.asarray(next(iter(rows.values())), dtype)
 
 
+def search_matrix(regexes: Sequence[BoundedRegex], texts: Sequence[str | None]) -> np.ndarray:
+    """``search`` of every pattern in every text, in one engine pass: a bool matrix
+    ``(len(texts), len(regexes))`` (None counts as no match)."""
+    if len(texts) == 0 or len(regexes) == 0:
+        return np.zeros((len(texts), len(regexes)), dtype=bool)
+    import pyarrow as pa
+
+    con = _engine()
+    table = pa.table({"i": pa.array(np.arange(len(texts), dtype=np.int64)),
+                      "t": pa.array(list(texts), pa.string())})
+    columns = ", ".join(f"coalesce(regexp_matches(t, $p{k}), false) as m{k}" for k in range(len(regexes)))
+    con.register("_bounded_texts", table)
+    try:
+        # the SQL is built from column numbers only; every pattern is bound
+        rows = con.execute(f"select {columns} from _bounded_texts order by i",  # noqa: S608
+                           {f"p{k}": rx.re2 for k, rx in enumerate(regexes)}).fetchnumpy()
+    finally:
+        con.unregister("_bounded_texts")
+    return np.column_stack([np.asarray(rows[f"m{k}"], dtype=bool) for k in range(len(regexes))])
+
+
 _local = threading.local()
 
 

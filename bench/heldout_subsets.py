@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None):
 
     unseen = [d for d in meta if not any(g.endswith(file_of(d)) for g in train_groups)]
     scorer = Scorer(art)
-    held = held.with_columns(pl.Series("score", scorer.score(held["text"].to_list())[0]))
+    held = held.with_columns(pl.Series("score", scorer.score(held["text"].to_list(), context=scorer.features.frame_context(held))[0]))
     rows = []
 
     def add(subset: str, docs: list[str] | None = None) -> None:

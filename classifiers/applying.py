@@ -20,6 +20,7 @@ from cotwatch.analytics.errors import InputError
 from cotwatch.analytics.store.sqlfiles import load_sql
 from cotwatch.classifiers.artifacts import Artifact, load_artifact
 from cotwatch.classifiers.embeddings import StoreCache, progress_bar, text_hashes
+from cotwatch.classifiers.features import context_keys
 from cotwatch.classifiers.scoring import Scorer
 from cotwatch.classifiers.sentences import split_many
 
@@ -43,9 +44,9 @@ class CountingCache(StoreCache):
 class ApplyStats:
     transcripts: int = 0
     sentences: int = 0
-    unique_sentences: int = 0
-    candidates: int = 0
-    encoded: int = 0
+    unique_sentences: int = 0   # distinct (sentence, neighbour cues) scored: each is scored once per chunk
+    candidates: int = 0         # of those, the ones the cascade's first stage passed
+    encoded: int = 0            # distinct sentence texts the transformer encoded (the rest came from the cache)
     cache_hits: int = 0
     flagged_sentences: int = 0
     flagged_transcripts: int = 0
@@ -105,9 +106,11 @@ def apply(store, classifier: str = "eval_awareness", *, run: str | None = None, 
                 idx, starts, ends, sents = split_many(seg_text)
                 idx = np.asarray(idx, dtype=np.int64)
                 hashes = text_hashes(sents)
-                uniq, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+                context = scorer.context(sents, idx)  # neighbour cues: a score depends on them too
+                uniq, first, inverse = np.unique(context_keys(hashes, context), return_index=True, return_inverse=True)
                 t2 = time.perf_counter()
-                u_scores, u_cand = scorer.score([sents[i] for i in first], cascade=cascade, cache=cache, hashes=uniq)
+                u_scores, u_cand = scorer.score([sents[i] for i in first], cascade=cascade, cache=cache,
+                                                hashes=hashes[first], context=None if context is None else context[first])
                 scores = u_scores[inverse.reshape(-1)]
                 cand = u_cand[inverse.reshape(-1)]
                 sent_pk = seg_pk[idx] if len(idx) else np.zeros(0, np.int64)

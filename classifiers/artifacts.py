@@ -8,7 +8,8 @@ the handful of scikit-learn calibration types the heads use, on top of skops' ow
 
 Layout of the payload (a dict): ``format``, ``card_json`` (the model card), ``head`` (calibrated
 logistic regression on transformer embeddings), ``static_head`` (logistic regression on 64-d static
-embeddings, or None), ``static_threshold``, ``threshold``, the lexicons, and ``validation``: the
+embeddings, or None), ``static_threshold``, ``threshold``, the lexicons, ``features`` (what the head
+reads besides the embedding: :mod:`cotwatch.classifiers.features`; absent = embedding only), and ``validation``: the
 held-out labels, cascade scores and stage-1 decisions that ``awareness`` bootstraps to carry the
 classifier's own error into its intervals.
 
@@ -82,6 +83,13 @@ class Artifact:
     tuned_layers: dict[str, np.ndarray] | None = None
     max_length: int | None = None
     decision_payload: dict | None = None
+    features: tuple[str, ...] = ("embedding",)
+
+    def sentence_features(self):
+        """The head's input builder (:class:`~cotwatch.classifiers.features.SentenceFeatures`)."""
+        from cotwatch.classifiers.features import SentenceFeatures
+
+        return SentenceFeatures(self.features, self.baseline, self.recall, where=str(self.path))
 
     @property
     def decision(self):
@@ -110,7 +118,7 @@ class Artifact:
 
 def save_artifact(path: Path, *, card: dict, head, static_head, static_threshold: float, threshold: float,
                   baseline, recall, validation: dict[str, np.ndarray], decision, tuned_layers: dict | None = None,
-                  max_length: int | None = None) -> Path:
+                  max_length: int | None = None, features=("embedding",)) -> Path:
     """Write ``path`` (.skops) and ``path.with_suffix('.card.json')`` atomically."""
     import skops.io as sio
 
@@ -128,6 +136,7 @@ def save_artifact(path: Path, *, card: dict, head, static_head, static_threshold
         "tuned_layers": {k: np.asarray(v, dtype=np.float16) for k, v in (tuned_layers or {}).items()},
         "max_length": max_length,
         "decision": decision.to_payload(),
+        "features": list(features),
     }
     with atomic_path(path) as tmp:
         sio.dump(payload, tmp)
@@ -172,6 +181,7 @@ def load_artifact(name_or_path: str | os.PathLike[str]) -> Artifact:
             tuned_layers=dict(payload["tuned_layers"]) or None,
             max_length=payload["max_length"],
             decision_payload=dict(payload["decision"]),
+            features=tuple(payload.get("features", ["embedding"])),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SpecError(f"{path}: artifact is missing or has a malformed field: {exc}") from exc
@@ -205,6 +215,13 @@ def validate_artifact(art: Artifact) -> None:
         if not 0.0 <= value <= 1.0:
             raise SpecError(f"{where}: {name} must be in [0, 1], got {value}")
     Lexicon(art.baseline, art.recall, where=where)  # every pattern must run on the bounded engine
+    from cotwatch.classifiers.features import check_features
+
+    check_features(art.features, f"{where}: features")
+    extra = art.sentence_features().extra_width
+    if int(getattr(art.head, "n_features_in_", extra + 1)) <= extra:
+        raise SpecError(f"{where}: the head reads {art.head.n_features_in_} features, fewer than its feature list "
+                        f"{list(art.features)} adds to the embedding ({extra})")
     d = art.decision_payload or {}
     null = np.asarray(d.get("null_scores", []), dtype=np.float64)
     if (not 0.0 <= float(d.get("sentence_threshold", -1)) <= 1.0 or not 0.0 < float(d.get("alpha", -1)) <= 0.5

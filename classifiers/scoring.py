@@ -32,6 +32,12 @@ class Scorer:
                 f"but {self.encoder.id!r} is what loads here; retrain with `cotwatch classify train`"
             )
         self.static = StaticEncoder() if self.artifact.static_head is not None else None
+        self.features = self.artifact.sentence_features()
+
+    def context(self, texts: Sequence[str], doc=None) -> np.ndarray | None:
+        """Neighbour cue bits for sentences in reading order (``doc``: which text each is from), or
+        None when the head reads no context (:mod:`cotwatch.classifiers.features`)."""
+        return self.features.context(texts, doc)
 
     @property
     def threshold(self) -> float:
@@ -53,19 +59,28 @@ class Scorer:
 
     def score(self, texts: Sequence[str], *, cascade: bool = True, cache=None,
               progress: Callable[[int], None] | None = None,
-              hashes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, candidate mask). With ``cascade=False`` every text is a candidate."""
+              hashes: np.ndarray | None = None, doc=None,
+              context: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, candidate mask). With ``cascade=False`` every text is a candidate.
+
+        ``texts`` are sentences; give ``doc`` (the text each comes from, sentences in reading order)
+        or a precomputed ``context`` when the head reads neighbours — without either every sentence
+        is scored on its own."""
         texts = list(texts)
         n = len(texts)
         scores = np.zeros(n, dtype=np.float32)
         if n == 0:
             return scores, np.zeros(0, dtype=bool)
+        if context is None and doc is not None:
+            context = self.context(texts, doc)
         cand = self.first_stage(texts) if cascade else np.ones(n, dtype=bool)
         idx = np.flatnonzero(cand)
         if len(idx):
             sub_hashes = (hashes if hashes is not None else text_hashes(texts))[idx]
-            E = embed([texts[i] for i in idx], self.encoder, cache=cache, progress=progress, hashes=sub_hashes)
-            scores[idx] = self.artifact.head.predict_proba(E)[:, 1]
+            chosen = [texts[i] for i in idx]
+            E = embed(chosen, self.encoder, cache=cache, progress=progress, hashes=sub_hashes)
+            X = self.features.matrix(E, chosen, None if context is None else context[idx])
+            scores[idx] = self.artifact.head.predict_proba(X)[:, 1]
         return scores, cand
 
 
@@ -146,7 +161,7 @@ def score_texts(texts: Sequence[str], ids: Sequence[str] | None = None, *, class
         idx, _, _, units = split_many(texts)
     else:
         idx, units = list(range(len(texts))), texts
-    unit_scores, _ = scorer.score(units, cascade=cascade)
+    unit_scores, _ = scorer.score(units, cascade=cascade, doc=idx if split else None)
     idx_arr = np.asarray(idx, dtype=np.int64)
     scores = np.zeros(len(texts), dtype=np.float64)
     counts = np.bincount(idx_arr, minlength=len(texts)) if len(units) else np.zeros(len(texts), dtype=np.int64)

@@ -82,6 +82,7 @@ class ScorePartials:
         import pyarrow as pa
         from cotwatch.analytics.scale.shards import content_hashes
         from cotwatch.classifiers.embeddings import text_hashes
+        from cotwatch.classifiers.features import context_keys
         from cotwatch.classifiers.sentences import split_many
 
         runs = table.column("run").to_pylist()
@@ -100,9 +101,11 @@ class ScorePartials:
         cand = np.zeros(len(sents), dtype=bool)
         if sents:
             hashes = text_hashes(sents)
-            uniq, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+            context = self.scorer.context(sents, idx)  # neighbour cues: a score depends on them too
+            uniq, first, inverse = np.unique(context_keys(hashes, context), return_index=True, return_inverse=True)
             u_scores, u_cand = self.scorer.score([sents[i] for i in first], cascade=self.cascade, cache=self.cache,
-                                                 hashes=uniq)
+                                                 hashes=hashes[first],
+                                                 context=None if context is None else context[first])
             scores = np.asarray(u_scores, dtype=np.float32)[inverse.reshape(-1)]
             cand = np.asarray(u_cand, dtype=bool)[inverse.reshape(-1)]
         rows_of = np.asarray(seg_row, dtype=np.int64)[idx] if len(idx) else np.zeros(0, np.int64)

@@ -43,6 +43,8 @@ class ClassifierSpec:
     data: str
     path: Path
     embedding: str = "default"
+    #: [model] features: what the head reads (cotwatch.classifiers.features)
+    features: tuple[str, ...] = ("embedding",)
     c_grid: tuple[float, ...] = (0.25, 1.0, 4.0, 16.0)
     cv_folds: int = 5
     threshold_min: float = 0.5      # bounds of the sentence threshold
@@ -139,6 +141,12 @@ def load_spec(name_or_path: str | os.PathLike[str]) -> ClassifierSpec:
         baseline.append(Pattern(_check_regex(path, f"lexicon.baseline[{i}]", item["pattern"]),
                                 float(item.get("weight", 1.0))))
     recall = tuple(_check_regex(path, f"lexicon.recall[{i}]", p) for i, p in enumerate(lexicon.get("recall", [])))
+    features = model.get("features", ["embedding"])
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise SpecError(f"{path}: model.features must be a list of names")
+    from cotwatch.classifiers.features import check_features
+
+    features = check_features(features, f"{path}: model.features")
     c_grid = model.get("C_grid", [0.25, 1.0, 4.0, 16.0])
     if not c_grid or not all(isinstance(c, (int, float)) and c > 0 for c in c_grid):
         raise SpecError(f"{path}: model.C_grid must be a list of positive numbers")
@@ -149,6 +157,7 @@ def load_spec(name_or_path: str | os.PathLike[str]) -> ClassifierSpec:
         data=get(raw, "data", str, name),
         path=path,
         embedding=get(model, "embedding", str, "default", "model."),
+        features=features,
         c_grid=tuple(float(c) for c in c_grid),
         cv_folds=get(model, "cv_folds", int, 5, "model."),
         threshold_min=get(threshold, "min", float, 0.5, "threshold."),

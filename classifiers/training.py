@@ -30,6 +30,7 @@ from cotwatch.classifiers.artifacts import Artifact, load_artifact, save_artifac
 from cotwatch.classifiers.corpus import data_files_sha256, load_corpus
 from cotwatch.classifiers.decision import TranscriptDecision, transcript_outcomes
 from cotwatch.classifiers.embeddings import Encoder, MemoryCache, StaticEncoder, embed, progress_bar
+from cotwatch.classifiers.features import SentenceFeatures
 from cotwatch.classifiers.finetune import FinetuneConfig, finetune_layers
 from cotwatch.classifiers.lexicon import Lexicon
 from cotwatch.classifiers.metrics import best_f1_threshold, binary_metrics, max_fpr_threshold
@@ -119,8 +120,8 @@ class _Model:
     """What scoring needs during training: encoder, head, cascade (mirrors ``Scorer``)."""
 
     def __init__(self, encoder: Encoder, head, lexicon: Lexicon, static: StaticEncoder | None, static_head,
-                 static_threshold: float):
-        self.encoder, self.head, self.lexicon = encoder, head, lexicon
+                 static_threshold: float, features: SentenceFeatures):
+        self.encoder, self.head, self.lexicon, self.features = encoder, head, lexicon, features
         self.static, self.static_head, self.static_threshold = static, static_head, static_threshold
         self.cache = MemoryCache()
 
@@ -133,9 +134,15 @@ class _Model:
             mask |= self.static_head.predict_proba(self.static.encode(texts))[:, 1] >= self.static_threshold
         return mask
 
-    def scores(self, texts: list[str], tick=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(full model probability, cascade score, stage-1 mask)."""
-        full = self.head.predict_proba(self.embed(texts, tick))[:, 1] if texts else np.zeros(0)
+    def inputs(self, frame, tick=None) -> np.ndarray:
+        """The head's input for the sentences of a labelled frame (neighbours from its prev/next)."""
+        texts = frame["text"].to_list()
+        return self.features.matrix(self.embed(texts, tick), texts, self.features.frame_context(frame))
+
+    def scores(self, frame, tick=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(full model probability, cascade score, stage-1 mask) for the sentences of ``frame``."""
+        texts = frame["text"].to_list()
+        full = self.head.predict_proba(self.inputs(frame, tick))[:, 1] if texts else np.zeros(0)
         stage1 = self.first_stage(texts)
         return full, np.where(stage1, full, 0.0), stage1
 
@@ -176,15 +183,16 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
     encoder = Encoder(embedding_name, device=device, batch_size=batch_size,
                       tuned=tuned.layers if tuned else None, max_length=config.max_length if config else None)
     lexicon = Lexicon.from_spec(spec)
+    features = SentenceFeatures(spec.features, spec.baseline, spec.recall, where=str(spec.path))
 
     # 2. head on the fit part, C by grouped CV; Platt-scaled on the calibration part
     held = frame.filter(pl.col("split") == "heldout")
     team_ho = frame.filter(pl.col("split") == "team_heldout")
     every = pl.concat([fit, cal, held, team_ho])["text"].unique().to_list()
-    probe = _Model(encoder, None, lexicon, None, None, 1.0)
+    probe = _Model(encoder, None, lexicon, None, None, 1.0, features)
     with progress_bar(progress, len(every), f"embedding {spec.name}") as tick:
         probe.embed(every, tick)
-    E_fit, E_cal = probe.embed(fit["text"].to_list()), probe.embed(cal["text"].to_list())
+    E_fit, E_cal = probe.inputs(fit), probe.inputs(cal)
     y_fit, y_cal = fit["label"].to_numpy(), cal["label"].to_numpy()
     groups_fit = fit["group"].to_numpy()
     C, c_losses = _pick_c(spec, E_fit, y_fit, groups_fit, seed)
@@ -200,11 +208,11 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
         static_thr = _static_threshold(lex_fit, static_oof, y_fit, spec.target_recall, spec.static_recall,
                                        spec.max_pass_rate)
         static_head = make_static_head().fit(S_fit, y_fit)
-    scorer = _Model(encoder, head, lexicon, static, static_head, static_thr)
+    scorer = _Model(encoder, head, lexicon, static, static_head, static_thr, features)
     scorer.cache = probe.cache
 
     # 4. sentence threshold and transcript decision, on the calibration part
-    cal_full, cal_scores, cal_stage1 = scorer.scores(cal["text"].to_list())
+    cal_full, cal_scores, cal_stage1 = scorer.scores(cal)
     cal = cal.with_columns(pl.Series("score", cal_scores))
     cal_docs = corpus_documents(cal)
     t = spec.transcript
@@ -216,14 +224,14 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
     decision = TranscriptDecision(t_s, alpha, basis.filter(pl.col("label") == 0)["score"].to_numpy())
 
     # 5. held-out evaluation (reported, never used to choose anything)
-    ho_full, ho_scores, ho_stage1 = scorer.scores(held["text"].to_list())
+    ho_full, ho_scores, ho_stage1 = scorer.scores(held)
     held = held.with_columns(pl.Series("score", ho_scores), pl.Series("full", ho_full),
                              pl.Series("stage1", ho_stage1),
                              pl.Series("baseline", lexicon.score(held["text"].to_list())))
     cal_base = lexicon.score(cal["text"].to_list())
     base_threshold = best_f1_threshold(y_cal, cal_base, 0.0, 1.0)
     heldout = evaluate_frame(held, decision, base_threshold)
-    team_full, team_scores, team_stage1 = scorer.scores(team_ho["text"].to_list())
+    team_full, team_scores, team_stage1 = scorer.scores(team_ho)
     heldout_team = binary_metrics(team_ho["label"].to_numpy(), team_scores, t_s) if team_ho.height else None
     validation = validation_counts(held, heldout, decision,
                                    team_scores[team_ho["label"].to_numpy() == 1] if team_ho.height else None)
@@ -240,6 +248,7 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
         "format": 2,
         "embedding_model": encoder.id,
         "embedding_name": embedding_name if embedding_name != "default" else "default",
+        "features": list(spec.features),
         "finetune": None if tuned is None else {**tuned.config.__dict__, "steps": len(tuned.losses),
                                                 "final_loss": float(np.mean(tuned.losses[-20:]))},
         "static_model": static.id if static is not None else None,
@@ -283,7 +292,7 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
         validation={"labels": held["label"].to_numpy().astype(np.int8), "scores": ho_scores.astype(np.float32),
                     "candidate": ho_stage1.astype(bool)},
         tuned_layers=tuned.layers if tuned else None, max_length=config.max_length if config else None,
-        decision=decision,
+        decision=decision, features=spec.features,
     )
     return TrainResult(path, card)
 
@@ -421,7 +430,7 @@ def evaluate(classifier: str = "eval_awareness", *, device: str = "auto", batch_
     held = corpus.side("heldout")
     scorer = Scorer(art, device=device, batch_size=batch_size)
     texts = held["text"].to_list()
-    scores, cand = scorer.score(texts)
+    scores, cand = scorer.score(texts, context=scorer.features.frame_context(held))
     held = held.with_columns(pl.Series("score", scores), pl.Series("baseline", scorer.lexicon.score(texts)))
     result = evaluate_frame(held, scorer.decision, art.card.get("baseline_threshold"))
     return evaluation_rows(art.name, result).with_columns(

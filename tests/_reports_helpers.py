@@ -202,7 +202,10 @@ class RuleScorer:
 
         return TranscriptDecision(0.5, 0.05, np.zeros(1000))
 
-    def score(self, texts, *, cascade=True, cache=None, hashes=None, progress=None):
+    def context(self, texts, doc=None):  # a rule reads no neighbours
+        return None
+
+    def score(self, texts, *, cascade=True, cache=None, hashes=None, progress=None, doc=None, context=None):
         import numpy as np
 
         scores = np.array([0.9 if self.pattern.search(t) else 0.0 for t in texts], dtype=np.float32)

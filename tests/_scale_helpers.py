@@ -69,7 +69,10 @@ class KeywordScorer:
                                         embedding_model="keywords", threshold=0.5, card={"keyword": True},
                                         decision=self.decision)
 
-    def score(self, texts, *, cascade=True, cache=None, hashes=None, progress=None):
+    def context(self, texts, doc=None):  # a rule reads no neighbours
+        return None
+
+    def score(self, texts, *, cascade=True, cache=None, hashes=None, progress=None, doc=None, context=None):
         import re
 
         import numpy as np

@@ -62,7 +62,10 @@ class RuleScorer:
             self._decision = TranscriptDecision(sentence_threshold=0.5, alpha=0.05, null_scores=np.zeros(100_000))
         return self._decision
 
-    def score(self, texts, *, cascade=True, cache=None, hashes=None, progress=None):
+    def context(self, texts, doc=None):  # a rule reads no neighbours
+        return None
+
+    def score(self, texts, *, cascade=True, cache=None, hashes=None, progress=None, doc=None, context=None):
         import numpy as np
 
         scores = np.array([self.high if self.AWARE.search(t) else 0.2 if "grader" in t.lower() else 0.0 for t in texts],

@@ -349,3 +349,70 @@ def test_the_cascade_budget_caps_what_reaches_the_transformer():
     assert _static_threshold(lex, prob, y, 0.995, 0.8, max_pass_rate=0.01) == 1.0  # the lexicon alone is over budget
     loose = _static_threshold(lex, 0.001 * prob, y, 0.5, 0.5, max_pass_rate=0.99)
     assert loose == _static_threshold(lex, 0.001 * prob, y, 0.5, 0.5)  # within budget: the recall rules decide
+
+
+# -- sentence features (lexicon cues and neighbour cues) -------------------------------------
+
+def _features(names=("embedding", "lexicon", "neighbours")):
+    from cotwatch.classifiers.features import SentenceFeatures
+
+    spec = load_spec("eval_awareness")
+    return SentenceFeatures(names, spec.baseline, spec.recall), spec
+
+
+def test_search_matrix_is_search_many_per_pattern():
+    from cotwatch.analytics.regexes import compile_bounded, search_matrix
+
+    patterns = [r"\btest(?:ing)?\b", r"watch", r"(?:eval|grade)s?\b", r"^\s*$"]
+    texts = ["A TEST here", None, "", "they watch the evals", "testing, graded", "nothing"]
+    regexes = [compile_bounded(p, ignore_case=True, where="t") for p in patterns]
+    m = search_matrix(regexes, texts)
+    assert m.shape == (len(texts), len(patterns)) and m.dtype == bool
+    for k, rx in enumerate(regexes):
+        assert m[:, k].tolist() == rx.search_many(texts).tolist()
+    assert search_matrix(regexes, []).shape == (0, len(patterns))
+
+
+def test_neighbour_context_stays_inside_a_text_and_matches_the_labelled_frame_form():
+    feats, spec = _features()
+    texts = ["Maybe this is an alignment test.", "Hmm.", "Sum the column.", "They are watching me.", "Fine."]
+    doc = [0, 0, 0, 1, 1]
+    ctx = feats.context(texts, doc)
+    cues = feats.cues(texts)
+    assert ctx.shape == (5, len(spec.baseline) + 1)
+    assert ctx[1].tolist() == (cues[0] | cues[2]).tolist()         # both neighbours, same text
+    assert ctx[2].tolist() == cues[1].tolist()                     # last sentence of text 0: no "next" from text 1
+    assert ctx[3].tolist() == cues[4].tolist()                     # first of text 1: nothing from text 0
+    assert ctx[0].tolist() == cues[1].tolist()
+    prev = ["", *texts[:2], "", texts[3]]
+    nxt = [texts[1], texts[2], "", texts[4], ""]
+    assert feats.context_of_neighbours(prev, nxt).tolist() == ctx.tolist()
+    assert not feats.context(texts).any()                          # no doc: every sentence alone
+    alone, _ = _features(("embedding",))
+    assert alone.context(texts, doc) is None and alone.extra_width == 0
+    E = np.zeros((5, 3), np.float32)
+    X = feats.matrix(E, texts, ctx)
+    assert X.shape == (5, 3 + len(spec.baseline) + len(spec.recall) + len(spec.baseline) + 1)
+    own = X[:, 3:3 + len(spec.baseline) + len(spec.recall)]
+    assert own[0].sum() > 0 and own[2].sum() == 0 and X[:, -ctx.shape[1]:].tolist() == ctx.astype(np.float32).tolist()
+
+
+def test_context_keys_separate_the_same_sentence_in_different_company():
+    from cotwatch.classifiers.embeddings import text_hashes
+    from cotwatch.classifiers.features import context_keys
+
+    feats, _ = _features()
+    texts = ["Is this a test?", "Maybe.", "Sum the column.", "Maybe.", "Is this a test?", "Maybe."]
+    ctx = feats.context(texts, [0, 0, 1, 1, 2, 2])
+    keys = context_keys(text_hashes(texts), ctx)
+    assert keys[1] == keys[5] and keys[1] != keys[3]               # "Maybe." after a test question vs after a sum
+    assert list(context_keys(text_hashes(texts), None)) == list(text_hashes(texts))
+
+
+def test_feature_lists_are_checked():
+    from cotwatch.classifiers.features import check_features
+
+    assert check_features(["embedding", "neighbours"], "x") == ("embedding", "neighbours")
+    for bad in ([], ["lexicon"], ["embedding", "embedding"], ["embedding", "bag_of_words"]):
+        with pytest.raises(SpecError, match="features"):
+            check_features(bad, "x")

@@ -260,6 +260,34 @@ def test_apply_stores_exact_offsets_and_consistent_transcript_results(run_store)
         assert bad[0][0] == 0
 
 
+def test_stored_scores_are_each_transcripts_own_scores_despite_deduplication(run_store):
+    """apply scores each distinct (sentence, neighbour cues) once for the whole chunk; what it stores
+    must equal scoring every transcript on its own, sentence by sentence in reading order."""
+    from cotwatch.analytics.store.database import Store
+    from cotwatch.classifiers.scoring import Scorer
+    from cotwatch.classifiers.sentences import split_many
+
+    db, _ = run_store
+    scorer = Scorer("eval_awareness", device="cpu")
+    with Store.open(db) as store:
+        picked = [r[0] for r in store.rows("""select transcript_pk from classifier_transcripts
+                                               order by flagged desc, max_score desc, transcript_pk limit 12""")]
+        picked += [r[0] for r in store.rows("select transcript_pk from classifier_transcripts order by hash(transcript_pk) limit 12")]
+        for pk in picked:
+            segs = store.rows("""select text from segments where transcript_pk = $pk and kind in ('reasoning', 'reasoning_summary')
+                                 and not redacted order by ordinal""", {"pk": pk})
+            stored = [r[0] for r in store.rows("""select score from classifier_sentences where transcript_pk = $pk
+                                                  order by ordinal, sentence""", {"pk": pk})]
+            idx, _, _, sents = split_many([t for (t,) in segs])
+            own, _ = scorer.score(sents, doc=idx)
+            assert np.allclose(own, stored, atol=1e-6), pk
+    if scorer.features.uses_context:  # the same sentence in other company may score differently
+        alone, _ = scorer.score(["Maybe it is deliberate."])
+        after, _ = scorer.score(["Is this an alignment test?", "Maybe it is deliberate."], doc=[0, 0])
+        assert scorer.context(["Is this an alignment test?", "Maybe it is deliberate."], [0, 0])[1].any()
+        assert after[1] != alone[0]
+
+
 def test_apply_is_incremental_and_cache_makes_rescoring_cheap(run_store):
     from cotwatch.analytics.store.database import Store
     from cotwatch.classifiers.applying import apply
@@ -270,7 +298,7 @@ def test_apply_is_incremental_and_cache_makes_rescoring_cheap(run_store):
         assert again.transcripts == 0 and again.sentences == 0
         rescored = apply(store, "eval_awareness", device="cpu", rescore=True)
     assert rescored.transcripts == first.transcripts
-    assert rescored.encoded == 0 and rescored.cache_hits == first.candidates
+    assert rescored.encoded == 0 and rescored.cache_hits == first.encoded > 0
     assert rescored.flagged_sentences == first.flagged_sentences
 
 

@@ -120,7 +120,7 @@ class AwarenessJudge:
         idx, starts, ends, sentences = split_many([p.text for p in parts])
         with self._lock:  # one scorer, loaded once, shared by every concurrent scan of the process
             scorer = self.scorer()
-            scores, candidates = scorer.score(sentences)
+            scores, candidates = scorer.score(sentences, doc=idx)
         decision = scorer.decision
         art = scorer.artifact
         n = len(sentences)
