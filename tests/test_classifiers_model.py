@@ -49,7 +49,7 @@ def home(tmp_path_factory):
     ea = (REPO / "classifiers/specs/eval_awareness_finetuned.toml").read_text(encoding="utf-8")
     start, end = ea.index("[data_sources]"), ea.index("[model]")
     ea = (ea[:start] + '[data_sources]\nsentences = ["train.txt"]\nteam_heldout = "heldout.txt"\n'
-          'transcripts = "transcripts"\nsplit = "real/heldout_v5.json"\n\n' + ea[end:])
+          'transcripts = "transcripts"\nsplit = "real/heldout_v6.json"\n\n' + ea[end:])
     quick = path / "eval_awareness_finetuned.toml"
     quick.write_text(ea.replace("epochs = 2\n", "epochs = 0.05\n")
                      .replace("C_grid = [0.25, 1.0, 4.0, 16.0, 64.0]", "C_grid = [1.0]")
@@ -146,7 +146,7 @@ def test_training_writes_a_calibrated_artifact_with_an_honest_card(home):
     assert (path / "classifiers" / "eval_awareness_finetuned.card.json").exists()
     assert card["finetune"]["layers"] == 2 and card["finetune"]["steps"] >= 1
     assert "+tuned:" in card["embedding_model"] and card["embedding_model"] == Scorer(art, device="cpu").encoder.id
-    assert card["data"]["split_sha256"].startswith("cae09595")
+    assert card["data"]["split_sha256"].startswith("9e178408")
     assert "team_transcripts|heldout" in card["data"]["counts"]
     assert 0.5 <= card["threshold"] <= 0.995
     assert card["transcript"]["min_max_score"]["1000"] >= card["transcript"]["min_max_score"]["30"] >= card["threshold"]
