@@ -65,7 +65,7 @@ def ratio_interval(occurrences, sum_n2, sum_n_tokens, tokens, sum_tokens2, docs,
     >>> float(r[0]), round(float(lo[0]), 4), round(float(hi[0]), 4)
     (0.04, 0.04, 0.04)
     """
-    from scipy.stats import t as t_dist
+    from scipy.special import stdtrit  # the t quantile; scipy.stats alone takes ~0.5 s to import
 
     x = np.asarray(occurrences, np.float64)
     xx = np.asarray(sum_n2, np.float64)
@@ -77,7 +77,7 @@ def ratio_interval(occurrences, sum_n2, sum_n_tokens, tokens, sum_tokens2, docs,
         rate = x / t
         resid = np.maximum(xx - 2 * rate * xt + rate * rate * tt, 0.0)
         se = np.sqrt(n / (n - 1) * resid) / t
-        q = t_dist.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
+        q = stdtrit(np.maximum(n - 1, 1), 0.5 + level / 2)
         factor = np.exp(q * se / rate)
         lo = rate / factor
         hi = rate * factor
