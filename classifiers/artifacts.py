@@ -225,6 +225,7 @@ def validate_artifact(art: Artifact) -> None:
     d = art.decision_payload or {}
     null = np.asarray(d.get("null_scores", []), dtype=np.float64)
     if (not 0.0 <= float(d.get("sentence_threshold", -1)) <= 1.0 or not 0.0 < float(d.get("alpha", -1)) <= 0.5
+            or not 0.0 <= float(d.get("cutoff", 1.0)) <= 1.0
             or null.ndim != 1 or len(null) == 0 or not np.all(np.isfinite(null)) or null.min() < 0 or null.max() > 1):
         raise SpecError(f"{where}: malformed transcript decision (sentence_threshold, alpha, null_scores)")
     for name, value in (art.tuned_layers or {}).items():

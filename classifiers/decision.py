@@ -9,8 +9,12 @@ decision is made for the unit that is reported, the transcript, and calibrated o
 * a transcript of ``n`` scored sentences whose highest sentence scores ``m`` gets the
   **transcript score** ``F0(m) ** n``: the probability that an unaware transcript of that length
   stays below ``m`` everywhere (length-aware: a long transcript needs a higher maximum);
-* it is **flagged** when ``F0(m) ** n >= 1 - alpha`` (a transcript false-flag rate near
-  ``alpha`` whatever its length, if sentences were independent) **and** ``m >= sentence_threshold``;
+* it is **flagged** when ``F0(m) ** n >= cutoff`` **and** ``m >= sentence_threshold``. With
+  independent sentences ``cutoff = 1 - alpha`` would give a false-flag rate of ``alpha`` whatever
+  the length; real sentences are not independent (2.3 flagged 0 of 102 unaware held-out
+  transcripts at that bar), so from 2.4 the bar is calibrated on real transcripts
+  (:func:`calibrated_cutoff`: at most ``alpha`` of the real unaware training transcripts, scored
+  out of fold, reach it; never above ``1 - alpha``). Older artifacts keep ``1 - alpha``;
 * its **flagged sentences** are those scoring ``>= sentence_threshold`` in a flagged transcript —
   the evidence a reader checks.
 
@@ -31,11 +35,14 @@ class TranscriptDecision:
     sentence_threshold: float
     alpha: float
     null_scores: np.ndarray      # calibration negative sentence scores (any order)
+    cutoff: float | None = None  # the bar on the transcript score (None: 1 - alpha)
 
     def __post_init__(self) -> None:
         self.null_scores = np.sort(np.asarray(self.null_scores, dtype=np.float64))
         if len(self.null_scores) == 0:
             raise ValueError("the transcript decision needs negative calibration sentences")
+        if self.cutoff is None:
+            self.cutoff = 1.0 - self.alpha
 
     def null_cdf(self, x) -> np.ndarray:
         """F0(x) with add-half smoothing: never exactly 1, so the score keeps ranking past the sample."""
@@ -53,12 +60,12 @@ class TranscriptDecision:
 
     def flags(self, max_score, n_sentences) -> np.ndarray:
         m = np.nan_to_num(np.asarray(max_score, dtype=np.float64), nan=0.0)
-        return (m >= self.sentence_threshold) & (self.scores(max_score, n_sentences) >= 1.0 - self.alpha)
+        return (m >= self.sentence_threshold) & (self.scores(max_score, n_sentences) >= self.cutoff)
 
     def min_max_score(self, n_sentences: int) -> float:
         """The lowest highest-sentence score that flags a transcript of ``n`` sentences."""
         n_null = len(self.null_scores)
-        need = (1.0 - self.alpha) ** (1.0 / max(int(n_sentences), 1))
+        need = self.cutoff ** (1.0 / max(int(n_sentences), 1))
         allowed = int(np.floor((1.0 - need) * (n_null + 1.0) - 0.5))  # null scores allowed at or above t
         if allowed < 0:
             t = float(np.nextafter(self.null_scores[-1], np.inf))
@@ -70,11 +77,30 @@ class TranscriptDecision:
 
     def to_payload(self) -> dict:
         return {"sentence_threshold": float(self.sentence_threshold), "alpha": float(self.alpha),
-                "null_scores": self.null_scores.astype(np.float32)}
+                "null_scores": self.null_scores.astype(np.float32), "cutoff": float(self.cutoff)}
 
     @classmethod
     def from_payload(cls, payload: dict) -> "TranscriptDecision":
-        return cls(float(payload["sentence_threshold"]), float(payload["alpha"]), np.asarray(payload["null_scores"]))
+        cutoff = payload.get("cutoff")
+        return cls(float(payload["sentence_threshold"]), float(payload["alpha"]), np.asarray(payload["null_scores"]),
+                   None if cutoff is None else float(cutoff))
+
+
+def calibrated_cutoff(unaware_scores, alpha: float) -> float:
+    """The lowest bar on the transcript score that at most ``alpha`` of these real unaware
+    transcripts' scores (scored out of fold) reach — never above ``1 - alpha``.
+
+    >>> calibrated_cutoff(np.linspace(0, 0.9, 100), 0.05) < 0.9 and calibrated_cutoff([0.999] * 10, 0.05)
+    0.95
+    """
+    s = np.sort(np.asarray(unaware_scores, dtype=np.float64))
+    if len(s) == 0:
+        return 1.0 - alpha
+    allowed = int(np.floor(alpha * len(s)))          # transcripts allowed at or above the bar
+    if allowed >= len(s):
+        return 0.0
+    bar = float(np.nextafter(s[len(s) - allowed - 1], np.inf))
+    return min(bar, 1.0 - alpha)
 
 
 def transcript_outcomes(frame, decision: TranscriptDecision, *, score_col: str = "score"):

@@ -125,6 +125,8 @@ def load_spec(name_or_path: str | os.PathLike[str]) -> ClassifierSpec:
     transcript = raw.get("transcript", {})
     if not isinstance(transcript, dict):
         raise SpecError(f"{path}: [transcript] must be a table")
+    if transcript.get("cutoff", "independent") not in ("independent", "calibrated"):
+        raise SpecError(f"{path}: transcript.cutoff must be \"independent\" or \"calibrated\"")
     for key, lo, hi in (("alpha", 0.0, 0.5), ("sentence_fpr", 0.0, 0.2)):
         if key in transcript and not (isinstance(transcript[key], (int, float)) and lo < transcript[key] <= hi):
             raise SpecError(f"{path}: transcript.{key} must be a number in ({lo}, {hi}]")

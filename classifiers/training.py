@@ -28,7 +28,7 @@ import numpy as np
 
 from cotwatch.classifiers.artifacts import Artifact, load_artifact, save_artifact, user_dir
 from cotwatch.classifiers.corpus import data_files_sha256, load_corpus
-from cotwatch.classifiers.decision import TranscriptDecision, transcript_outcomes
+from cotwatch.classifiers.decision import TranscriptDecision, calibrated_cutoff, transcript_outcomes
 from cotwatch.classifiers.embeddings import Encoder, MemoryCache, StaticEncoder, embed, progress_bar
 from cotwatch.classifiers.features import SentenceFeatures
 from cotwatch.classifiers.finetune import FinetuneConfig, finetune_layers
@@ -40,6 +40,7 @@ from cotwatch.classifiers.spec import ClassifierSpec, load_spec
 CALIBRATION_SHARE = 0.25
 DEFAULT_ALPHA = 0.05            # transcript false-flag rate the decision aims at
 DEFAULT_SENTENCE_FPR = 0.003    # sentence false positives at ~2% base rate → precision ≈ 0.8
+MIN_CUTOFF_BASIS = 40           # real unaware training transcripts needed to calibrate the transcript bar on them alone
 TRACE_CAP = 1500                # puzzle-trace sentences used for fine-tuning (easy negatives; all used for the head)
 
 
@@ -75,6 +76,18 @@ def _pick_c(spec: ClassifierSpec, X, y, groups, seed: int) -> tuple[float, dict[
                          spec.cv_folds, seed)
         losses[str(C)] = float(log_loss(y, np.clip(p, 1e-6, 1 - 1e-6)))
     return min(spec.c_grid, key=lambda c: losses[str(c)]), losses
+
+
+def _crossfit(X_fit, y_fit, groups_fit, X_cal, y_cal, C: float, folds: int, seed: int) -> np.ndarray:
+    """Out-of-fold probabilities on the fit part, each fold's head built like the shipped one
+    (fitted on the other folds, Platt-scaled on the calibration part)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    oof = np.zeros(len(y_fit), dtype=np.float64)
+    cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for a, b in cv.split(X_fit, y_fit, groups_fit):
+        oof[b] = calibrated_head(X_fit[a], y_fit[a], X_cal, y_cal, C).predict_proba(X_fit[b])[:, 1]
+    return oof
 
 
 def calibrated_head(X_fit, y_fit, X_cal, y_cal, C: float):
@@ -222,6 +235,25 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
     t_s = max_fpr_threshold(basis["label"].to_numpy(), basis["score"].to_numpy(), fpr, spec.threshold_min,
                             spec.threshold_max)
     decision = TranscriptDecision(t_s, alpha, basis.filter(pl.col("label") == 0)["score"].to_numpy())
+    cutoff_basis = None
+    if t.get("cutoff", "independent") == "calibrated":
+        # the bar on the transcript score, from real unaware training transcripts scored out of fold:
+        # the fit part cross-fitted (each fold's head Platt-scaled on the calibration part, under the
+        # cascade), the calibration part as scored above
+        oof = _crossfit(E_fit, y_fit, groups_fit, E_cal, y_cal, C, spec.cv_folds, seed)
+        fit_scored = fit.with_columns(pl.Series("score", np.where(scorer.first_stage(fit["text"].to_list()), oof, 0.0)))
+        trained = corpus_documents(pl.concat([fit_scored.select(cal.columns), cal], how="vertical_relaxed"))
+        kind = "real"
+        if trained.filter((pl.col("origin") == "real") & (pl.col("label") == 0))["doc"].n_unique() >= MIN_CUTOFF_BASIS:
+            trained = trained.filter(pl.col("origin") == "real")
+        else:  # too few real transcripts in this corpus: the team-written ones stand in, and the card says so
+            kind = "real and team-written (fewer than %d real)" % MIN_CUTOFF_BASIS
+        docs, _ = transcript_outcomes(trained, decision)
+        unaware = docs.filter(pl.col("aware") == 0)["transcript_score"].to_numpy()
+        decision.cutoff = calibrated_cutoff(unaware, alpha)
+        cutoff_basis = {"transcripts": kind, "unaware_transcripts": int(len(unaware)),
+                        "aware_transcripts": int((docs["aware"] == 1).sum()),
+                        "flagged_unaware": int(np.sum(unaware >= decision.cutoff))}
 
     # 5. held-out evaluation (reported, never used to choose anything)
     ho_full, ho_scores, ho_stage1 = scorer.scores(held)
@@ -264,6 +296,10 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
         "threshold": t_s,
         "threshold_policy": f"sentence FPR <= {fpr} on negatives of calibration transcripts",
         "transcript": {"alpha": alpha, "sentence_threshold": t_s, "null_sentences": int(len(decision.null_scores)),
+                       "cutoff": decision.cutoff,
+                       "cutoff_policy": ("calibrated: at most alpha of the real unaware training transcripts (scored "
+                                         "out of fold) reach it, never above 1 - alpha" if cutoff_basis else "1 - alpha"),
+                       "cutoff_basis": cutoff_basis,
                        "min_max_score": {str(n): decision.min_max_score(n) for n in (30, 100, 300, 1000)}},
         "calibration": _cal_summary(cal, cal_docs, decision),
         "baseline_threshold": base_threshold,

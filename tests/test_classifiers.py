@@ -416,3 +416,22 @@ def test_feature_lists_are_checked():
     for bad in ([], ["lexicon"], ["embedding", "embedding"], ["embedding", "bag_of_words"]):
         with pytest.raises(SpecError, match="features"):
             check_features(bad, "x")
+
+
+def test_calibrated_transcript_bar_controls_the_false_flag_rate_on_its_basis():
+    from cotwatch.classifiers.decision import TranscriptDecision, calibrated_cutoff
+
+    rng = np.random.default_rng(3)
+    for n in (10, 40, 137, 500):
+        scores = rng.beta(0.5, 3.0, n)                     # unaware transcripts' scores, mostly low
+        bar = calibrated_cutoff(scores, 0.05)
+        assert np.sum(scores >= bar) <= 0.05 * n and bar <= 0.95
+        assert np.sum(scores >= np.nextafter(bar, 0)) >= np.sum(scores >= bar)  # the lowest such bar
+    assert calibrated_cutoff(np.full(50, 0.999), 0.05) == 0.95    # never above 1 - alpha
+    assert calibrated_cutoff([], 0.05) == 0.95
+    d = TranscriptDecision(0.5, 0.05, np.linspace(0, 0.6, 1000), cutoff=0.5)
+    old = TranscriptDecision(0.5, 0.05, np.linspace(0, 0.6, 1000))
+    assert old.cutoff == 0.95 and d.min_max_score(100) < old.min_max_score(100)
+    assert TranscriptDecision.from_payload(d.to_payload()).cutoff == 0.5
+    legacy = {k: v for k, v in old.to_payload().items() if k != "cutoff"}
+    assert TranscriptDecision.from_payload(legacy).cutoff == 0.95  # artifacts from before 2.4

@@ -51,6 +51,8 @@ def home(tmp_path_factory):
     ea = (ea[:start] + '[data_sources]\nsentences = ["train.txt"]\nteam_heldout = "heldout.txt"\n'
           'transcripts = "transcripts"\nsplit = "real/heldout_v6.json"\n\n' + ea[end:])
     quick = path / "eval_awareness_finetuned.toml"
+    ea = ea.replace("[transcript]\n", '[transcript]\ncutoff = "calibrated"\n').replace(
+        'embedding = "default"', 'embedding = "default"\nfeatures = ["embedding", "lexicon", "neighbours"]', 1)
     quick.write_text(ea.replace("epochs = 2\n", "epochs = 0.05\n")
                      .replace("C_grid = [0.25, 1.0, 4.0, 16.0, 64.0]", "C_grid = [1.0]")
                      .replace('data = "eval_awareness"', f'data = "{data / "eval_awareness"}"'), encoding="utf-8")
@@ -151,6 +153,12 @@ def test_training_writes_a_calibrated_artifact_with_an_honest_card(home):
     assert 0.5 <= card["threshold"] <= 0.995
     assert card["transcript"]["min_max_score"]["1000"] >= card["transcript"]["min_max_score"]["30"] >= card["threshold"]
     assert card["validation_transcripts"]["fp"] + card["validation_transcripts"]["tn"] > 0
+    assert card["features"] == ["embedding", "lexicon", "neighbours"] and art.features == tuple(card["features"])
+    tr = card["transcript"]  # the bar calibrated on real unaware training transcripts scored out of fold
+    assert 0 < tr["cutoff"] <= 1 - tr["alpha"] and tr["cutoff_basis"]["unaware_transcripts"] >= 10
+    assert tr["cutoff_basis"]["transcripts"].startswith("real and team-written")  # this small corpus has no real text
+    assert tr["cutoff_basis"]["flagged_unaware"] <= tr["alpha"] * tr["cutoff_basis"]["unaware_transcripts"]
+    assert art.decision.cutoff == pytest.approx(tr["cutoff"])
     assert "team_transcripts" in card["heldout"]["sentences"] and "all" in card["heldout"]["transcripts"]
     s, cand = Scorer(art, device="cpu").score(["maybe this is an alignment test. careful.", "Sum the column."])
     assert s[0] > s[1] and not cand[1] or s[1] < art.threshold
