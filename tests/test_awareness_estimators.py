@@ -154,7 +154,8 @@ SPLITS = {"heldout_v1.json": "19d77714ebef5c3ee38fba27ae61db2febdc9b142bff629ca9
           "heldout_v4.json": "7ce3563d0d3a106f60d859835d82db38f1de9ad8cca7192d711c9dab15e3798f",
           "heldout_v5.json": "cae095950ec53b64d0a3f7b97d6c641e767d64cfaf23992bbe8ac8e9c26f5e4c",
           "heldout_v6.json": "9e17840813f203a23b328f7641fcf90008908dd525a362f7c5a55ea219f7958b",
-          "heldout_v7.json": "3721379270da96c294a9327ba0e2a1f688a1fd21f92e629c0c5447b0ea8484db"}
+          "heldout_v7.json": "3721379270da96c294a9327ba0e2a1f688a1fd21f92e629c0c5447b0ea8484db",
+          "heldout_v8.json": "57335cc92ec428092c7f0a85b2e6754b25ed149cb463915c82c838f8dfd94f5d"}
 
 
 def test_the_frozen_split_is_the_recorded_one():

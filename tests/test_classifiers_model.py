@@ -49,7 +49,7 @@ def home(tmp_path_factory):
     ea = (REPO / "classifiers/specs/eval_awareness_finetuned.toml").read_text(encoding="utf-8")
     start, end = ea.index("[data_sources]"), ea.index("[model]")
     ea = (ea[:start] + '[data_sources]\nsentences = ["train.txt"]\nteam_heldout = "heldout.txt"\n'
-          'transcripts = "transcripts"\nsplit = "real/heldout_v7.json"\n\n' + ea[end:])
+          'transcripts = "transcripts"\nsplit = "real/heldout_v8.json"\n\n' + ea[end:])
     quick = path / "eval_awareness_finetuned.toml"
     ea = ea.replace("[transcript]\n", '[transcript]\ncutoff = "calibrated"\n').replace(
         'embedding = "default"', 'embedding = "default"\nfeatures = ["embedding", "lexicon", "neighbours"]', 1)
@@ -148,7 +148,7 @@ def test_training_writes_a_calibrated_artifact_with_an_honest_card(home):
     assert (path / "classifiers" / "eval_awareness_finetuned.card.json").exists()
     assert card["finetune"]["layers"] == 2 and card["finetune"]["steps"] >= 1
     assert "+tuned:" in card["embedding_model"] and card["embedding_model"] == Scorer(art, device="cpu").encoder.id
-    assert card["data"]["split_sha256"].startswith("37213792")
+    assert card["data"]["split_sha256"].startswith("57335cc9")
     assert "team_transcripts|heldout" in card["data"]["counts"]
     assert 0.5 <= card["threshold"] <= 0.995
     assert card["transcript"]["min_max_score"]["1000"] >= card["transcript"]["min_max_score"]["30"] >= card["threshold"]
