@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
     })
 
     # -- plain SentenceTransformer.encode on a sample of the same sentences ------------------------
-    from cotwatch.classifiers.embeddings import _load_sentence_transformer
+    from cotwatch.classifiers.embeddings import _load_sentence_transformer, resolve_precision
     from cotwatch.classifiers.sentences import split_many
 
     _, _, _, sentences = split_many(texts)
@@ -176,12 +176,14 @@ def main(argv: list[str] | None = None) -> dict:
         "cascade_auroc_loss_heldout": round(card["cascade"]["auroc_loss"], 4),
         "cascade_recall_run_aware_sentences": round(float(sum(stage1)) / max(len(aware_truth), 1), 4),
         "run_aware_sentences": len(aware_truth),
+        "encoder_precision": resolve_precision(None, "cpu"),
     })
 
     f = figures
     print(f"corpus: {f['corpus']}; {f['flagged_transcripts']} transcripts flagged")
     print(f"run: {f['transcripts']} transcripts, {f['sentences']} reasoning sentences "
-          f"({f['distinct_sentences']} distinct), {f['cpus']} CPUs, batch {f['batch_size']}")
+          f"({f['distinct_sentences']} distinct), {f['cpus']} CPUs, batch {f['batch_size']}, "
+          f"cotwatch encodes in {f['encoder_precision']} (plain encode: fp32)")
     print(f"plain SentenceTransformer.encode   {f['plain_encode_sentences_per_s']:>10,.0f} sentences/s")
     print(f"classify apply, cold (incl. load)  {f['cold_sentences_per_s']:>10,.0f} sentences/s "
           f"({f['cold_speedup_vs_plain']}x plain; {f['cold_distinct_per_s']:,.0f} distinct/s; "

@@ -88,18 +88,53 @@ def _load_sentence_transformer(name: str, device: str):
         ) from exc
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+ENV_PRECISION = "COTWATCH_ENCODER_PRECISION"
+
+
+def resolve_precision(precision: str | None, device: str) -> str:
+    """``fp32`` or ``bf16`` for encoding on ``device``. ``auto`` (the default; $COTWATCH_ENCODER_PRECISION
+    overrides) is bf16 on a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX), else fp32.
+
+    Measured on the 13,568 sentences of the real held-out split with eval_awareness 2.5.0: bf16
+    encodes 3.1x faster on such a CPU, changes a sentence probability by at most 0.012 (99th
+    percentile 0.0015), moves no sentence across the threshold and no held-out metric
+    (docs/benchmarks.md). Training always encodes in fp32, so artifacts do not depend on the CPU.
+    """
+    chosen = precision or os.environ.get(ENV_PRECISION) or "auto"
+    if chosen not in PRECISIONS:
+        raise InputError(f"encoder precision must be one of {', '.join(PRECISIONS)}, got {chosen!r}")
+    if chosen == "auto":
+        return "bf16" if device == "cpu" and _cpu_has_bf16() else "fp32"
+    if chosen == "bf16" and device != "cpu":
+        return "fp32"  # autocast to bfloat16 is used on CPU only
+    return chosen
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_has_bf16() -> bool:
+    import torch
+
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(bool(check()) for check in checks if check is not None)
+
+
 class Encoder:
     """A sentence-transformers model: ``encode(texts) -> float32 (n, dim)``, L2-normalised.
 
     ``tuned`` holds fine-tuned weights of some of the model's layers (see
     :mod:`cotwatch.classifiers.finetune`); they are applied on a private copy of the model and
     are part of :attr:`id`, so cached embeddings of the shipped model are never mixed with them.
+    ``precision`` (:func:`resolve_precision`): the arithmetic of the forward pass; the vectors of
+    both precisions agree to a cosine of 0.9999, share the cache and the model id.
     """
 
     def __init__(self, model: str | None = None, device: str | None = "auto", batch_size: int = 64,
-                 tuned: dict[str, np.ndarray] | None = None, max_length: int | None = None):
+                 tuned: dict[str, np.ndarray] | None = None, max_length: int | None = None,
+                 precision: str | None = None):
         self.model = model or DEFAULT_MODEL
         self.device = device
+        self.precision = precision
         self.batch_size = batch_size
         self.tuned = tuned or None
         self.max_length = max_length
@@ -127,15 +162,26 @@ class Encoder:
         # within a call); chunks bound memory and let the progress bar move
         order = np.argsort([len(t) for t in texts], kind="stable")
         chunk = max(self.batch_size * 16, 256)
-        for i in range(0, len(texts), chunk):
-            part = [texts[j] for j in order[i:i + chunk]]
-            out.append(np.asarray(self.st.encode(part, batch_size=self.batch_size, normalize_embeddings=True,
-                                                 convert_to_numpy=True, show_progress_bar=False), dtype=np.float32))
-            if progress:
-                progress(len(part))
+        st = self.st
+        with self._arithmetic():
+            for i in range(0, len(texts), chunk):
+                part = [texts[j] for j in order[i:i + chunk]]
+                out.append(np.asarray(st.encode(part, batch_size=self.batch_size, normalize_embeddings=True,
+                                                convert_to_numpy=True, show_progress_bar=False), dtype=np.float32))
+                if progress:
+                    progress(len(part))
         result = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
         result[order] = np.concatenate(out)
         return result
+
+
+    def _arithmetic(self):
+        device = resolve_device(self.device)
+        if resolve_precision(self.precision, device) == "bf16":
+            import torch
+
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
 
 # -- fine-tuned layers (trained by cotwatch.classifiers.finetune) on top of a shipped model --

@@ -193,7 +193,7 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
         with progress_bar(progress, steps, f"fine-tuning {spec.name}") as tick:
             tuned = finetune_layers(ft_rows["text"].to_list(), ft_rows["label"].to_list(), config,
                                     model=embedding_name, device="cpu" if device == "auto" else device, progress=tick)
-    encoder = Encoder(embedding_name, device=device, batch_size=batch_size,
+    encoder = Encoder(embedding_name, device=device, batch_size=batch_size, precision="fp32",
                       tuned=tuned.layers if tuned else None, max_length=config.max_length if config else None)
     lexicon = Lexicon.from_spec(spec)
     features = SentenceFeatures(spec.features, spec.baseline, spec.recall, where=str(spec.path))
