@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None):
         return m.group(1) if m else meta[doc]["source"]
 
     unseen = [d for d in meta if not any(g.endswith(file_of(d)) for g in train_groups)]
-    scorer = Scorer(art)
+    scorer = Scorer(art, precision="fp32")  # as training and the card
     held = held.with_columns(pl.Series("score", scorer.score(held["text"].to_list(), context=scorer.features.frame_context(held))[0]))
     rows = []
 

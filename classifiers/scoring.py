@@ -19,10 +19,11 @@ from cotwatch.classifiers.lexicon import Lexicon
 class Scorer:
     """Holds an artifact and its encoders (loaded lazily) and scores texts."""
 
-    def __init__(self, artifact: Artifact | str, device: str = "auto", batch_size: int = 64):
+    def __init__(self, artifact: Artifact | str, device: str = "auto", batch_size: int = 64,
+                 precision: str | None = None):
         self.artifact = load_artifact(artifact) if isinstance(artifact, str) else artifact
         self.lexicon = Lexicon(self.artifact.baseline, self.artifact.recall)
-        self.encoder = Encoder(self.artifact.embedding_name, device=device, batch_size=batch_size,
+        self.encoder = Encoder(self.artifact.embedding_name, device=device, batch_size=batch_size, precision=precision,
                                tuned=self.artifact.tuned_layers, max_length=self.artifact.max_length)
         if self.encoder.id != self.artifact.embedding_model:
             from cotwatch.analytics.errors import InputError

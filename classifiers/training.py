@@ -464,7 +464,7 @@ def evaluate(classifier: str = "eval_awareness", *, device: str = "auto", batch_
     spec = _spec_of(art)
     corpus = load_corpus(spec, shared=shared, external=external)
     held = corpus.side("heldout")
-    scorer = Scorer(art, device=device, batch_size=batch_size)
+    scorer = Scorer(art, device=device, batch_size=batch_size, precision="fp32")  # as the card was computed
     texts = held["text"].to_list()
     scores, cand = scorer.score(texts, context=scorer.features.frame_context(held))
     held = held.with_columns(pl.Series("score", scores), pl.Series("baseline", scorer.lexicon.score(texts)))

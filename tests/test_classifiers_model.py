@@ -268,27 +268,31 @@ def test_apply_stores_exact_offsets_and_consistent_transcript_results(run_store)
         assert bad[0][0] == 0
 
 
-def test_stored_scores_are_each_transcripts_own_scores_despite_deduplication(run_store):
+def test_stored_scores_are_each_transcripts_own_scores_despite_deduplication(shipped, tmp_path):
     """apply scores each distinct (sentence, neighbour cues) once for the whole chunk; what it stores
-    must equal scoring every transcript on its own, sentence by sentence in reading order."""
+    must equal scoring every transcript on its own, sentence by sentence in reading order. In fp32:
+    bfloat16 results depend on how sentences are batched (by ~1e-3), which would blur the check."""
+    from cotwatch.analytics.ingest import ingest_paths
     from cotwatch.analytics.store.database import Store
+    from cotwatch.analytics.synth import generator as synth
+    from cotwatch.classifiers.applying import apply
     from cotwatch.classifiers.scoring import Scorer
     from cotwatch.classifiers.sentences import split_many
 
-    db, _ = run_store
-    scorer = Scorer("eval_awareness", device="cpu")
-    with Store.open(db) as store:
-        picked = [r[0] for r in store.rows("""select transcript_pk from classifier_transcripts
-                                               order by flagged desc, max_score desc, transcript_pk limit 12""")]
-        picked += [r[0] for r in store.rows("select transcript_pk from classifier_transcripts order by hash(transcript_pk) limit 12")]
-        for pk in picked:
+    synth.write_jsonl(tmp_path / "run.jsonl", checkpoints=3, transcripts_per_checkpoint=10, seed=5)
+    scorer = Scorer("eval_awareness", device="cpu", precision="fp32")
+    with Store.open(tmp_path / "s.duckdb", read_only=False) as store:
+        ingest_paths(store, [tmp_path / "run.jsonl"], count_terms=False)
+        stats = apply(store, "eval_awareness", scorer=scorer, chunk_transcripts=25)
+        assert stats.transcripts == 120 and stats.unique_sentences < stats.sentences  # deduplication happened
+        for (pk,) in store.rows("select transcript_pk from classifier_transcripts order by transcript_pk"):
             segs = store.rows("""select text from segments where transcript_pk = $pk and kind in ('reasoning', 'reasoning_summary')
                                  and not redacted order by ordinal""", {"pk": pk})
             stored = [r[0] for r in store.rows("""select score from classifier_sentences where transcript_pk = $pk
                                                   order by ordinal, sentence""", {"pk": pk})]
             idx, _, _, sents = split_many([t for (t,) in segs])
             own, _ = scorer.score(sents, doc=idx)
-            assert np.allclose(own, stored, atol=1e-6), pk
+            assert np.allclose(own, stored, atol=1e-5), pk
     if scorer.features.uses_context:  # the same sentence in other company may score differently
         alone, _ = scorer.score(["Maybe it is deliberate."])
         after, _ = scorer.score(["Is this an alignment test?", "Maybe it is deliberate."], doc=[0, 0])
