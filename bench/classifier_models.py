@@ -57,15 +57,14 @@ def main(argv=None) -> dict:
         DEFAULT_SENTENCE_FPR,
         TRACE_CAP,
         calibrated_head,
-        calibration_group,
         corpus_documents,
         evaluate_frame,
+        with_calibration_part,
     )
 
     spec = load_spec("eval_awareness")
     corpus = load_corpus(spec, external=Path(args.external) if args.external else None)
-    frame = corpus.frame.with_columns(
-        pl.col("group").map_elements(lambda g: calibration_group(g, spec.data_key), return_dtype=pl.Boolean).alias("cal"))
+    frame = with_calibration_part(corpus.frame, spec)
     fit = frame.filter((pl.col("split") == "train") & ~pl.col("cal"))
     cal = frame.filter((pl.col("split") == "train") & pl.col("cal"))
     held = frame.filter(pl.col("split") == "heldout")

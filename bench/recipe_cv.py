@@ -55,16 +55,15 @@ def main(argv=None) -> dict:
     from cotwatch.classifiers.training import (
         DEFAULT_SENTENCE_FPR,
         calibrated_head,
-        calibration_group,
         corpus_documents,
+        with_calibration_part,
     )
 
     spec = load_spec("eval_awareness")
     corpus = load_corpus(spec, external=Path(args.external) if args.external else None)
     f = corpus.frame.filter((pl.col("split") != "team_heldout") & ~pl.col("source").is_in(args.exclude))
     f = f.with_columns(pl.col("group").str.replace(r"^v\d+:", "").alias("group"))  # a source file is one group
-    f = f.with_columns(pl.col("group").map_elements(lambda g: calibration_group(g, spec.data_key),
-                                                    return_dtype=pl.Boolean).alias("cal"))
+    f = with_calibration_part(f, spec)
     texts = f["text"].to_list()
     print(f"{f.height} sentences, {f['doc'].n_unique()} documents; excluded: {args.exclude or 'nothing'}", flush=True)
     cache = MemoryCache()

@@ -56,6 +56,14 @@ def calibration_group(group: str, name: str) -> bool:
     return digest[0] < int(256 * CALIBRATION_SHARE)
 
 
+def with_calibration_part(frame, spec: ClassifierSpec):
+    """``frame`` with a boolean ``cal`` column: is the row's document group in the calibration part."""
+    import polars as pl
+
+    return frame.with_columns(pl.col("group").map_elements(lambda g: calibration_group(g, spec.data_key),
+                                                           return_dtype=pl.Boolean).alias("cal"))
+
+
 def _grouped_oof(make, X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
     from sklearn.model_selection import StratifiedGroupKFold
 
@@ -173,8 +181,7 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
     if not isinstance(spec, ClassifierSpec):
         spec = load_spec(spec)
     corpus = load_corpus(spec, shared=shared, external=external)
-    frame = corpus.frame.with_columns(
-        pl.col("group").map_elements(lambda g: calibration_group(g, spec.data_key), return_dtype=pl.Boolean).alias("cal"))
+    frame = with_calibration_part(corpus.frame, spec)
     fit = frame.filter((pl.col("split") == "train") & ~pl.col("cal"))
     cal = frame.filter((pl.col("split") == "train") & pl.col("cal"))
     if fit["label"].sum() == 0 or cal["label"].sum() == 0:
