@@ -64,13 +64,15 @@ def with_calibration_part(frame, spec: ClassifierSpec):
                                                            return_dtype=pl.Boolean).alias("cal"))
 
 
-def _grouped_oof(make, X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
+def _grouped_oof(fit, X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Out-of-fold probabilities: ``fit(X, y)`` (a fitted classifier) on the other folds of a
+    grouped, stratified split predicts each fold."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     oof = np.zeros(len(y), dtype=np.float64)
     cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     for a, b in cv.split(X, y, groups):
-        oof[b] = make().fit(X[a], y[a]).predict_proba(X[b])[:, 1]
+        oof[b] = fit(X[a], y[a]).predict_proba(X[b])[:, 1]
     return oof
 
 
@@ -80,22 +82,10 @@ def _pick_c(spec: ClassifierSpec, X, y, groups, seed: int) -> tuple[float, dict[
 
     losses = {}
     for C in spec.c_grid:
-        p = _grouped_oof(lambda: LogisticRegression(C=C, class_weight="balanced", max_iter=5000), X, y, groups,
-                         spec.cv_folds, seed)
+        p = _grouped_oof(lambda Xa, ya: LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(Xa, ya),
+                         X, y, groups, spec.cv_folds, seed)
         losses[str(C)] = float(log_loss(y, np.clip(p, 1e-6, 1 - 1e-6)))
     return min(spec.c_grid, key=lambda c: losses[str(c)]), losses
-
-
-def _crossfit(X_fit, y_fit, groups_fit, X_cal, y_cal, C: float, folds: int, seed: int) -> np.ndarray:
-    """Out-of-fold probabilities on the fit part, each fold's head built like the shipped one
-    (fitted on the other folds, Platt-scaled on the calibration part)."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    oof = np.zeros(len(y_fit), dtype=np.float64)
-    cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for a, b in cv.split(X_fit, y_fit, groups_fit):
-        oof[b] = calibrated_head(X_fit[a], y_fit[a], X_cal, y_cal, C).predict_proba(X_fit[b])[:, 1]
-    return oof
 
 
 def calibrated_head(X_fit, y_fit, X_cal, y_cal, C: float):
@@ -224,7 +214,8 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
     static_head, static_thr = None, 1.0
     if static is not None:
         S_fit = static.encode(fit["text"].to_list())
-        static_oof = _grouped_oof(make_static_head, S_fit, y_fit, groups_fit, spec.cv_folds, seed)
+        static_oof = _grouped_oof(lambda Xa, ya: make_static_head().fit(Xa, ya), S_fit, y_fit, groups_fit,
+                                  spec.cv_folds, seed)
         static_thr = _static_threshold(lex_fit, static_oof, y_fit, spec.target_recall, spec.static_recall,
                                        spec.max_pass_rate)
         static_head = make_static_head().fit(S_fit, y_fit)
@@ -247,7 +238,8 @@ def train(spec: str | ClassifierSpec = "eval_awareness", *, model: str | None = 
         # the bar on the transcript score, from real unaware training transcripts scored out of fold:
         # the fit part cross-fitted (each fold's head Platt-scaled on the calibration part, under the
         # cascade), the calibration part as scored above
-        oof = _crossfit(E_fit, y_fit, groups_fit, E_cal, y_cal, C, spec.cv_folds, seed)
+        oof = _grouped_oof(lambda Xa, ya: calibrated_head(Xa, ya, E_cal, y_cal, C), E_fit, y_fit, groups_fit,
+                           spec.cv_folds, seed)
         fit_scored = fit.with_columns(pl.Series("score", np.where(scorer.first_stage(fit["text"].to_list()), oof, 0.0)))
         trained = corpus_documents(pl.concat([fit_scored.select(cal.columns), cal], how="vertical_relaxed"))
         kind = "real"
