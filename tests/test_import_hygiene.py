@@ -64,3 +64,26 @@ def test_the_probe_sees_what_is_imported():
     """The probe reports a watched package that the command does import (click, duckdb, rich)."""
     heavy, code = _heavy_modules(["query", "list"], watch=("click", "duckdb", "rich", "torch"))
     assert (heavy, code) == (["click", "duckdb", "rich"], 0)
+
+
+def test_ingest_with_term_counts_and_a_first_series_never_import_pandas(tmp_path):
+    """pyarrow imports pandas (0.12-0.2 s) on its first pa.array, pa.scalar or to_numpy: the
+    ingest and its term counts build their arrays from buffers (analytics/arrowbuf.py), so the
+    path from a JSONL file to the first series does not pay for it. Plain and chat records,
+    non-ASCII text (the rewritten path of the counting kernel) and a bad record listed with
+    --skip-bad (the rejects table) all go through."""
+    lines = [json.dumps({"id": f"p{i}", "run": "r", "step": i % 3, "reasoning": f"Wait, step {i} — café naïve ok",
+                         "output": "fine", "metadata": {"k": i}}) for i in range(30)]
+    lines += [json.dumps({"id": f"c{i}", "run": "r", "step": 1, "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [{"type": "reasoning", "reasoning": "watchers wait"},
+                                          {"type": "text", "text": "done"}]}]}) for i in range(10)]
+    lines.append('{"id": "bad", "run": "r"')
+    data = tmp_path / "rollouts.jsonl"
+    data.write_text("\n".join(lines) + "\n")
+    db = str(tmp_path / "store.duckdb")
+    watch = ("pandas", "scipy", "torch", "sklearn")
+    heavy, code = _heavy_modules(["ingest", str(data), "--db", db, "--skip-bad"], watch=watch)
+    assert (heavy, code) == ([], 0)
+    heavy, code = _heavy_modules(["terms", "track", "wait", "--db", db], watch=watch)
+    assert (heavy, code) == ([], 0)

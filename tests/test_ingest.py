@@ -451,3 +451,29 @@ def test_migration_0009_rehashes_so_reingest_stays_a_no_op(tmp_path, store_path)
         assert store.rows("select id, content_hash from transcripts order by source_line") == new
         [res] = ingest_paths(store, [path])
         assert (res.added, res.duplicates) == (0, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# committing a large file
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_large_file_commits_into_the_database_file_a_small_one_through_the_wal(tmp_path, monkeypatch, direct):
+    """A file of at least DIRECT_COMMIT_BYTES is checkpointed at its commit (its rows are written
+    once, into the database file); a smaller one goes through the WAL as DuckDB does by default.
+    Either way the store holds the same rows, and the setting is DuckDB's default afterwards."""
+    from cotwatch.analytics.ingest import loading
+
+    data = write_jsonl(tmp_path / "big.jsonl", [
+        {"id": f"t{i}", "run": "r", "step": i % 4, "reasoning": f"Wait, the watchers {i} " * 40, "output": "ok"}
+        for i in range(3000)])
+    monkeypatch.setattr(loading, "DIRECT_COMMIT_BYTES", 0 if direct else 1 << 40)
+    db = tmp_path / "s.duckdb"
+    wal = Path(f"{db}.wal")
+    with Store.open(db, read_only=False) as store:
+        [res] = ingest_paths(store, [data], count_terms=False)
+        assert res.added == 3000
+        wal_bytes = wal.stat().st_size if wal.exists() else 0
+        assert (wal_bytes < 1_000_000) == direct, wal_bytes
+        assert store.rows("select current_setting('checkpoint_threshold')")[0][0] == "16.0 MiB"
+    with Store.open(db) as store:
+        assert store.rows("select count(*), count(distinct step) from transcripts") == [(3000, 4)]

@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from cotwatch.analytics.errors import InputError
+from cotwatch.analytics import arrowbuf
 from cotwatch.analytics.ingest.jsonl import LineChunk
 from cotwatch.analytics.ingest.records import (
     NONBLANK_PATTERN,
@@ -87,31 +87,16 @@ def _canonical_metadata(meta, extra):
     raw metadata JSON and the keys --field maps into it; null where it cannot be read (the record
     is then rejected). Runs in the reading thread, beside DuckDB's work."""
     import orjson
-    import pyarrow as pa
 
     metas = meta.to_pylist()
     if extra.null_count == len(extra):  # no --field into the metadata: the common, fast case
         loads, dumps, option = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
         try:
-            return _utf8_strings([None if m is None else dumps(loads(m), option=option) for m in metas])
+            return arrowbuf.strings([None if m is None else dumps(loads(m), option=option) for m in metas])
         except (orjson.JSONDecodeError, TypeError):
             pass  # one of them needs the careful path (a huge integer, an infinite number...)
-    return _utf8_strings([None if m is None else m.encode("utf-8")
+    return arrowbuf.strings([None if m is None else m.encode("utf-8")
                           for m in (canonical_merge(m, e) for m, e in zip(metas, extra.to_pylist()))])
-
-
-def _utf8_strings(values: list):
-    """An Arrow string array from UTF-8 ``bytes`` (or None), built from buffers (pa.array would
-    import pandas)."""
-    import pyarrow as pa
-
-    sizes = np.fromiter((0 if v is None else len(v) for v in values), np.int64, len(values))
-    offsets = np.zeros(len(values) + 1, np.int64)
-    np.cumsum(sizes, out=offsets[1:])
-    valid = np.fromiter((v is not None for v in values), np.uint8, len(values))
-    data = b"".join(v for v in values if v is not None)
-    return pa.LargeStringArray.from_buffers(len(values), pa.py_buffer(offsets.tobytes()), pa.py_buffer(data),
-                                           _bitmap(valid.tobytes())).cast(pa.string())
 
 
 def canonical_merge(meta: str | None, extra: str | None) -> str | None:
@@ -368,10 +353,11 @@ class FileIngest:
                 import pyarrow as pa
 
                 rejects = pa.table({
-                    "file": pa.array([self.display] * len(result.bad), pa.string()),
-                    "line": pa.array([b[0] for b in result.bad], pa.int64()),
-                    "entry": pa.array([b[1] for b in result.bad], pa.string()),
-                    "reason": pa.array([b[2] for b in result.bad], pa.string()),
+                    "file": arrowbuf.strings([self.display] * len(result.bad)),
+                    "line": arrowbuf.numeric(np.array([b[0] or 0 for b in result.bad], np.int64), pa.int64(),
+                                             valid=np.array([b[0] is not None for b in result.bad], np.uint8)),
+                    "entry": arrowbuf.strings([b[1] for b in result.bad]),
+                    "reason": arrowbuf.strings([b[2] for b in result.bad]),
                 })
                 with registered(self.store.con, _rejects=rejects) as con:
                     con.execute("insert into rejects (file, line, entry, reason) select * from _rejects")
@@ -459,24 +445,6 @@ def _EMPTY_EXTRACTED():
     return xt, xs
 
 
-def _bitmap(flags) -> object:
-    """An Arrow validity bitmap from one byte per row (0/1)."""
-    import pyarrow as pa
-
-    bits = np.packbits(np.frombuffer(flags, np.uint8), bitorder="little")
-    return pa.py_buffer(bits.tobytes())
-
-
-def _numeric(type_, values, valid=None):
-    """An Arrow array over ``values`` (bytes or a numpy array of ``type_``'s width), nulls where
-    ``valid`` (one byte per row) is 0. No copy, and no pandas import (pa.array would)."""
-    import pyarrow as pa
-
-    data = values if isinstance(values, (bytes, bytearray)) else np.ascontiguousarray(values).tobytes()
-    n = len(data) // (type_.bit_width // 8)
-    return pa.Array.from_buffers(type_, n, [None if valid is None else _bitmap(valid), pa.py_buffer(data)])
-
-
 def _md5s(offsets: bytes, data: bytes):
     """The md5 (hex) of every segment text in a (offsets, data) buffer pair, computed here, in the
     reading thread, with hashlib (OpenSSL; the GIL is released for long texts), so DuckDB does not
@@ -486,24 +454,7 @@ def _md5s(offsets: bytes, data: bytes):
     bounds = np.frombuffer(offsets, np.int64).tolist()
     view = memoryview(data)
     md5 = hashlib.md5
-    return _utf8_strings([md5(view[a:b]).hexdigest().encode() for a, b in zip(bounds[:-1], bounds[1:])])
-
-
-def _names(names: tuple[str, ...]):
-    """A small Arrow string array built from its buffers (pa.array would import pandas)."""
-    import pyarrow as pa
-
-    data = [n.encode("utf-8") for n in names]
-    offsets = np.cumsum([0] + [len(d) for d in data]).astype(np.int32)
-    return pa.StringArray.from_buffers(len(names), pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(data)))
-
-
-def _booleans(values, valid=None):
-    """An Arrow boolean array from one byte per row (0/1), nulls where ``valid`` is 0."""
-    import pyarrow as pa
-
-    n = len(values)
-    return pa.Array.from_buffers(pa.bool_(), n, [None if valid is None else _bitmap(valid), _bitmap(values)])
+    return arrowbuf.strings([md5(view[a:b]).hexdigest().encode() for a, b in zip(bounds[:-1], bounds[1:])])
 
 
 def _extract(chunk: LineChunk, candidates, numbers, keys: tuple[bytes, ...], extra_keys: tuple[bytes, ...]):
@@ -524,32 +475,32 @@ def _extract(chunk: LineChunk, candidates, numbers, keys: tuple[bytes, ...], ext
 
     def strings(col):
         offsets, data, valid = col
-        return pa.LargeStringArray.from_buffers(k, pa.py_buffer(offsets), pa.py_buffer(data), _bitmap(valid))
+        return pa.LargeStringArray.from_buffers(k, pa.py_buffer(offsets), pa.py_buffer(data), arrowbuf.bitmap(valid))
 
     keys_of = np.ascontiguousarray(numbers[candidates], np.int64)
     if chunk.records:  # JSON record files: a record's position, not a line
-        line_col, entry_col = pa.nulls(k, pa.int64()), pa.array([f"record {n}" for n in keys_of.tolist()], pa.string())
+        line_col, entry_col = pa.nulls(k, pa.int64()), arrowbuf.strings([f"record {n}" for n in keys_of.tolist()])
     else:
-        line_col, entry_col = _numeric(pa.int64(), keys_of), pa.nulls(k, pa.string())
+        line_col, entry_col = arrowbuf.numeric(keys_of, pa.int64()), pa.nulls(k, pa.string())
     xt = pa.table({
-        "ok": _booleans(ok_b), "pk": _numeric(pa.int64(), keys_of), "line": line_col, "entry": entry_col,
-        "id": strings(id_c), "run": strings(run_c), "step": _numeric(pa.int64(), step, step_v),
-        "environment": strings(env_c), "epoch": _numeric(pa.int32(), epoch, epoch_v),
-        "covert_action": _booleans(covert, covert_v), "score": _numeric(pa.float64(), score, score_v),
+        "ok": arrowbuf.booleans(ok_b), "pk": arrowbuf.numeric(keys_of, pa.int64()), "line": line_col, "entry": entry_col,
+        "id": strings(id_c), "run": strings(run_c), "step": arrowbuf.numeric(step, pa.int64(), valid=step_v),
+        "environment": strings(env_c), "epoch": arrowbuf.numeric(epoch, pa.int32(), valid=epoch_v),
+        "covert_action": arrowbuf.booleans(covert, covert_v), "score": arrowbuf.numeric(score, pa.float64(), valid=score_v),
         "metadata": _canonical_metadata(strings(meta_c), strings(extra_c)),
-        "has_metadata": _booleans((np.frombuffer(meta_c[2], np.uint8) | np.frombuffer(extra_c[2], np.uint8)).tobytes()),
+        "has_metadata": arrowbuf.booleans((np.frombuffer(meta_c[2], np.uint8) | np.frombuffer(extra_c[2], np.uint8)).tobytes()),
     })
     rec, ordinal, kind, role, redacted, (text_offsets, text_data) = segs
     n = len(rec) // 8
     pks = np.ascontiguousarray(keys_of[np.frombuffer(rec, np.int64)])
     xs = pa.table({
-        "pk": _numeric(pa.int64(), pks),
-        "ordinal": _numeric(pa.int32(), ordinal),
-        # codes into names by Arrow (numpy arrays given to pa.array make pyarrow import pandas)
-        "role": _names(_ROLES).take(_numeric(pa.uint8(), role)),
-        "kind": _names(SEGMENT_KINDS).take(_numeric(pa.uint8(), kind)),
+        "pk": arrowbuf.numeric(pks, pa.int64()),
+        "ordinal": arrowbuf.numeric(ordinal, pa.int32()),
+        # codes into names by Arrow (arrowbuf: pa.array would make pyarrow import pandas)
+        "role": arrowbuf.strings(_ROLES).take(arrowbuf.numeric(role, pa.uint8())),
+        "kind": arrowbuf.strings(SEGMENT_KINDS).take(arrowbuf.numeric(kind, pa.uint8())),
         "text": pa.LargeStringArray.from_buffers(n, pa.py_buffer(text_offsets), pa.py_buffer(text_data)),
-        "redacted": _booleans(redacted),
+        "redacted": arrowbuf.booleans(redacted),
         "text_md5": _md5s(text_offsets, text_data),
     })
     return (xt, xs), ok

@@ -42,6 +42,7 @@ import os
 from collections.abc import Iterator
 
 import numpy as np
+from cotwatch.analytics.arrowbuf import byte_lengths, combined, numeric, strings, to_numpy
 from cotwatch.analytics.kinds import SCOPE_OF_KIND
 from cotwatch.analytics.kinds import STORED_SCOPES as SCOPE_NAMES
 from cotwatch.analytics.store.database import Store, registered
@@ -106,20 +107,20 @@ def count_kernel(batch):
     import pyarrow as pa
 
     k = _count_arrays(batch, with_cells=False)
-    scope_labels = pa.array(SCOPE_NAMES, pa.string())
+    scope_labels = _scope_names()
     lengths = np.diff(k["list_offsets"])
     list_groups = k["list_groups"]
     doc_terms = pa.table({
-        "transcript_pk": pa.array(np.repeat(k["doc_pks"][list_groups // 3], lengths), pa.int64()),
-        "scope": pa.DictionaryArray.from_arrays(pa.array(np.repeat(list_groups % 3, lengths).astype(np.int8)), scope_labels),
-        "term": pa.DictionaryArray.from_arrays(pa.array(k["terms"]), k["vocab"]),
-        "n": pa.array(k["counts"], pa.int32()),
+        "transcript_pk": numeric(np.repeat(k["doc_pks"][list_groups // 3], lengths), pa.int64()),
+        "scope": pa.DictionaryArray.from_arrays(numeric(np.repeat(list_groups % 3, lengths), pa.int8()), scope_labels),
+        "term": pa.DictionaryArray.from_arrays(numeric(k["terms"]), k["vocab"]),
+        "n": numeric(k["counts"], pa.int32()),
     })
     all_groups = np.arange(len(k["doc_pks"]) * 3)
     doc_tokens = pa.table({
-        "transcript_pk": pa.array(k["doc_pks"][all_groups // 3], pa.int64()),
-        "scope": pa.DictionaryArray.from_arrays(pa.array((all_groups % 3).astype(np.int8)), scope_labels),
-        "tokens": pa.array(k["group_tokens"], pa.int64()),
+        "transcript_pk": numeric(k["doc_pks"][all_groups // 3], pa.int64()),
+        "scope": pa.DictionaryArray.from_arrays(numeric(all_groups % 3, pa.int8()), scope_labels),
+        "tokens": numeric(k["group_tokens"], pa.int64()),
     })
     return doc_terms, doc_tokens
 
@@ -138,33 +139,33 @@ def _count_arrays(batch, *, with_cells: bool) -> dict:
 
     names = ["transcript_pk", "kind", "text"] + (["run", "step", "environment"] if with_cells else [])
     batch = _in_pieces(batch.select(names).combine_chunks())
-    pks = batch.column("transcript_pk").to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    pks = to_numpy(batch.column("transcript_pk")).astype(np.int64, copy=False)
     if len(pks) > 1 and np.any(pks[1:] < pks[:-1]):  # the compiled kernel wants documents ascending
         order = np.argsort(pks, kind="stable")
-        batch, pks = batch.take(pa.array(order)), pks[order]
+        batch, pks = batch.take(numeric(order)), pks[order]
     starts = np.flatnonzero(np.r_[True, pks[1:] != pks[:-1]]) if len(pks) else np.zeros(0, np.int64)
     doc_pks = pks[starts]
     doc_of_row = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(pks)]))
-    kind_idx = pc.index_in(batch.column("kind").cast(pa.string()), value_set=pa.array(_KIND_NAMES))
-    kind_idx = pc.fill_null(kind_idx, len(_KIND_NAMES)).to_numpy(zero_copy_only=False)
+    kind_idx = pc.index_in(batch.column("kind").cast(pa.string()), value_set=strings(_KIND_NAMES))
+    kind_idx = to_numpy(kind_idx, fill=len(_KIND_NAMES))
     groups = doc_of_row * 3 + _KIND_SCOPE_CODES[kind_idx]
 
-    text = batch.column("text").cast(pa.large_string()).chunk(0) if batch.num_rows else pa.array([], pa.large_string())
+    text = batch.column("text").cast(pa.large_string()).chunk(0) if batch.num_rows else pa.nulls(0, pa.large_string())
     # modes of analytics/terms/_tokcount.c: 0 ASCII text, 1 pre-cut tokens, 2 null, 3 rewritten ASCII
     modes = np.zeros(len(text), np.uint8)
     if text.null_count:
-        modes[text.is_null().to_numpy(zero_copy_only=False)] = 2
+        modes[to_numpy(text.is_null())] = 2
     offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
     first = int(offsets[0]) if len(offsets) else 0
     raw = text.buffers()[2]
     data = memoryview(raw)[first : int(offsets[-1])] if raw is not None and len(offsets) else b""
     row_starts, row_ends = offsets[:-1] - first, offsets[1:] - first
     extra = b""
-    ascii_rows = pc.fill_null(pc.string_is_ascii(text), True).to_numpy(zero_copy_only=False)
+    ascii_rows = to_numpy(pc.string_is_ascii(text), fill=True)
     if not ascii_rows.all():  # rewrite these rows into `extra`; the rest stays in place
         other = np.flatnonzero(~ascii_rows)
-        rewritten = _replace_separator_punctuation(text.take(pa.array(other)))
-        still = ~pc.string_is_ascii(rewritten).to_numpy(zero_copy_only=False)
+        rewritten = _replace_separator_punctuation(text.take(numeric(other)))
+        still = ~to_numpy(pc.string_is_ascii(rewritten), fill=True)
         if lengths_of(rewritten).sum() <= PIECE_BYTES * 4:  # the usual small batch: all at once
             rows = rewritten.to_pylist()
             for i in np.flatnonzero(still).tolist():
@@ -225,12 +226,12 @@ def _in_pieces(batch, piece: int | None = None):
     piece = piece or PIECE_BYTES
     if batch.num_rows == 0:
         return batch
-    lengths = pc.binary_length(batch.column("text")).fill_null(0).to_numpy(zero_copy_only=False)
+    lengths = byte_lengths(batch.column("text"))
     long_rows = np.flatnonzero(lengths > piece)
     if len(long_rows) == 0:
         return batch
     # ASCII rows are counted in place by the compiled byte path, whatever their length
-    ascii_long = pc.string_is_ascii(batch.column("text").take(pa.array(long_rows))).to_numpy(zero_copy_only=False)
+    ascii_long = to_numpy(pc.string_is_ascii(batch.column("text").take(numeric(long_rows))), fill=True)
     long_rows = long_rows[~ascii_long]
     if len(long_rows) == 0:
         return batch
@@ -250,9 +251,9 @@ def _in_pieces(batch, piece: int | None = None):
         cuts.append(len(data))
         texts = [str(data[a:b], "utf-8") for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
         del data
-        rest = batch.slice(row, 1).remove_column(text_index).take(pa.array(np.zeros(len(texts), np.int64)))
+        rest = batch.slice(row, 1).remove_column(text_index).take(numeric(np.zeros(len(texts), np.int64)))
         parts.append(rest.add_column(text_index, batch.schema.field("text"),
-                                     pa.array(texts, batch.schema.field("text").type)))
+                                     strings(texts, batch.schema.field("text").type)))
         del texts
         start = row + 1
     if start < batch.num_rows:
@@ -262,14 +263,12 @@ def _in_pieces(batch, piece: int | None = None):
 
 def lengths_of(strings) -> np.ndarray:
     """Byte length of each string of an Arrow array (0 for nulls)."""
-    import pyarrow.compute as pc
-
-    return pc.binary_length(strings).fill_null(0).to_numpy(zero_copy_only=False)
+    return byte_lengths(strings)
 
 
 def _cells_of_docs(batch, starts: np.ndarray):
     """Cell id of each document (its first row's run, step, environment) and the cells' keys."""
-    keys = batch.select(["run", "step", "environment"]).take(starts).to_pydict()
+    keys = batch.select(["run", "step", "environment"]).take(numeric(starts)).to_pydict()
     ids: dict[tuple, int] = {}
     cell_of_doc = np.fromiter(
         (ids.setdefault(key, len(ids)) for key in zip(keys["run"], keys["step"], keys["environment"])),
@@ -499,7 +498,7 @@ def _slices_of_whole_transcripts(batch, target: int):
     sizes = lengths_of(batch.column("text"))
     if sizes.sum() <= target:
         return [batch]
-    pks = batch.column("transcript_pk").to_numpy(zero_copy_only=False)
+    pks = to_numpy(batch.column("transcript_pk"))
     boundary = np.r_[True, pks[1:] != pks[:-1]]  # rows that start a transcript
     cumulative = np.cumsum(sizes)
     slices, start = [], 0
@@ -548,8 +547,8 @@ def merge_partials(store: Store, doc_terms, doc_tokens) -> int:
     import pyarrow as pa
 
     con = store.con
-    pks = np.unique(doc_tokens.column("transcript_pk").to_numpy().astype(np.int64))
-    with registered(con, _batch_pks=pa.table({"pk": pa.array(pks, pa.int64())})):
+    pks = np.unique(to_numpy(doc_tokens.column("transcript_pk")).astype(np.int64))
+    with registered(con, _batch_pks=pa.table({"pk": numeric(pks, pa.int64())})):
         cells = con.sql(load_sql("termcounts_batch_cells"), params={"trusted": False}).to_arrow_table()
     if cells.num_rows == 0:
         return 0
@@ -565,13 +564,13 @@ def _scope_codes(column) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    codes = pc.index_in(column.cast(pa.string()), value_set=pa.array(SCOPE_NAMES))
+    codes = pc.index_in(column.cast(pa.string()), value_set=_scope_names())
     if codes.null_count:
         from cotwatch.analytics.errors import InputError
 
         bad = pc.filter(column.cast(pa.string()), pc.is_null(codes))[0]
         raise InputError(f"term-count partial: unknown scope {bad.as_py()!r} (expected one of {SCOPE_NAMES})")
-    return codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    return to_numpy(codes).astype(np.int64)
 
 
 def _prepared_from_partials(doc_terms, doc_tokens, cells) -> dict:
@@ -583,35 +582,35 @@ def _prepared_from_partials(doc_terms, doc_tokens, cells) -> dict:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    new_pks = cells.column("pk").to_numpy().astype(np.int64)
-    cell_of_new = cells.column("cell").to_numpy().astype(np.int64)
+    new_pks = to_numpy(cells.column("pk")).astype(np.int64)
+    cell_of_new = to_numpy(cells.column("cell")).astype(np.int64)
     n_cells = int(cell_of_new.max()) + 1 if len(cell_of_new) else 0
     first_row = np.zeros(n_cells, np.int64)
     first_row[cell_of_new[::-1]] = np.arange(len(cell_of_new))[::-1]
-    cell_keys = {name: cells.column(name).take(pa.array(first_row)).to_pylist() for name in ("run", "step", "environment")}
+    cell_keys = {name: cells.column(name).take(numeric(first_row)).to_pylist() for name in ("run", "step", "environment")}
 
     def group_of(pk_values: np.ndarray, scopes: np.ndarray) -> np.ndarray:
         """position of the pk among new_pks * 3 + scope; -1 when not new"""
         pos = np.minimum(np.searchsorted(new_pks, pk_values), len(new_pks) - 1)
         return np.where(new_pks[pos] == pk_values, pos * 3 + scopes, -1)
 
-    tok_group = group_of(doc_tokens.column("transcript_pk").to_numpy().astype(np.int64),
+    tok_group = group_of(to_numpy(doc_tokens.column("transcript_pk")).astype(np.int64),
                          _scope_codes(doc_tokens.column("scope")))
-    tok_n = doc_tokens.column("tokens").to_numpy().astype(np.int64)
+    tok_n = to_numpy(doc_tokens.column("tokens")).astype(np.int64)
     keep = tok_group >= 0
     group_tokens = np.zeros(len(new_pks) * 3, np.int64)
     group_tokens[tok_group[keep]] = tok_n[keep]
 
     term_col = doc_terms.column("term")
-    term_col = term_col.combine_chunks() if isinstance(term_col, pa.ChunkedArray) else term_col
+    term_col = combined(term_col)
     if pa.types.is_dictionary(term_col.type):
         term_col = term_col.cast(term_col.type.value_type)
     term_col = pc.dictionary_encode(term_col)
     vocab = term_col.dictionary.cast(pa.string())
-    local = term_col.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    row_group = group_of(doc_terms.column("transcript_pk").to_numpy().astype(np.int64),
+    local = to_numpy(term_col.indices).astype(np.int64)
+    row_group = group_of(to_numpy(doc_terms.column("transcript_pk")).astype(np.int64),
                          _scope_codes(doc_terms.column("scope")))
-    n = doc_terms.column("n").to_numpy().astype(np.int64)
+    n = to_numpy(doc_terms.column("n")).astype(np.int64)
     keep = row_group >= 0
     row_group, local, n = row_group[keep], local[keep], n[keep]
     order = np.lexsort((n == 1, row_group))  # by (transcript, scope); terms with n > 1 first
@@ -623,11 +622,7 @@ def _prepared_from_partials(doc_terms, doc_tokens, cells) -> dict:
     group_bin = cell_of_new[all_groups // 3] * 3 + all_groups % 3
     return {
         "transcripts": len(new_pks),
-        "tokens": pa.table({
-            "transcript_pk": pa.array(new_pks[all_groups // 3], pa.int64()),
-            "scope": pa.array(SCOPE_NAMES, pa.string()).take(pa.array(all_groups % 3)),
-            "tokens": pa.array(group_tokens, pa.int64()),
-        }),
+        "tokens": _tokens_table(new_pks[all_groups // 3], all_groups % 3, group_tokens),
         "list_pk": new_pks[head // 3],
         "list_scope": head % 3,
         "list_offsets": np.r_[starts, len(row_group)].astype(np.int32),
@@ -642,6 +637,19 @@ def _prepared_from_partials(doc_terms, doc_tokens, cells) -> dict:
         "step_sums": (n, np.ones(len(n), np.int64), n * n, n * group_tokens[row_group]),
         "token_sums": _token_sums(group_bin, group_tokens, bins),
     }
+
+
+def _scope_names():
+    """The stored scopes as an Arrow string array (their codes are positions in it)."""
+    return strings(SCOPE_NAMES)
+
+
+def _tokens_table(pks: np.ndarray, scope_codes: np.ndarray, tokens: np.ndarray):
+    """Tokens per (transcript, scope) as the doc_tokens rows are appended."""
+    import pyarrow as pa
+
+    return pa.table({"transcript_pk": numeric(pks, pa.int64()), "scope": _scope_names().take(numeric(scope_codes)),
+                     "tokens": numeric(tokens, pa.int64())})
 
 
 def _token_sums(group_bin: np.ndarray, group_tokens: np.ndarray, bins: int) -> np.ndarray:
@@ -660,8 +668,6 @@ def _count_and_prepare(batch) -> dict | None:
     with batch-local term ids, and per-cell sums with batch-local cell and term ids (folded per
     commit by :class:`_StepSums`), all from the compiled kernel. No store access: runs in the
     counting threads."""
-    import pyarrow as pa
-
     if batch.num_rows == 0:
         return None
     k = _count_arrays(batch, with_cells=True)
@@ -673,11 +679,7 @@ def _count_and_prepare(batch) -> dict | None:
     list_groups = k["list_groups"]
     return {
         "transcripts": n_docs,
-        "tokens": pa.table({
-            "transcript_pk": pa.array(doc_pks[all_groups // 3], pa.int64()),
-            "scope": pa.array(SCOPE_NAMES, pa.string()).take(pa.array(all_groups % 3)),
-            "tokens": pa.array(group_tokens, pa.int64()),
-        }),
+        "tokens": _tokens_table(doc_pks[all_groups // 3], all_groups % 3, group_tokens),
         "list_pk": doc_pks[list_groups // 3],
         "list_scope": list_groups % 3,
         "list_offsets": k["list_offsets"].astype(np.int32),
@@ -724,7 +726,7 @@ class _StepSums:
         if not self.tokens:
             return
         key, occurrences, docs, n2, n_tokens = (np.frombuffer(b, np.int64) for b in _compiled().sums_drain(self.terms))
-        scopes = pa.array(SCOPE_NAMES, pa.string())
+        scopes = _scope_names()
         cells = list(self.cells)
         token_bins = np.array(list(self.tokens), np.int64)
         token_sums = np.stack(list(self.tokens.values()), axis=1)
@@ -732,20 +734,20 @@ class _StepSums:
         with registered(
             store.con,
             _part_cells=pa.table({
-                "cell": pa.array(np.arange(len(cells)), pa.int64()),
-                "run": pa.array([c[0] for c in cells], pa.string()),
-                "step": pa.array([c[1] for c in cells], pa.int64()),
-                "environment": pa.array([c[2] for c in cells], pa.string()),
+                "cell": numeric(np.arange(len(cells)), pa.int64()),
+                "run": strings([c[0] for c in cells]),
+                "step": numeric(np.array([c[1] for c in cells], np.int64)),
+                "environment": strings([c[2] for c in cells]),
             }),
             _part_step_terms=pa.table({
-                "cell": pa.array(bins // 3), "scope": scopes.take(pa.array(bins % 3)),
-                "term_id": pa.array((key & 0xFFFFFFFF).astype(np.int32)),
-                "occurrences": pa.array(occurrences), "docs_with_term": pa.array(docs),
-                "sum_n2": pa.array(n2), "sum_n_tokens": pa.array(n_tokens),
+                "cell": numeric(bins // 3), "scope": scopes.take(numeric(bins % 3)),
+                "term_id": numeric((key & 0xFFFFFFFF).astype(np.int32)),
+                "occurrences": numeric(occurrences), "docs_with_term": numeric(docs),
+                "sum_n2": numeric(n2), "sum_n_tokens": numeric(n_tokens),
             }),
             _part_step_tokens=pa.table({
-                "cell": pa.array(token_bins // 3), "scope": scopes.take(pa.array(token_bins % 3)),
-                **{name: pa.array(token_sums[i]) for i, name in enumerate(("transcripts", "docs", "tokens", "sum_tokens2"))},
+                "cell": numeric(token_bins // 3), "scope": scopes.take(numeric(token_bins % 3)),
+                **{name: numeric(token_sums[i]) for i, name in enumerate(("transcripts", "docs", "tokens", "sum_tokens2"))},
             }),
         ) as con:
             con.execute(load_sql("termcounts_merge_step_ids")).fetchall()
@@ -764,12 +766,12 @@ def _insert_docs(store: Store, prepared: dict, global_id: np.ndarray) -> None:
     multi = counts > 1
     per_list = np.add.reduceat(multi, offsets[:-1]) if len(counts) else np.zeros(len(offsets) - 1, np.int64)
     lists = pa.table({
-        "transcript_pk": pa.array(prepared["list_pk"], pa.int64()),
-        "scope": pa.array(SCOPE_NAMES, pa.string()).take(pa.array(prepared["list_scope"])),
-        "term_ids": pa.ListArray.from_arrays(pa.array(offsets),
-                                             pa.array(global_id[prepared["local_ids"]].astype(np.int32), pa.int32())),
-        "counts": pa.ListArray.from_arrays(pa.array(np.r_[0, np.cumsum(per_list)].astype(np.int32)),
-                                           pa.array(counts[multi], pa.int32())),
+        "transcript_pk": numeric(prepared["list_pk"], pa.int64()),
+        "scope": _scope_names().take(numeric(prepared["list_scope"])),
+        "term_ids": pa.ListArray.from_arrays(numeric(offsets, pa.int32()),
+                                             numeric(global_id[prepared["local_ids"]], pa.int32())),
+        "counts": pa.ListArray.from_arrays(numeric(np.r_[0, np.cumsum(per_list)], pa.int32()),
+                                           numeric(counts[multi], pa.int32())),
     })
     with registered(store.con, _part_terms=lists, _part_tokens=prepared["tokens"]) as con:
         con.execute(load_sql("termcounts_merge_docs")).fetchall()
@@ -789,8 +791,8 @@ class _VocabIds:
         self.complete = complete
         if complete:
             known = con.sql(load_sql("termcounts_vocab_all")).to_arrow_table()
-            terms = known.column("term").combine_chunks().cast(pa.string())
-            known_ids = known.column("term_id").to_numpy().astype(np.int64)
+            terms = combined(known.column("term")).cast(pa.string())
+            known_ids = to_numpy(known.column("term_id")).astype(np.int64)
             if len(terms):
                 _compiled().ids_put(self.map, *_string_buffers(terms), known_ids)
             self.next_id = int(known_ids.max()) + 1 if len(known_ids) else 1  # as termcounts_vocab numbers
@@ -801,11 +803,11 @@ class _VocabIds:
         ids = np.frombuffer(_compiled().ids_get(self.map, *_string_buffers(vocab)), np.int64).copy()
         missing = np.flatnonzero((ids < 0) & used)
         if len(missing):
-            terms = vocab.take(pa.array(missing))
+            terms = vocab.take(numeric(missing))
             if self.complete:
                 new = np.arange(self.next_id, self.next_id + len(missing), dtype=np.int64)
                 self.next_id += len(missing)
-                with registered(self.con, _new_terms=pa.table({"term_id": pa.array(new, pa.int32()), "term": terms})):
+                with registered(self.con, _new_terms=pa.table({"term_id": numeric(new, pa.int32()), "term": terms})):
                     self.con.execute(load_sql("termcounts_vocab_append")).fetchall()
             else:
                 mask = np.zeros(len(vocab), bool)
@@ -828,10 +830,10 @@ def _global_term_ids(con, vocab, used: np.ndarray) -> np.ndarray:
     import pyarrow as pa
 
     idx = np.flatnonzero(used)
-    with registered(con, _batch_vocab=pa.table({"idx": pa.array(idx, pa.int64()), "term": vocab.take(pa.array(idx))})):
+    with registered(con, _batch_vocab=pa.table({"idx": numeric(idx, pa.int64()), "term": vocab.take(numeric(idx))})):
         rows = con.sql(load_sql("termcounts_vocab")).to_arrow_table()
     ids = np.full(len(vocab), -1, np.int64)
-    ids[rows.column("idx").to_numpy()] = rows.column("term_id").to_numpy()
+    ids[to_numpy(rows.column("idx"))] = to_numpy(rows.column("term_id"))
     return ids
 
 
