@@ -34,23 +34,26 @@ def bitmap(flags) -> Any:
 
 
 def numeric(values, type_=None, valid=None):
-    """A primitive Arrow array over ``values`` (a numpy array, or bytes of ``type_``'s width),
-    nulls where ``valid`` (one byte per row) is 0. ``type_`` defaults to the numpy dtype's."""
+    """A primitive Arrow array over ``values`` (a numpy array, or bytes of ``type_``'s width;
+    for booleans one byte per row), nulls where ``valid`` (one byte per row) is 0. ``type_``
+    defaults to the numpy dtype's. The array views ``values``' memory when it can."""
     import pyarrow as pa
 
     if isinstance(values, (bytes, bytearray)):
         if type_ is None:
             raise TypeError("numeric(bytes) needs the Arrow type")
-        data = bytes(values)
+        if pa.types.is_boolean(type_):
+            return booleans(values, valid)
+        data = pa.py_buffer(values)
     else:
         array = np.asarray(values)
         if type_ is None:
             type_ = pa.from_numpy_dtype(array.dtype)
         if pa.types.is_boolean(type_):
             return booleans(array.astype(np.uint8, copy=False), valid)
-        data = np.ascontiguousarray(array, dtype=_numpy_dtype(type_)).tobytes()
-    n = len(data) // (type_.bit_width // 8)
-    return pa.Array.from_buffers(type_, n, [None if valid is None else bitmap(valid), pa.py_buffer(data)])
+        data = pa.py_buffer(np.ascontiguousarray(array, dtype=_numpy_dtype(type_)))
+    n = data.size // (type_.bit_width // 8)
+    return pa.Array.from_buffers(type_, n, [None if valid is None else bitmap(valid), data])
 
 
 def booleans(values, valid=None):

@@ -18,6 +18,10 @@ End to end, from the plain JSONL to the first term series (the rate of one term 
   transcript counts of every token, then per step, then the series of the term;
 - ``cotwatch``: ``ingest`` (term counts included) + ``term_rates(store, [term])``.
 
+The same path as a terminal user takes it, timed as whole processes (interpreter start and
+every import included): the naive script run by ``python -c`` against ``cotwatch ingest FILE``
+followed by ``cotwatch terms track TERM`` (two processes; peak RSS is the larger of the two).
+
 Each (baseline, cotwatch) pair runs ``--repeat`` rounds back to back; the best of each is
 compared and every round is printed.
 
@@ -117,6 +121,23 @@ def measure(body: str, **fmt) -> dict:
     return json.loads(line.removeprefix("__RESULT__"))
 
 
+def measure_processes(commands: list[list[str]]) -> dict:
+    """Wall seconds of ``commands`` run one after the other (each a fresh process, its output
+    discarded) and the largest peak RSS among them (os.wait4's rusage of that child)."""
+    import time
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    peak_kb, start = 0, time.perf_counter()
+    for command in commands:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"benchmark step failed: {' '.join(command)}\n{proc.stderr.read().decode()[-3000:]}")
+        proc.stderr.close()
+        peak_kb = max(peak_kb, usage.ru_maxrss)
+    return {"seconds": time.perf_counter() - start, "peak_rss_mb": peak_kb / 1024}
+
+
 def _generate(path: Path, size: float, chat: bool) -> dict:
     from cotwatch.analytics.synth.generator import generate_corpus
 
@@ -128,7 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="50,100,200", help="corpus sizes in MB (comma-separated)")
     parser.add_argument("--term", default="wait", help="the term of the first series")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: plain,chat,e2e")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: plain,chat,e2e,cli")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds; each round runs a pair (baseline, cotwatch) back to back and the best "
                              "of each is compared (the machine is shared: a round can land on a busy moment)")
@@ -140,6 +161,15 @@ def main() -> None:
     def once(body: str, path: Path, tmp: Path, **fmt) -> dict:
         db = tmp / "bench.duckdb"
         try:
+            if fmt.get("cli"):
+                cotwatch = str(Path(sys.executable).with_name("cotwatch"))
+                return measure_processes([[cotwatch, "ingest", str(path), "--db", str(db)],
+                                          [cotwatch, "terms", "track", args.term, "--db", str(db)]])
+            if fmt.get("process"):
+                code = _CHILD.format(root=str(ROOT), body=textwrap.dedent(body).format(
+                    db=str(db), path=str(path), term=args.term, naive_per_doc=NAIVE_PER_DOC,
+                    naive_series=NAIVE_SERIES).strip())
+                return measure_processes([[sys.executable, "-c", code]])
             return measure(body, db=str(db), path=str(path), term=args.term, naive_per_doc=NAIVE_PER_DOC,
                            naive_series=NAIVE_SERIES, **fmt)
         finally:
@@ -178,6 +208,9 @@ def main() -> None:
                 if corpus == "plain" and "e2e" not in skip:
                     pair(corpus, path, tmp, ("naive DuckDB to first series (baseline)", NAIVE, {}),
                          ("cotwatch ingest + first series", INGEST, {"count_terms": True, "series": True}))
+                if corpus == "plain" and "cli" not in skip:
+                    pair(corpus, path, tmp, ("naive DuckDB script, whole process (baseline)", NAIVE, {"process": True}),
+                         ("CLI: cotwatch ingest, then cotwatch terms track", "", {"cli": True}))
                 path.unlink()
     print()
     columns = ["MB", "corpus", "variant", "seconds", "MB/s", "peak RSS MB", "vs baseline", "all runs s"]

@@ -36,6 +36,9 @@ def test_numeric_with_nulls_and_an_explicit_type():
         arrowbuf.to_numpy(ours)
     raw = arrowbuf.numeric(np.arange(3, dtype=np.int32).tobytes(), pa.int32(), valid=b"\x01\x00\x01")
     assert raw.to_pylist() == [0, None, 2]
+    assert arrowbuf.numeric(b"\x01\x00\x01", pa.bool_(), valid=b"\x01\x01\x00").to_pylist() == [True, False, None]
+    with pytest.raises(TypeError):
+        arrowbuf.numeric(b"\x01")
 
 
 def test_booleans_round_trip_on_every_offset():
