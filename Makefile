@@ -15,7 +15,7 @@ export TOKENIZERS_PARALLELISM := false
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py analytics/terms/_tokcount.c
+$(STAMP): pyproject.toml setup.py analytics/terms/_tokcount.c analytics/ingest/_jsonscan.c
 	@command -v cc >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc >/dev/null; \
 	  else echo "error: no C compiler (cc) to build analytics/terms/_tokcount.c; install gcc" >&2; exit 1; fi; }

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from cotwatch.analytics.store.database import Store
 
+from tests.conftest import DATA, requires_data
+
 OK = b'{"id":"ok","run":"r","step":1,"reasoning":"fine"}\n'
 
 CASES = {
@@ -90,7 +92,8 @@ def _eval_with_entry(path: Path, name: str, payload: bytes, declared: int | None
         z = zipfile.ZipFile(fh, "a")
         z.fp.seek(z.start_dir)
         info.header_offset = z.fp.tell()
-        info.file_size, info.compress_size, info.CRC = declared or len(payload), len(compressed), 0
+        info.file_size, info.compress_size = declared or len(payload), len(compressed)
+        info.CRC = __import__("binascii").crc32(payload)
         z.fp.write(info.FileHeader(False))
         z.fp.write(compressed)
         z.start_dir = z.fp.tell()
@@ -112,6 +115,152 @@ def test_eval_decompression_bombs_are_refused_before_decompressing(cli, tmp_path
     res = cli("ingest", liar, "--step", "1")
     assert res.code == 3 and "decompresses beyond its declared 1,000 bytes" in res.err, res
     assert "Traceback" not in res.err
+
+
+def _deflate_liar(path: Path, name: str, honest: bytes, more: int) -> Path:
+    """An .eval whose deflate entry declares the size and checksum of ``honest`` while its stream
+    goes on for ``more`` bytes of spaces (the stdlib reader stops at the declared size; inspect_ai
+    would inflate all of it)."""
+    import binascii
+    import zlib
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("header.json", json.dumps({"version": 2, "status": "success", "eval": {"task": "t"}}))
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, -15)
+    stream = squeeze.compress(honest) + b"".join(squeeze.compress(b" " * (1 << 20)) for _ in range(more >> 20))
+    stream += squeeze.flush()
+    info = zipfile.ZipInfo(name)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with open(path, "r+b") as fh:
+        z = zipfile.ZipFile(fh, "a")
+        z.fp.seek(z.start_dir)
+        info.header_offset = z.fp.tell()
+        info.file_size, info.compress_size, info.CRC = len(honest), len(stream), binascii.crc32(honest)
+        z.fp.write(info.FileHeader(False))
+        z.fp.write(stream)
+        z.start_dir = z.fp.tell()
+        z.filelist.append(info)
+        z.NameToInfo[name] = info
+        z._didModify = True
+        z.close()
+    return path
+
+
+def test_an_eval_entry_whose_deflate_stream_runs_past_its_declared_size_is_refused(cli, tmp_path):
+    """The directory and the local header agree on the declared size and checksum; only the
+    stream goes on (2 GB in the attack that found it). A stream far longer than its declared
+    size cannot hide its compressed bytes; one that hides them in deflate's slack is caught by
+    decompressing it."""
+    import os
+
+    tiny = _deflate_liar(tmp_path / "tiny.eval", "samples/1_epoch_1.json", b'{"id": 1}', 64 << 20)
+    with zipfile.ZipFile(tiny) as z:  # what the stdlib sees: a fine 9-byte entry
+        assert z.read("samples/1_epoch_1.json") == b'{"id": 1}'
+    res = cli("ingest", tiny, "--step", "1")
+    assert res.code == 3, res
+    assert "entry samples/1_epoch_1.json declares" in res.err and "compressed bytes for 9" in res.err, res
+    honest = os.urandom(1 << 20)  # incompressible: the 8 MB that follow fit in deflate's slack
+    hidden = _deflate_liar(tmp_path / "hidden.eval", "samples/1_epoch_1.json", honest, 8 << 20)
+    with zipfile.ZipFile(hidden) as z:
+        assert z.read("samples/1_epoch_1.json") == honest
+    res = cli("ingest", hidden, "--step", "1")
+    assert res.code == 3, res
+    assert "entry samples/1_epoch_1.json decompresses beyond its declared 1,048,576 bytes" in res.err, res
+    assert "Traceback" not in res.err
+    with Store.open(tmp_path / "store.duckdb") as store:
+        assert store.rows("select count(*) from transcripts")[0][0] == 0
+
+
+def test_an_eval_entry_repeating_a_key_or_holding_too_many_values_is_refused(cli, tmp_path):
+    repeated = _eval_with_entry(tmp_path / "rep.eval", "samples/1_epoch_1.json", b'{"reasoning": "a", "reasoning": "b"}')
+    res = cli("ingest", repeated, "--step", "1")
+    assert res.code == 3 and "entry samples/1_epoch_1.json: an object repeats the key 'reasoning'" in res.err, res
+    many = _eval_with_entry(tmp_path / "many.eval", "samples/1_epoch_1.json", b'{"x": [' + b"{}," * 999 + b"{}]}")
+    res = cli("ingest", many, "--step", "1", "--max-values", "500")
+    assert res.code == 3 and "entry samples/1_epoch_1.json: holds more than 500 JSON values" in res.err, res
+
+
+def test_records_with_too_many_json_values_are_bad_records_named_by_line(cli, tmp_path):
+    """A line of empty objects: 60 MB of them would be 2 GB of Python dicts. The limit counts
+    keys and values as the scanner passes; the record is bad (its line named), the rest stands."""
+    many = b'{"id":"m","run":"r","step":1,"reasoning":"x","metadata":{"x":[' + b"{}," * 1999 + b"{}]}}\n"
+    path = tmp_path / "many.jsonl"
+    path.write_bytes(OK + many)
+    res = cli("ingest", path, "--max-values", "1000")
+    assert res.code == 3 and f"{path}:2: holds more than 1,000 JSON values (raise --max-values to read it)" in res.err
+    res = cli("ingest", path, "--max-values", "1000", "--skip-bad")
+    assert res.code == 0 and "1 added" in res.err, res
+    res = cli("ingest", path)  # under the default limit: stored
+    assert res.code == 0 and "1 added" in res.err, res
+    gz = tmp_path / "many.jsonl.gz"
+    gz.write_bytes(gzip.compress(OK + many.replace(b'"m"', b'"g"')))
+    res = cli("ingest", gz, "--max-values", "1000")
+    assert res.code == 3 and ":2: holds more than 1,000 JSON values" in res.err, res
+    document = tmp_path / "records.json"
+    document.write_text(json.dumps([{"id": f"d{i}", "run": "r", "step": 1, "reasoning": "x"} for i in range(100)]))
+    res = cli("ingest", document, "--max-values", "300")
+    assert res.code == 3 and "the document holds more than 300 JSON values" in res.err, res
+
+
+def test_a_json_record_longer_than_the_record_limit_is_a_bad_record(cli, tmp_path):
+    document = tmp_path / "records.json"
+    document.write_text(json.dumps([{"id": "ok", "run": "r", "step": 1, "reasoning": "fine"},
+                                    {"id": "big", "run": "r", "step": 1, "reasoning": "word " * 400_000}]))
+    res = cli("ingest", document, "--max-record-mb", "1")
+    assert res.code == 3 and "[record 2]: record longer than 1 MB" in res.err, res
+    res = cli("ingest", document, "--max-record-mb", "1", "--skip-bad")
+    assert res.code == 0 and "1 added" in res.err, res
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--step", str(1 << 63)], "--step"),
+    (["--step", str(-(1 << 63) - 1)], "--step"),
+    (["--step", "1", "--max-record-mb", "inf"], "--max-record-mb must be a positive number"),
+    (["--step", "1", "--max-record-mb", "nan"], "--max-record-mb must be a positive number"),
+    (["--step", "1", "--max-entry-mb", "inf"], "--max-entry-mb must be a positive number"),
+    (["--step", "1", "--max-ratio", "nan"], "--max-ratio must be a finite number"),
+    (["--step", "1", "--max-values", "0"], "--max-values"),
+])
+def test_out_of_range_options_are_one_line_errors(cli, tmp_path, args, message):
+    path = tmp_path / "n.jsonl"
+    path.write_text('{"id": "x", "run": "r", "reasoning": "y"}\n')
+    res = cli("ingest", path, *args)
+    assert res.code in (2, 3), res
+    assert message in res.err and "Traceback" not in res.err, res
+    assert not (tmp_path / "store.duckdb").exists() or Store.open(tmp_path / "store.duckdb").rows(
+        "select count(*) from transcripts")[0][0] == 0
+
+
+def _rewritten_eval(src: Path, out: Path, entry: str, old: bytes, new: bytes) -> Path:
+    """A copy of the Inspect log ``src`` with ``old`` replaced by ``new`` in one entry."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == entry:
+                assert old in data
+                data = data.replace(old, new)
+            zout.writestr(info.filename, data)
+    return out
+
+
+@requires_data
+@pytest.mark.parametrize(("old", "new", "message"), [
+    (b'"epoch": 1', b'"epoch": 2147483648', "'epoch' is out of range (a signed 32-bit integer)"),
+    (b'"epoch": 1', b'"epoch": 100000000000000000000000', "'epoch' is out of range"),
+    (b'"value": "C"', b'"value": 1e999', "'score' must be a finite number"),
+])
+def test_an_inspect_sample_out_of_range_is_a_bad_record(cli, tmp_path, old, new, message):
+    src = DATA / "inspect-logs" / "log_read_sample.eval"
+    log = _rewritten_eval(src, tmp_path / "bad.eval", "samples/1_epoch_1.json", old, new)
+    res = cli("ingest", log, "--step", "5")
+    assert res.code == 3, res
+    assert f"{log} [sample 1 epoch " in res.err and message in res.err and "Traceback" not in res.err, res
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    log.rename(folder / "a_bad.eval")
+    shutil.copy(src, folder / "b_good.eval")
+    res = cli("ingest", folder, "--step", "5")  # a folder walk goes on past it
+    assert res.code == 3 and "b_good.eval: 1 added" in res.err, res
 
 
 def _peak_rss_mb(args: list[str], cwd: Path) -> tuple[int, str, float]:

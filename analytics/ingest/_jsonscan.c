@@ -1,6 +1,6 @@
 /* cotwatch.analytics.ingest._jsonscan — the first, bounded look at JSONL bytes, compiled.
  *
- * scan_lines(data, max_depth, whole=False, fields=()) cuts a buffer of whole lines at '\n' and
+ * scan_lines(data, max_depth, whole=False, fields=(), max_values=-1) cuts a buffer of whole lines at '\n' and
  * checks each line before any JSON parser sees it, in one pass at memory speed (``whole``: the
  * buffer is one document, its line breaks mere whitespace):
  *
@@ -18,6 +18,9 @@
  *             backslash escape (repeated keys can only be judged after decoding), or a number
  *             that may pass 1e300 or an integer beyond int64 (Python's parsers disagree about
  *             those; the slower path keeps integers exact and refuses what becomes infinite).
+ *          6  holds more than max_values JSON values (max_values >= 0; every key counts too: each
+ *             would become a Python object were the line parsed); detail = offset of the value
+ *             or key that ran over (whichever of 2, 3, 4 and 6 the scan meets first is reported).
  *
  * ``fields``: top-level keys (bytes) whose values' JSON types are reported for every status-0
  * line, in ``types`` (uint8[n * len(fields)], row-major): 0 absent, 1 null, 2 string, 3 integer
@@ -295,9 +298,9 @@ static int64_t scan_number(const unsigned char *line, int64_t i, int64_t n, int 
 static int is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 /* Scan one line [0, n). Returns the status; *detail as documented above; types[0..fields->n). */
-static int scan_line(const unsigned char *line, int64_t n, int64_t max_depth, int whole, KeyTable *keys, Stack *st,
-                     const Fields *fields, unsigned char *types, int64_t *detail) {
-    int64_t depth = 0, objects = 0, i = 0;
+static int scan_line(const unsigned char *line, int64_t n, int64_t max_depth, int64_t max_values, int whole,
+                     KeyTable *keys, Stack *st, const Fields *fields, unsigned char *types, int64_t *detail) {
+    int64_t depth = 0, objects = 0, i = 0, values = 0;
     int escaped_key = 0, huge = 0;
     int field = -1;  /* the top-level field whose value comes next, if reported */
     enum { VALUE, KEY_OR_END, KEY, COLON, COMMA_OR_END, VALUE_OR_END, DONE } state = VALUE;
@@ -372,6 +375,10 @@ static int scan_line(const unsigned char *line, int64_t n, int64_t max_depth, in
                 invalid_at = at;
                 break;
             }
+            if (max_values >= 0 && ++values > max_values) {
+                *detail = i;
+                return 6;
+            }
             int64_t koff = i + 1, klen = end - 1 - koff;
             if (has_escape) {
                 escaped_key = 1;
@@ -402,6 +409,10 @@ static int scan_line(const unsigned char *line, int64_t n, int64_t max_depth, in
             state = depth ? COMMA_OR_END : DONE;
             i++;
             continue;
+        }
+        if (max_values >= 0 && ++values > max_values) {
+            *detail = i;
+            return 6;
         }
         int type = -1;
         if (c == '{' || c == '[') {
@@ -492,7 +503,8 @@ static PyObject *scan_lines(PyObject *self, PyObject *args) {
     long long max_depth;
     int whole = 0;
     PyObject *field_names = NULL;
-    if (!PyArg_ParseTuple(args, "y*L|pO", &data, &max_depth, &whole, &field_names)) return NULL;
+    long long max_values = -1;
+    if (!PyArg_ParseTuple(args, "y*L|pOL", &data, &max_depth, &whole, &field_names, &max_values)) return NULL;
     Fields fields = {0};
     if (field_names && field_names != Py_None) {
         PyObject *seq = PySequence_Fast(field_names, "fields must be a sequence of bytes");
@@ -561,7 +573,7 @@ static PyObject *scan_lines(PyObject *self, PyObject *args) {
         const unsigned char *nl = whole ? NULL : memchr(buf + pos, '\n', (size_t)(size - pos));
         int64_t end = nl ? (int64_t)(nl - buf) : size;
         b[k] = pos;
-        int r = scan_line(buf + pos, end - pos, max_depth, whole, &keys, &st, &fields, t + k * fields.n, &d[k]);
+        int r = scan_line(buf + pos, end - pos, max_depth, max_values, whole, &keys, &st, &fields, t + k * fields.n, &d[k]);
         if (r < 0) {
             failed = 1;
             break;
@@ -1349,7 +1361,7 @@ release:
 
 static PyMethodDef methods[] = {
     {"scan_lines", scan_lines, METH_VARARGS,
-     "scan_lines(data, max_depth, whole=False, fields=()) -> (bounds int64[n+1], status uint8[n], "
+     "scan_lines(data, max_depth, whole=False, fields=(), max_values=-1) -> (bounds int64[n+1], status uint8[n], "
      "detail int64[n], types uint8[n*len(fields)]) as bytes: line bounds, per-line checks and the JSON "
      "types of the named top-level fields (see analytics/ingest/_jsonscan.c)."},
     {"extract_records", extract_records, METH_VARARGS,

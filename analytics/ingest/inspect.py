@@ -20,9 +20,11 @@ logs whose status is ``error`` or ``cancelled`` are still read for the samples t
 Before inspect_ai reads anything, :func:`check_log` bounds what it will have to hold: every entry
 of an ``.eval`` archive is checked in the archive's directory (uncompressed size at most
 ``limits.max_entry_bytes``, compression ratio at most ``limits.max_ratio``), then decompressed
-once in pieces of 1 MB, stopping at the first byte beyond its declared size (a zip may lie about
-sizes, and inspect_ai's zstd reader does not stop at them) and checking its nesting depth; a
-``.json`` log is checked for size and nesting depth as a whole. Any refusal is one line naming
+once from its own compressed bytes in pieces of 1 MB, stopping at the first byte beyond its
+declared size (a zip may lie about sizes, and inspect_ai inflates whole streams whatever they
+declare) and checking its size, checksum, UTF-8, nesting depth, repeated keys and number of JSON
+values; a ``.json`` log is checked for size, UTF-8, nesting depth, repeated keys and values as a
+whole. Any refusal is one line naming
 the file and the entry.
 """
 
@@ -35,7 +37,7 @@ from typing import Any
 
 from cotwatch.analytics.errors import InputError
 from cotwatch.analytics.ingest.jsonl import MB, Limits
-from cotwatch.analytics.ingest.records import Record, RecordError, Segment, split_think
+from cotwatch.analytics.ingest.records import INT32, Record, RecordError, Segment, _opt_float, _opt_int, split_think
 
 #: Entries smaller than this are never refused for their compression ratio (they cannot hurt).
 RATIO_MIN_BYTES = 1 * MB
@@ -130,7 +132,9 @@ def check_log(path: Path, limits: Limits) -> None:
         if size > limits.max_entry_bytes:
             raise InputError(f"{path}: log of {size / MB:.0f} MB is larger than {limits.max_entry_bytes / MB:g} MB "
                              "(raise --max-entry-mb to read it)")
-        _check_depth(scan(LineChunk(path.read_bytes(), 1), limits.max_depth, whole=True), path, None, limits)
+        data = path.read_bytes()
+        _check_scanned(scan(LineChunk(data, 1), limits.max_depth, whole=True, max_values=limits.max_values),
+                       data, path, None, limits)
         return
     import zipfile
 
@@ -148,61 +152,96 @@ def check_log(path: Path, limits: Limits) -> None:
             if info.file_size >= RATIO_MIN_BYTES and info.file_size > limits.max_ratio * max(info.compress_size, 1):
                 raise InputError(f"{path}: entry {info.filename} compresses {info.file_size / max(info.compress_size, 1):.0f}:1, "
                                  f"more than {limits.max_ratio:g}:1 (a decompression bomb? raise --max-ratio to read it)")
-            data = _bounded_entry(archive, raw, info, path)
+            data = _bounded_entry(raw, info, path)
             if info.filename.endswith(".json"):
-                _check_depth(scan(LineChunk(data, 1), limits.max_depth, whole=True), path, info.filename, limits)
+                _check_scanned(scan(LineChunk(data, 1), limits.max_depth, whole=True, max_values=limits.max_values),
+                               data, path, info.filename, limits)
 
 
-def _bounded_entry(archive, raw, info, path: Path) -> bytes:
-    """The entry's bytes, decompressed in 1 MB pieces and never beyond its declared size."""
+def _bounded_entry(raw, info, path: Path) -> bytes:
+    """The entry's bytes, decompressed from its own compressed bytes in 1 MB pieces, refused at
+    the first byte beyond its declared size. inspect_ai inflates an entry's whole stream later,
+    whatever the directory declares, so the stream itself must end at the declared size: the
+    stdlib's reader stops there and would hide a stream that goes on (a 5 KB entry inflating to
+    2 GB). Only the methods Inspect writes are read: stored, deflate and zstd."""
+    import io
+    import struct
     import zipfile
+    import zlib
 
     limit = info.file_size
-    if info.compress_type == _ZIP_ZSTD:
-        import io
-        import struct
+    # no method Inspect writes makes data larger by more than a few bytes per block (stored: none),
+    # so the compressed bytes read here stay within the entry limit the caller checked
+    slack = 0 if info.compress_type == zipfile.ZIP_STORED else limit // 100 + 4096
+    if info.compress_size > limit + slack:
+        raise InputError(f"{path}: entry {info.filename} declares {info.compress_size:,} compressed bytes for "
+                         f"{limit:,} (a corrupt or hostile archive)")
+    raw.seek(info.header_offset)
+    header = raw.read(30)
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        raise InputError(f"{path}: entry {info.filename}: corrupt archive (no local header)")
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    raw.seek(info.header_offset + 30 + name_len + extra_len)
+    compressed = raw.read(info.compress_size)
+    if len(compressed) != info.compress_size:
+        raise InputError(f"{path}: entry {info.filename}: truncated archive")
+    if info.compress_type == zipfile.ZIP_STORED:
+        read = io.BytesIO(compressed).read
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+        pending = compressed
 
+        def read(size: int) -> bytes:
+            nonlocal pending
+            out = inflate.decompress(pending, size)
+            pending = inflate.unconsumed_tail
+            return out
+    elif info.compress_type == _ZIP_ZSTD:
         import zstandard
 
-        raw.seek(info.header_offset)
-        header = raw.read(30)
-        if len(header) != 30 or header[:4] != b"PK\x03\x04":
-            raise InputError(f"{path}: entry {info.filename}: corrupt archive (no local header)")
-        name_len, extra_len = struct.unpack("<HH", header[26:30])
-        raw.seek(info.header_offset + 30 + name_len + extra_len)
-        compressed = io.BytesIO(raw.read(info.compress_size))
-        reader = zstandard.ZstdDecompressor().stream_reader(compressed, read_across_frames=True)
+        read = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(compressed), read_across_frames=True).read
     else:
-        try:
-            reader = archive.open(info)  # stored/deflate: the stdlib stops at the declared size
-        except (zipfile.BadZipFile, NotImplementedError, OSError, RuntimeError) as exc:
-            raise InputError(f"{path}: entry {info.filename}: cannot read: {exc}") from None
+        raise InputError(f"{path}: entry {info.filename}: compression method {info.compress_type} is not one "
+                         "Inspect writes (stored, deflate, zstd)")
+    del compressed
     pieces, total = [], 0
     try:
-        with reader:
-            while True:
-                piece = reader.read(MB)
-                if not piece:
-                    break
-                total += len(piece)
-                if total > limit:
-                    raise InputError(f"{path}: entry {info.filename} decompresses beyond its declared {limit:,} bytes "
-                                     "(a corrupt or hostile archive)")
-                pieces.append(piece)
+        while True:
+            piece = read(MB)
+            if not piece:
+                break
+            total += len(piece)
+            if total > limit:
+                raise InputError(f"{path}: entry {info.filename} decompresses beyond its declared {limit:,} bytes "
+                                 "(a corrupt or hostile archive)")
+            pieces.append(piece)
     except InputError:
         raise
-    except Exception as exc:  # zstd/zlib errors, CRC mismatches
+    except Exception as exc:  # zstd/zlib errors
         raise InputError(f"{path}: entry {info.filename}: cannot decompress: {str(exc).splitlines()[0][:200]}") from None
-    return b"".join(pieces)
+    data = b"".join(pieces)
+    if len(data) != limit or zlib.crc32(data) != info.CRC:
+        raise InputError(f"{path}: entry {info.filename}: decompresses to {len(data):,} bytes that do not match the "
+                         f"declared size ({limit:,}) and checksum (a corrupt or hostile archive)")
+    return data
 
 
-def _check_depth(chunk, path: Path, entry: str | None, limits: Limits) -> None:
+def _check_scanned(chunk, data: bytes, path: Path, entry: str | None, limits: Limits) -> None:
+    """Refuse a log document or entry the scanner refused: not UTF-8, too deep, a repeated key
+    (inspect_ai's parser would keep the last value silently; JSONL refuses it), too many values."""
     status = int(chunk.status[0]) if len(chunk.status) else 0
     where = f"{path}: entry {entry}" if entry else str(path)
+    detail = int(chunk.detail[0]) if len(chunk.status) else 0
     if status == 2:
-        raise InputError(f"{where}: not valid UTF-8 (byte {int(chunk.detail[0])})")
+        raise InputError(f"{where}: not valid UTF-8 (byte {detail})")
     if status == 3:
         raise InputError(f"{where}: nested deeper than {limits.max_depth} levels (raise --max-depth to read it)")
+    if status == 4:
+        key = data[detail : detail + 200].split(b'"', 2)
+        name = key[1].decode("utf-8", "replace") if len(key) > 1 else "?"
+        raise InputError(f"{where}: an object repeats the key {name!r} (byte {detail})")
+    if status == 6:
+        raise InputError(f"{where}: {limits.values_reason()}")
 
 
 def _log_step(path: Path, ev, defaults: dict[str, Any], step_from) -> int:
@@ -284,14 +323,17 @@ def read_inspect_log(path: Path, progress: Callable[[int], None] | None, default
                     run=defaults.get("run") or task,
                     step=step,
                     environment=defaults.get("environment") or task,
-                    epoch=sample.epoch,
+                    # the same bounds as a JSONL record's fields (a bad value is a bad record)
+                    epoch=_opt_int({"epoch": sample.epoch}, "epoch", INT32),
                     covert_action=covert if isinstance(covert, bool) else None,
-                    score=score,
+                    score=_opt_float({"score": score}, "score"),
                     metadata=meta,
                     segments=sample_segments(sample),
                     entry=entry,
                 )
                 yield record, None, entry
+            except RecordError as exc:
+                yield exc, None, entry
             except Exception as exc:  # a malformed sample is a bad record, not a crash
                 yield RecordError(f"unreadable sample: {exc}"), None, entry
     except InputError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
 import zlib
 from collections.abc import Callable, Iterator
@@ -37,12 +38,15 @@ class Limits:
     ``max_record_bytes``: longest JSONL line / JSON record / text file; ``max_depth``: JSON nesting
     (objects and arrays); ``max_entry_bytes``: an Inspect log entry (a sample of an ``.eval``
     archive, uncompressed) or a whole JSON document; ``max_ratio``: an ``.eval`` entry's
-    uncompressed / compressed size."""
+    uncompressed / compressed size; ``max_values``: JSON values (keys included) of a record, an
+    Inspect log entry or a JSON document that is parsed whole — what bounds the Python objects a
+    parse may build (a 60 MB line of ``{},{},…`` would otherwise be 2 GB of dicts)."""
 
     max_record_bytes: int = 64 * MB
     max_depth: int = 64
     max_entry_bytes: int = 256 * MB
     max_ratio: float = 200.0
+    max_values: int = 4_000_000
 
     #: Deepest nesting anyone may ask for (Python's own parsers stop near 1,000 levels).
     DEPTH_CEILING = 512
@@ -50,8 +54,14 @@ class Limits:
     def __post_init__(self) -> None:
         if not 1 <= self.max_depth <= self.DEPTH_CEILING:
             raise InputError(f"--max-depth must be between 1 and {self.DEPTH_CEILING}, got {self.max_depth}")
-        if self.max_record_bytes < 1 or self.max_entry_bytes < 1 or self.max_ratio < 1:
-            raise InputError("size limits must be positive (and --max-ratio at least 1)")
+        if self.max_record_bytes < 1 or self.max_entry_bytes < 1 or self.max_values < 1:
+            raise InputError("size limits must be positive")
+        if not (self.max_ratio >= 1 and math.isfinite(self.max_ratio)):  # NaN fails every comparison
+            raise InputError(f"--max-ratio must be a finite number of at least 1, got {self.max_ratio}")
+
+    def values_reason(self) -> str:
+        """Why a line (record, entry, document) of scanner status 6 is refused."""
+        return f"holds more than {self.max_values:,} JSON values (raise --max-values to read it)"
 
 
 @dataclass
@@ -79,14 +89,17 @@ class LineChunk:
         return bytes(self.data[start:end])
 
 
-def scan(chunk: LineChunk, max_depth: int, whole: bool = False, fields: tuple[bytes, ...] = ()) -> LineChunk:
+def scan(chunk: LineChunk, max_depth: int, whole: bool = False, fields: tuple[bytes, ...] = (),
+         max_values: int | None = None) -> LineChunk:
     """Run the compiled scanner over ``chunk.data`` (``whole``: as one document; ``fields``:
-    top-level keys whose JSON types to report, in ``chunk.types``, one row per line)."""
+    top-level keys whose JSON types to report, in ``chunk.types``, one row per line;
+    ``max_values``: JSON values a line may hold, status 6 beyond; None: no limit)."""
     import numpy as np
 
     from cotwatch.analytics.ingest import _jsonscan
 
-    bounds, status, detail, types = _jsonscan.scan_lines(chunk.data, max_depth, whole, list(fields))
+    bounds, status, detail, types = _jsonscan.scan_lines(chunk.data, max_depth, whole, list(fields),
+                                                         -1 if max_values is None else max_values)
     chunk.bounds = np.frombuffer(bounds, np.int64)
     chunk.status = np.frombuffer(status, np.uint8)
     chunk.detail = np.frombuffer(detail, np.int64)
@@ -148,7 +161,7 @@ def read_line_chunks(path: Path, limits: Limits, progress: Callable[[int], None]
                 data, pending = pending, bytearray(memoryview(pending)[cut:])
                 chunk = LineChunk(memoryview(data)[:cut], next_line, skipped=skipped)
                 skipped = []
-                scan(chunk, limits.max_depth, fields=fields)
+                scan(chunk, limits.max_depth, fields=fields, max_values=limits.max_values)
                 next_line += len(chunk.status)
                 too_long = _too_long_lines(chunk, max_line)
                 if too_long:
@@ -167,7 +180,8 @@ def read_line_chunks(path: Path, limits: Limits, progress: Callable[[int], None]
         if skipping:
             next_line += 1
         if pending:
-            chunk = scan(LineChunk(memoryview(pending), next_line, skipped=skipped), limits.max_depth, fields=fields)
+            chunk = scan(LineChunk(memoryview(pending), next_line, skipped=skipped), limits.max_depth, fields=fields,
+                         max_values=limits.max_values)
             skipped = []
             yield chunk
         if skipped:
@@ -208,7 +222,7 @@ def read_json_records(path: Path, limits: Limits, records_field: str | None,
         data = data[3:]
     # nesting, UTF-8 and repeated keys checked on the whole document before parsing it (records
     # sit one level down, or two below --records-field)
-    probe = scan(LineChunk(data, 1), limits.max_depth + 2, whole=True)
+    probe = scan(LineChunk(data, 1), limits.max_depth + 2, whole=True, max_values=limits.max_values)
     status = int(probe.status[0]) if len(probe.status) else 1
     where = int(probe.detail[0]) if len(probe.status) else 0
     if status == 1:
@@ -220,6 +234,8 @@ def read_json_records(path: Path, limits: Limits, records_field: str | None,
     if status == 4:
         key = data[where : where + 80].split(b'"', 2)[1].decode("utf-8", "replace")
         raise InputError(f"{path}: an object repeats the key {key!r} (byte {where})")
+    if status == 6:
+        raise InputError(f"{path}: the document {limits.values_reason()}")
     try:
         if status == 5:  # escaped keys: repeated keys can only be judged after decoding
             from cotwatch.analytics.ingest.records import RecordError, parse_json_record
@@ -244,16 +260,20 @@ def read_json_records(path: Path, limits: Limits, records_field: str | None,
     if progress:
         progress(size)
     for start in range(0, len(document), chunk_records):
-        lines = []
-        for item in document[start : start + chunk_records]:
+        lines, skipped = [], []
+        for number, item in enumerate(document[start : start + chunk_records], start + 1):
             try:
-                lines.append(orjson.dumps(item))
+                line = orjson.dumps(item)
             except TypeError:  # an integer beyond 64 bits: the standard library keeps it
                 import json
 
-                lines.append(json.dumps(item, ensure_ascii=False).encode("utf-8"))
-        chunk = LineChunk(b"\n".join(lines) + b"\n", start + 1, records=True)
-        yield scan(chunk, limits.max_depth, fields=fields)
+                line = json.dumps(item, ensure_ascii=False).encode("utf-8")
+            if len(line) > limits.max_record_bytes:  # kept as a blank line, so the numbering holds
+                skipped.append((number, _too_long(limits.max_record_bytes)))
+                line = b""
+            lines.append(line)
+        chunk = LineChunk(b"\n".join(lines) + b"\n", start + 1, records=True, skipped=skipped)
+        yield scan(chunk, limits.max_depth, fields=fields, max_values=limits.max_values)
 
 
 def is_record_list(path: Path) -> bool:

@@ -392,7 +392,7 @@ def ingest_file(
         return ingest_scout(store, path, defaults=defaults, skip_bad=skip_bad, field_map=field_map, counter=counter,
                             limits=limits, step_from=step_from, progress=progress, display=display)
     ingest = FileIngest(store, path, fmt, defaults=defaults, skip_bad=skip_bad, field_map=field_map,
-                        counter=counter, max_depth=limits.max_depth, display=display)
+                        counter=counter, limits=limits, display=display)
     try:
         if fmt == "jsonl":
             ingest.add_chunks(read_line_chunks(path, limits, progress, fields=ingest.scan_fields))
@@ -556,12 +556,17 @@ def _size(path: Path) -> int:
 
 
 def limits_from_options(max_record_mb: float | None = None, max_depth: int | None = None,
-                        max_entry_mb: float | None = None, max_ratio: float | None = None) -> Limits:
+                        max_entry_mb: float | None = None, max_ratio: float | None = None,
+                        max_values: int | None = None) -> Limits:
     """:class:`Limits` from the CLI's options (None keeps the default)."""
     default = Limits()
+    for name, value in (("--max-record-mb", max_record_mb), ("--max-entry-mb", max_entry_mb)):
+        if value is not None and not (0 < value < 1 << 40):  # NaN and infinity fail too
+            raise UsageError(f"{name} must be a positive number of megabytes, got {value}")
     return Limits(
         max_record_bytes=int(max_record_mb * MB) if max_record_mb is not None else default.max_record_bytes,
         max_depth=max_depth if max_depth is not None else default.max_depth,
         max_entry_bytes=int(max_entry_mb * MB) if max_entry_mb is not None else default.max_entry_bytes,
         max_ratio=max_ratio if max_ratio is not None else default.max_ratio,
+        max_values=max_values if max_values is not None else default.max_values,
     )

@@ -139,7 +139,7 @@ def ingest_scout(store: Store, path: Path, *, defaults: dict[str, Any], skip_bad
             raise UsageError(f"{path}: --field maps transcript columns; these are Scout scan results")
         return ingest_scan_results(store, path, skip_bad=skip_bad, progress=progress, display=display)
     ingest = FileIngest(store, path, "scout", defaults=defaults, skip_bad=skip_bad, counter=counter,
-                        max_depth=limits.max_depth, display=display)
+                        limits=limits, display=display)
     try:
         ingest.add_records(read_transcripts(path, progress, defaults, field_map=field_map, step_from=step_from,
                                             limits=limits))
@@ -214,12 +214,14 @@ def _record(row: dict[str, Any], defaults: dict[str, Any], field_map: FieldMap, 
     if len(data) > limits.max_record_bytes:
         raise RecordError(f"messages of {len(data) / MB:.0f} MB are larger than {limits.max_record_bytes / MB:g} MB "
                           "(raise --max-record-mb to read them)")
-    checked = scan(LineChunk(data, 1), limits.max_depth, whole=True)
+    checked = scan(LineChunk(data, 1), limits.max_depth, whole=True, max_values=limits.max_values)
     status = int(checked.status[0]) if len(checked.status) else 0
     if status == 2:
         raise RecordError(f"messages are not valid UTF-8 (byte {int(checked.detail[0])})")
     if status == 3:
         raise RecordError(f"messages are nested deeper than {limits.max_depth} levels (raise --max-depth to read them)")
+    if status == 6:
+        raise RecordError(f"the messages field {limits.values_reason()}")
     try:
         messages = orjson.loads(data)
     except orjson.JSONDecodeError as exc:

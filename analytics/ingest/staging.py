@@ -25,7 +25,7 @@ import duckdb
 import numpy as np
 
 from cotwatch.analytics import arrowbuf
-from cotwatch.analytics.ingest.jsonl import LineChunk
+from cotwatch.analytics.ingest.jsonl import LineChunk, Limits
 from cotwatch.analytics.ingest.records import (
     NONBLANK_PATTERN,
     RECORD_FIELDS,
@@ -42,11 +42,6 @@ from cotwatch.analytics.store.sqlfiles import load_sql
 
 #: Python records staged per batch (Inspect samples, text files, JSONL lines of rare shapes).
 BATCH_RECORDS = 2000
-
-#: scanner status → reason (see _jsonscan.c)
-_SCAN_REASONS = {2: "not valid UTF-8", 3: "nested deeper than {depth} levels (raise --max-depth to read it)",
-                 4: "an object repeats the key {key}"}
-
 
 @dataclass
 class FileResult:
@@ -130,7 +125,7 @@ class FileIngest:
     use_compiled = True
 
     def __init__(self, store: Store, path: Path, fmt: str, *, defaults: dict[str, Any], skip_bad: bool = False,
-                 field_map: FieldMap | None = None, counter=None, max_depth: int = 64,
+                 field_map: FieldMap | None = None, counter=None, limits: Limits | None = None,
                  display: str | None = None):
         self.store = store
         self.path = path
@@ -139,7 +134,7 @@ class FileIngest:
         self.skip_bad = skip_bad
         self.field_map = field_map or FieldMap()
         self.counter = counter
-        self.max_depth = max_depth
+        self.limits = limits or Limits()
         self.result = FileResult(self.display, fmt)
         self.next_key = 0
         self.record_keys = False  # JSON record files: report "[record N]"
@@ -231,7 +226,7 @@ class FileIngest:
             return
         if numbers is None:
             numbers, candidates, extracted, taken = self._extracted(chunk)
-        for i in np.flatnonzero((status >= 2) & (status <= 4)).tolist():
+        for i in np.flatnonzero(((status >= 2) & (status <= 4)) | (status == 6)).tolist():
             self._bad(int(numbers[i]), None, self._scan_reason(chunk, i))
         slow = sorted(set(np.flatnonzero((status == 0) | (status == 5)).tolist()) - set(candidates[taken].tolist()))
         items: list[tuple[Record, int]] = []
@@ -326,7 +321,9 @@ class FileIngest:
         if status == 2:
             return f"not valid UTF-8 (byte {detail} of the line)"
         if status == 3:
-            return f"nested deeper than {self.max_depth} levels (raise --max-depth to read it)"
+            return f"nested deeper than {self.limits.max_depth} levels (raise --max-depth to read it)"
+        if status == 6:
+            return self.limits.values_reason()
         line = chunk.line_bytes(i)
         key = line[detail : detail + 200].split(b'"', 2)
         name = key[1].decode("utf-8", "replace") if len(key) > 1 else "?"

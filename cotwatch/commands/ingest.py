@@ -17,7 +17,8 @@ _FORMATS = ["auto", "jsonl", "json", "inspect", "text", "scout"]
               help="Input format; auto detects it from the extension or the content. In a folder, files of "
                    "other formats are skipped (each listed with its reason).")
 @click.option("--run", default=None, help="Run name for records that lack one (Inspect: overrides the task name).")
-@click.option("--step", type=int, default=None, help="Checkpoint step for records that lack one (Inspect: overrides eval metadata 'step').")
+@click.option("--step", type=click.IntRange(-(1 << 63), (1 << 63) - 1), default=None,
+              help="Checkpoint step for records that lack one (Inspect: overrides eval metadata 'step').")
 @click.option("--step-from", "step_from", default=None, metavar="SOURCE:KEY",
               help="Take the step from Inspect eval metadata (metadata:KEY), a task argument (task_arg:KEY), or "
                    "the file's path ('path:REGEX', the first group, e.g. 'path:step_(\\d+)'; any format).")
@@ -41,10 +42,13 @@ _FORMATS = ["auto", "jsonl", "json", "inspect", "text", "scout"]
               help="Largest Inspect log entry (uncompressed) or JSON document read (default 256).")
 @click.option("--max-ratio", type=click.FloatRange(min=1), default=None,
               help="Highest compression ratio of an .eval archive entry (default 200).")
+@click.option("--max-values", type=click.IntRange(min=1), default=None,
+              help="Most JSON values (keys included) in one record, .eval entry or JSON document parsed whole: "
+                   "what bounds the memory of parsing it (default 4,000,000).")
 @db_option
 @wait_option
 def ingest(paths, fmt, run, step, step_from, environment, fields, records_field, id_from, skip_bad, defer_terms,
-           workers, max_record_mb, max_depth, max_entry_mb, max_ratio, db, wait):
+           workers, max_record_mb, max_depth, max_entry_mb, max_ratio, max_values, db, wait):
     """Ingest transcripts from files or folders (JSONL, JSON record lists, Inspect .eval/.json, .txt/.md).
 
     Each file goes in atomically: a file with a bad record is rejected whole (one line per bad
@@ -55,7 +59,7 @@ def ingest(paths, fmt, run, step, step_from, environment, fields, records_field,
     from cotwatch.analytics.store.database import Store
     from cotwatch.progress import file_progress
 
-    limits = limits_from_options(max_record_mb, max_depth, max_entry_mb, max_ratio)
+    limits = limits_from_options(max_record_mb, max_depth, max_entry_mb, max_ratio, max_values)
 
     def report(result):
         click.echo(result.summary(), err=True)
