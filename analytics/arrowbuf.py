@@ -116,6 +116,10 @@ def to_numpy(array, *, fill=None) -> np.ndarray:
     array = combined(array)
     type_ = array.type
     n = len(array)
+    if pa.types.is_null(type_):  # a column of nothing but nulls (e.g. built from an empty list)
+        if n and fill is None:
+            raise ValueError(f"the null-typed array has {n} nulls and no fill value was given")
+        return np.full(n, 0 if fill is None else fill)
     if pa.types.is_boolean(type_):
         data = array.buffers()[1]
         out = np.zeros(0, bool) if data is None else np.unpackbits(
@@ -153,8 +157,8 @@ def byte_lengths(array) -> np.ndarray:
         parts = [byte_lengths(chunk) for chunk in array.chunks]
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
     width = np.int64 if pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type) else np.int32
-    if len(array) == 0:
-        return np.zeros(0, np.int64)
+    if len(array) == 0 or pa.types.is_null(array.type):
+        return np.zeros(len(array), np.int64)
     offsets = np.frombuffer(array.buffers()[1], width)[array.offset : array.offset + len(array) + 1]
     lengths = np.diff(offsets).astype(np.int64)
     valid = _validity(array)

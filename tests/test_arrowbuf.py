@@ -79,6 +79,14 @@ def test_chunked_arrays_of_any_number_of_chunks():
     assert arrowbuf.combined(pa.chunked_array([arrowbuf.numeric(np.arange(2))])).to_pylist() == [0, 1]
 
 
+def test_null_typed_arrays_from_empty_or_all_null_lists():
+    assert arrowbuf.to_numpy(pa.array([])).tolist() == []
+    assert arrowbuf.to_numpy(pa.array([None, None]), fill=7).tolist() == [7, 7]
+    with pytest.raises(ValueError, match="nulls"):
+        arrowbuf.to_numpy(pa.array([None]))
+    assert arrowbuf.byte_lengths(pa.array([None, None])).tolist() == [0, 0]
+
+
 def test_not_a_primitive_type_is_refused():
     with pytest.raises(TypeError):
         arrowbuf.to_numpy(pa.array(["a"]))

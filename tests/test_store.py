@@ -260,3 +260,90 @@ def test_a_failed_move_leaves_the_old_store_as_it_was(tmp_path, monkeypatch):
     monkeypatch.setattr(database, "migrations", lambda: before)
     with Store.open(path, read_only=False) as store:
         assert store.applied_on_open[0] == "0008_public_schema"
+
+
+# ---------------------------------------------------------------------------------------------
+# creating a new store: whole or not at all, from the cached template or built in place
+# ---------------------------------------------------------------------------------------------
+_SCHEMA_SQL = """
+select 'table', schema_name, table_name, sql from duckdb_tables() where database_name = current_database()
+union all select 'view', schema_name, view_name, sql from duckdb_views()
+  where database_name = current_database() and not internal
+union all select 'constraint', schema_name, table_name || ':' || constraint_text, null from duckdb_constraints()
+  where database_name = current_database()
+union all select 'index', schema_name, index_name, sql from duckdb_indexes() where database_name = current_database()
+union all select 'sequence', schema_name, sequence_name, null from duckdb_sequences() where database_name = current_database()
+order by all
+"""
+
+
+def _schema(path):
+    with Store.open(path) as store:
+        return store.rows(_SCHEMA_SQL), store.rows(
+            "select name, applied_at from internal.schema_migrations order by name")
+
+
+def test_a_store_from_the_template_equals_one_built_in_place(tmp_path, monkeypatch):
+    from cotwatch.analytics.store import database
+
+    monkeypatch.setenv("COTWATCH_CACHE", str(tmp_path / "cache"))
+    assert database.empty_store_template() is not None  # built and cached
+    start = duckdb.sql("select current_timestamp::timestamp").fetchall()[0][0]
+    with Store.open(tmp_path / "copied.duckdb", read_only=False) as store:
+        assert store.applied_on_open == [name for name, _ in migrations()]
+    monkeypatch.setattr(database, "empty_store_template", lambda: None)
+    Store.open(tmp_path / "built.duckdb", read_only=False).close()
+    copied, copied_ledger = _schema(tmp_path / "copied.duckdb")
+    built, built_ledger = _schema(tmp_path / "built.duckdb")
+    assert copied == built and len(copied) > 30
+    assert [n for n, _ in copied_ledger] == [n for n, _ in built_ledger] == [n for n, _ in migrations()]
+    assert all(at >= start.replace(microsecond=0) for _, at in copied_ledger)  # when the store was made
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["built.duckdb", "cache", "copied.duckdb"]
+
+
+def test_an_unwritable_cache_builds_the_store_in_place(tmp_path, monkeypatch):
+    (tmp_path / "not-a-folder").write_text("x")
+    monkeypatch.setenv("COTWATCH_CACHE", str(tmp_path / "not-a-folder" / "cache"))
+    with Store.open(tmp_path / "s.duckdb", read_only=False) as store:
+        assert store.applied_migrations() == [name for name, _ in migrations()]
+
+
+def test_a_creation_that_fails_leaves_no_store_and_no_litter(tmp_path, monkeypatch):
+    """A migration failing half-way (as an interrupt would) leaves nothing at the path: readers
+    say "no such store" rather than "not a cotwatch store", and the next writer starts clean. A
+    temp file left by a creator killed with -9 (its process gone) is cleared by the next one."""
+    from cotwatch.analytics.store import database
+
+    monkeypatch.setattr(database, "empty_store_template", lambda: None)
+    good = migrations()
+    monkeypatch.setattr(database, "migrations", lambda: good[:3] + [("0004_boom", "select * from no_such_table")])
+    db = tmp_path / "s.duckdb"
+    with pytest.raises(duckdb.Error):
+        Store.open(db, read_only=False)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(StoreMissing, match="no such store"):
+        Store.open(db)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".s.duckdb.{dead.stdout.strip()}-0000.creating"
+    stale.write_bytes(b"half a store")
+    monkeypatch.setattr(database, "migrations", lambda: good)
+    with Store.open(db, read_only=False) as store:
+        assert store.applied_on_open == [name for name, _ in good]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.duckdb"]
+
+
+def test_writers_creating_one_store_at_once_all_land_in_it(tmp_path):
+    """Four processes open the same new store at once (each creates it if it is missing): one
+    creation wins, none replaces another's store, and every writer's row is there."""
+    db = tmp_path / "s.duckdb"
+    code = textwrap.dedent(f"""
+        import sys
+        from cotwatch.analytics.store.database import Store
+        with Store.open({str(db)!r}, read_only=False, wait=60) as store:
+            store.con.execute("insert into runs (run) values ($r)", {{"r": sys.argv[1]}})
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code, f"w{i}"]) for i in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    with Store.open(db) as store:
+        assert store.rows("select run from runs order by run") == [("w0",), ("w1",), ("w2",), ("w3",)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.duckdb"]
