@@ -3,8 +3,8 @@
 pyarrow imports pandas (0.12–0.2 s, most of it with the GIL held) the first time ``pa.array``,
 ``pa.scalar``, ``Array.to_numpy`` or a compute function given a Python scalar runs — whatever the
 input. The ingest and its term counts are on the path a user waits for, so they build and read
-their arrays here instead (``tests/test_ingest_compiled.py`` checks that an ingest with term
-counts leaves pandas unimported).
+their arrays here instead (``tests/test_import_hygiene.py`` checks that an ingest with term
+counts, and the first series, leave pandas unimported).
 
 >>> import numpy as np
 >>> to_numpy(numeric(np.array([3, 1, 2])))
@@ -39,7 +39,8 @@ def numeric(values, type_=None, valid=None):
     defaults to the numpy dtype's. The array views ``values``' memory when it can."""
     import pyarrow as pa
 
-    if isinstance(values, (bytes, bytearray)):
+    if isinstance(values, (bytes, bytearray, memoryview)):
+        values = values.cast("B") if isinstance(values, memoryview) else values
         if type_ is None:
             raise TypeError("numeric(bytes) needs the Arrow type")
         if pa.types.is_boolean(type_):
@@ -51,9 +52,25 @@ def numeric(values, type_=None, valid=None):
             type_ = pa.from_numpy_dtype(array.dtype)
         if pa.types.is_boolean(type_):
             return booleans(array.astype(np.uint8, copy=False), valid)
-        data = pa.py_buffer(np.ascontiguousarray(array, dtype=_numpy_dtype(type_)))
+        data = pa.py_buffer(np.ascontiguousarray(_exactly(array, _numpy_dtype(type_))))
     n = data.size // (type_.bit_width // 8)
     return pa.Array.from_buffers(type_, n, [None if valid is None else bitmap(valid), data])
+
+
+def _exactly(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``array`` as ``dtype``, refusing a conversion that would change a value (pa.array raises
+    on those too): integers out of range, fractional floats into integers."""
+    if array.dtype == dtype:
+        return array
+    if dtype.kind in "iu" and array.size:
+        if array.dtype.kind == "f" and not np.array_equal(array, np.trunc(array)):
+            raise ValueError(f"{array.dtype} values with fractions cannot become {dtype}")
+        if array.dtype.kind in "iuf":
+            info = np.iinfo(dtype)
+            low, high = array.min(), array.max()
+            if low < info.min or high > info.max:
+                raise OverflowError(f"values {low}..{high} do not fit {dtype}")
+    return array.astype(dtype)
 
 
 def booleans(values, valid=None):
@@ -156,8 +173,14 @@ def byte_lengths(array) -> np.ndarray:
     if isinstance(array, pa.ChunkedArray):
         parts = [byte_lengths(chunk) for chunk in array.chunks]
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    width = np.int64 if pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type) else np.int32
-    if len(array) == 0 or pa.types.is_null(array.type):
+    kind = array.type
+    if pa.types.is_large_string(kind) or pa.types.is_large_binary(kind):
+        width = np.int64
+    elif pa.types.is_string(kind) or pa.types.is_binary(kind) or pa.types.is_null(kind):
+        width = np.int32
+    else:
+        raise TypeError(f"byte lengths of {kind} arrays are not read from buffers here")
+    if len(array) == 0 or pa.types.is_null(kind):
         return np.zeros(len(array), np.int64)
     offsets = np.frombuffer(array.buffers()[1], width)[array.offset : array.offset + len(array) + 1]
     lengths = np.diff(offsets).astype(np.int64)

@@ -34,13 +34,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cotwatch.analytics.errors import OutputError
+from cotwatch.analytics.store.atomic import host_tag, pid_alive
 
 #: The marker file's name and the first line it must hold: cotwatch's own id for reports
 #: (a fixed random UUID, so no other tool writes it by accident).
@@ -200,25 +200,11 @@ def _legacy_manifest(root: Path) -> frozenset[str] | None:
 
 
 # -- 2. leftovers of dead processes ---------------------------------------------------------------
-def _host_tag() -> str:
-    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
-
-
 def _stem(path: Path) -> str:
     name = path.name
     if len(name) <= _NAME_KEEP:
         return f".{name}"
     return f".{name[:_NAME_KEEP]}~{hashlib.sha1(name.encode()).hexdigest()[:8]}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def clean_stale(target: Target, log=None) -> list[Path]:
@@ -233,7 +219,7 @@ def clean_stale(target: Target, log=None) -> list[Path]:
         return removed
     for entry in entries:
         m = pattern.match(entry.name)
-        if not m or m.group(2) != _host_tag() or _pid_alive(int(m.group(3))):
+        if not m or m.group(2) != host_tag() or pid_alive(int(m.group(3))):
             continue
         if entry.is_symlink() or not entry.is_dir() or not _has_tool_marker(entry):
             continue
@@ -255,7 +241,7 @@ def _has_tool_marker(folder: Path) -> bool:
 # -- 3. staging -----------------------------------------------------------------------------------
 def stage(target: Target) -> Path:
     """A fresh staging directory beside the destination, marked as cotwatch's (state: staging)."""
-    prefix = f"{_stem(target.path)}{_TMP}{_host_tag()}-{os.getpid()}-"
+    prefix = f"{_stem(target.path)}{_TMP}{host_tag()}-{os.getpid()}-"
     try:
         tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.path.parent))
     except OSError as exc:

@@ -90,3 +90,16 @@ def test_null_typed_arrays_from_empty_or_all_null_lists():
 def test_not_a_primitive_type_is_refused():
     with pytest.raises(TypeError):
         arrowbuf.to_numpy(pa.array(["a"]))
+
+
+def test_conversions_that_would_change_a_value_are_refused_like_pa_array():
+    with pytest.raises(OverflowError):
+        arrowbuf.numeric(np.array([2**31 + 5]), pa.int32())
+    with pytest.raises(ValueError, match="fractions"):
+        arrowbuf.numeric(np.array([1.5]), pa.int64())
+    assert arrowbuf.numeric(np.array([2.0, -3.0]), pa.int64()).to_pylist() == [2, -3]
+    assert arrowbuf.numeric(np.array([7], np.int64), pa.int8()).to_pylist() == [7]
+    view = memoryview(np.arange(3, dtype=np.int64).tobytes())
+    assert arrowbuf.numeric(view, pa.int64()).to_pylist() == [0, 1, 2]
+    with pytest.raises(TypeError):
+        arrowbuf.byte_lengths(pa.array(["a", "b", "a"]).dictionary_encode())

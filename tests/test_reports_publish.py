@@ -125,7 +125,8 @@ def test_a_symlinked_out_is_written_through(cli, store, tmp_path):
 def test_stale_staging_directories_of_dead_processes_are_removed(cli, store, tmp_path):
     """A killed report used to leave its `.DIR.tmp-*` (2.4 MB) forever. Only cotwatch's own
     leftovers (marker inside) of processes that are gone are removed."""
-    from cotwatch.reports.publish import TOOL_ID, _host_tag
+    from cotwatch.analytics.store.atomic import host_tag as _host_tag
+    from cotwatch.reports.publish import TOOL_ID
 
     out = tmp_path / "r"
     host = _host_tag()

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -324,12 +325,17 @@ def test_a_creation_that_fails_leaves_no_store_and_no_litter(tmp_path, monkeypat
     with pytest.raises(StoreMissing, match="no such store"):
         Store.open(db)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = tmp_path / f".s.duckdb.{dead.stdout.strip()}-0000.creating"
+    from cotwatch.analytics.store.atomic import host_tag
+
+    stale = tmp_path / f".s.duckdb.{host_tag()}-{dead.stdout.strip()}-0000.creating"
     stale.write_bytes(b"half a store")
+    Path(f"{stale}.wal").write_bytes(b"and its log")
+    other_host = tmp_path / f".s.duckdb.000000-{dead.stdout.strip()}-0000.creating"
+    other_host.write_bytes(b"another host's: not ours to judge")
     monkeypatch.setattr(database, "migrations", lambda: good)
     with Store.open(db, read_only=False) as store:
         assert store.applied_on_open == [name for name, _ in good]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other_host.name, "s.duckdb"]
 
 
 def test_writers_creating_one_store_at_once_all_land_in_it(tmp_path):
@@ -347,3 +353,49 @@ def test_writers_creating_one_store_at_once_all_land_in_it(tmp_path):
     with Store.open(db) as store:
         assert store.rows("select run from runs order by run") == [("w0",), ("w1",), ("w2",), ("w3",)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.duckdb"]
+
+
+def test_a_wal_left_without_its_database_is_handled_as_duckdb_always_did(tmp_path):
+    """`rm cotwatch.duckdb` leaving `cotwatch.duckdb.wal`: DuckDB's own open decides about the
+    orphan log (a copied template would make it replay a log of another database)."""
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("set checkpoint_threshold = '1GB'")
+    con.execute("create table t as select range as x from range(1000)")
+    import shutil
+
+    shutil.copy(f"{other}.wal", tmp_path / "w.duckdb.wal")
+    con.close()
+    with Store.open(tmp_path / "w.duckdb", read_only=False) as store:
+        assert store.applied_migrations() == [name for name, _ in migrations()]
+
+
+def test_without_hard_links_or_a_home_or_a_sound_template_a_store_is_still_made(tmp_path, monkeypatch):
+    from cotwatch.analytics.store import database
+
+    def no_link(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(database.os, "link", no_link)  # e.g. some network file systems
+    with Store.open(tmp_path / "a.duckdb", read_only=False) as store:
+        assert store.applied_migrations() == [name for name, _ in migrations()]
+    monkeypatch.undo()
+    monkeypatch.delenv("COTWATCH_CACHE")
+    monkeypatch.setattr(database.Path, "home", classmethod(lambda cls: (_ for _ in ()).throw(RuntimeError("no home"))))
+    assert database.empty_store_template() is None
+    with Store.open(tmp_path / "b.duckdb", read_only=False) as store:
+        assert store.applied_migrations() == [name for name, _ in migrations()]
+    monkeypatch.undo()
+    monkeypatch.setenv("COTWATCH_CACHE", str(tmp_path / "cache"))
+    assert database.empty_store_template() is not None
+    [template] = (tmp_path / "cache").glob("empty-store-*.duckdb")
+    template.write_bytes(template.read_bytes()[:4096])  # damaged: it no longer matches its hash
+    with Store.open(tmp_path / "c.duckdb", read_only=False) as store:
+        assert store.applied_migrations() == [name for name, _ in migrations()]
+    assert len(template.read_bytes()) > 4096  # rebuilt
+
+
+def test_a_store_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreMissing, match="cannot open store"):
+        Store.open(tmp_path / "file" / "s.duckdb", read_only=False)

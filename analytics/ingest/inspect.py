@@ -30,14 +30,15 @@ the file and the entry.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from cotwatch.analytics.errors import InputError
-from cotwatch.analytics.ingest.jsonl import MB, Limits
-from cotwatch.analytics.ingest.records import INT32, Record, RecordError, Segment, _opt_float, _opt_int, split_think
+from cotwatch.analytics.ingest.jsonl import MB, Limits, scan_problem
+from cotwatch.analytics.ingest.records import INT32, Record, RecordError, Segment, _opt_int, split_think
 
 #: Entries smaller than this are never refused for their compression ratio (they cannot hurt).
 RATIO_MIN_BYTES = 1 * MB
@@ -97,8 +98,10 @@ def _score_fields(sample: Any) -> tuple[float | None, dict[str, Any]]:
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             try:
                 single = float(value_to_float()(value))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 single = None
+            if single is not None and not math.isfinite(single):
+                single = None  # a scorer's NaN or infinity: no score (the value stays in metadata.scores)
     return single, out
 
 
@@ -133,7 +136,7 @@ def check_log(path: Path, limits: Limits) -> None:
             raise InputError(f"{path}: log of {size / MB:.0f} MB is larger than {limits.max_entry_bytes / MB:g} MB "
                              "(raise --max-entry-mb to read it)")
         data = path.read_bytes()
-        _check_scanned(scan(LineChunk(data, 1), limits.max_depth, whole=True, max_values=limits.max_values),
+        _check_scanned(scan(LineChunk(data, 1), limits.max_depth, whole=True, max_values=limits.document_values),
                        data, path, None, limits)
         return
     import zipfile
@@ -154,8 +157,8 @@ def check_log(path: Path, limits: Limits) -> None:
                                  f"more than {limits.max_ratio:g}:1 (a decompression bomb? raise --max-ratio to read it)")
             data = _bounded_entry(raw, info, path)
             if info.filename.endswith(".json"):
-                _check_scanned(scan(LineChunk(data, 1), limits.max_depth, whole=True, max_values=limits.max_values),
-                               data, path, info.filename, limits)
+                _check_scanned(scan(LineChunk(data, 1), limits.max_depth, whole=True,
+                                    max_values=limits.document_values), data, path, info.filename, limits)
 
 
 def _bounded_entry(raw, info, path: Path) -> bytes:
@@ -189,13 +192,22 @@ def _bounded_entry(raw, info, path: Path) -> bytes:
         read = io.BytesIO(compressed).read
     elif info.compress_type == zipfile.ZIP_DEFLATED:
         inflate = zlib.decompressobj(-zlib.MAX_WBITS)
-        pending = compressed
+        source = io.BytesIO(compressed)  # fed 64 KB at a time: unconsumed_tail copies what it holds
+        pending = b""
 
         def read(size: int) -> bytes:
             nonlocal pending
-            out = inflate.decompress(pending, size)
-            pending = inflate.unconsumed_tail
-            return out
+            out = []
+            while size > 0 and not inflate.eof:
+                if not pending:
+                    pending = source.read(64 << 10)
+                    if not pending:
+                        break
+                piece = inflate.decompress(pending, size)
+                pending = inflate.unconsumed_tail
+                out.append(piece)
+                size -= len(piece)
+            return b"".join(out)
     elif info.compress_type == _ZIP_ZSTD:
         import zstandard
 
@@ -229,19 +241,11 @@ def _bounded_entry(raw, info, path: Path) -> bytes:
 def _check_scanned(chunk, data: bytes, path: Path, entry: str | None, limits: Limits) -> None:
     """Refuse a log document or entry the scanner refused: not UTF-8, too deep, a repeated key
     (inspect_ai's parser would keep the last value silently; JSONL refuses it), too many values."""
-    status = int(chunk.status[0]) if len(chunk.status) else 0
-    where = f"{path}: entry {entry}" if entry else str(path)
-    detail = int(chunk.detail[0]) if len(chunk.status) else 0
-    if status == 2:
-        raise InputError(f"{where}: not valid UTF-8 (byte {detail})")
-    if status == 3:
-        raise InputError(f"{where}: nested deeper than {limits.max_depth} levels (raise --max-depth to read it)")
-    if status == 4:
-        key = data[detail : detail + 200].split(b'"', 2)
-        name = key[1].decode("utf-8", "replace") if len(key) > 1 else "?"
-        raise InputError(f"{where}: an object repeats the key {name!r} (byte {detail})")
-    if status == 6:
-        raise InputError(f"{where}: {limits.values_reason()}")
+    if not len(chunk.status):
+        return
+    problem = scan_problem(int(chunk.status[0]), int(chunk.detail[0]), data, limits, document=True)
+    if problem:
+        raise InputError(f"{path}: entry {entry}: {problem}" if entry else f"{path}: {problem}")
 
 
 def _log_step(path: Path, ev, defaults: dict[str, Any], step_from) -> int:
@@ -326,7 +330,7 @@ def read_inspect_log(path: Path, progress: Callable[[int], None] | None, default
                     # the same bounds as a JSONL record's fields (a bad value is a bad record)
                     epoch=_opt_int({"epoch": sample.epoch}, "epoch", INT32),
                     covert_action=covert if isinstance(covert, bool) else None,
-                    score=_opt_float({"score": score}, "score"),
+                    score=score,
                     metadata=meta,
                     segments=sample_segments(sample),
                     entry=entry,

@@ -54,14 +54,16 @@ class Limits:
     def __post_init__(self) -> None:
         if not 1 <= self.max_depth <= self.DEPTH_CEILING:
             raise InputError(f"--max-depth must be between 1 and {self.DEPTH_CEILING}, got {self.max_depth}")
-        if self.max_record_bytes < 1 or self.max_entry_bytes < 1 or self.max_values < 1:
-            raise InputError("size limits must be positive")
+        if self.max_record_bytes < 1 or self.max_entry_bytes < 1 or not 1 <= self.max_values < 1 << 62:
+            raise InputError("size limits must be positive (and --max-values below 2^62)")
         if not (self.max_ratio >= 1 and math.isfinite(self.max_ratio)):  # NaN fails every comparison
             raise InputError(f"--max-ratio must be a finite number of at least 1, got {self.max_ratio}")
 
-    def values_reason(self) -> str:
-        """Why a line (record, entry, document) of scanner status 6 is refused."""
-        return f"holds more than {self.max_values:,} JSON values (raise --max-values to read it)"
+    @property
+    def document_values(self) -> int:
+        """JSON values of a document parsed whole (a JSON record file, an Inspect log or
+        ``.eval`` entry): twice ``max_values``, the budget that keeps such a parse near 1 GB."""
+        return 2 * self.max_values
 
 
 @dataclass
@@ -106,6 +108,26 @@ def scan(chunk: LineChunk, max_depth: int, whole: bool = False, fields: tuple[by
     chunk.types = np.frombuffer(types, np.uint8).reshape(len(chunk.status), len(fields))
     chunk.fields = tuple(fields)
     return chunk
+
+
+def scan_problem(status: int, detail: int, data: bytes | memoryview, limits: Limits, *,
+                 document: bool = False) -> str | None:
+    """The reason a line (or a document, ``document``) of scanner status ``status`` is refused,
+    or None for the statuses that are not refusals (0 good, 1 blank, 5 for the slower path).
+    ``data``: the line's or document's bytes (a repeated key is named from them)."""
+    if status == 2:
+        return f"not valid UTF-8 (byte {detail})"
+    if status == 3:
+        return f"nested deeper than {limits.max_depth} levels (raise --max-depth to read it)"
+    if status == 4:
+        key = bytes(data[detail : detail + 200]).split(b'"', 2)
+        name = key[1].decode("utf-8", "replace") if len(key) > 1 else "?"
+        return f"an object repeats the key {name!r} (byte {detail})"
+    if status == 6:
+        values = limits.document_values if document else limits.max_values
+        what = " (a document read whole may hold twice --max-values)" if document else ""
+        return f"holds more than {values:,} JSON values{what}; raise --max-values to read it"
+    return None
 
 
 def _open_stream(path: Path) -> tuple[io.BufferedIOBase, io.BufferedReader]:
@@ -222,20 +244,13 @@ def read_json_records(path: Path, limits: Limits, records_field: str | None,
         data = data[3:]
     # nesting, UTF-8 and repeated keys checked on the whole document before parsing it (records
     # sit one level down, or two below --records-field)
-    probe = scan(LineChunk(data, 1), limits.max_depth + 2, whole=True, max_values=limits.max_values)
+    probe = scan(LineChunk(data, 1), limits.max_depth + 2, whole=True, max_values=limits.document_values)
     status = int(probe.status[0]) if len(probe.status) else 1
-    where = int(probe.detail[0]) if len(probe.status) else 0
     if status == 1:
         raise InputError(f"{path}: empty file")
-    if status == 2:
-        raise InputError(f"{path}: not valid UTF-8 (byte {where})")
-    if status == 3:
-        raise InputError(f"{path}: nested deeper than {limits.max_depth} levels (byte {where}; raise --max-depth)")
-    if status == 4:
-        key = data[where : where + 80].split(b'"', 2)[1].decode("utf-8", "replace")
-        raise InputError(f"{path}: an object repeats the key {key!r} (byte {where})")
-    if status == 6:
-        raise InputError(f"{path}: the document {limits.values_reason()}")
+    problem = scan_problem(status, int(probe.detail[0]), data, limits, document=True)
+    if problem:
+        raise InputError(f"{path}: {problem}")
     try:
         if status == 5:  # escaped keys: repeated keys can only be judged after decoding
             from cotwatch.analytics.ingest.records import RecordError, parse_json_record

@@ -31,7 +31,7 @@ from typing import Any
 
 import duckdb
 
-from cotwatch.analytics.errors import InputError, RejectedRecords, UsageError
+from cotwatch.analytics.errors import InputError, OutputError, RejectedRecords, UsageError
 from cotwatch.analytics.ingest.jsonl import (
     MB,
     Limits,
@@ -478,12 +478,16 @@ def ingest_paths(
     except Exception as exc:
         if was_interrupted(exc):  # DuckDB's word for Ctrl-C during a query
             raise KeyboardInterrupt from exc
+        if isinstance(exc, (duckdb.IOException, duckdb.FatalException)):  # a full disk, a failing device
+            raise OutputError(f"{store.path}: cannot write the store ({str(exc).splitlines()[0][:200]}); "
+                              "files reported above were stored whole, nothing of the rest") from exc
         raise
     finally:
         if counter is not None:
             counter.close()
-        store.con.execute("reset memory_limit")
-        store.con.execute("reset checkpoint_threshold")
+        with contextlib.suppress(duckdb.Error):  # a failed database must not hide why it failed
+            store.con.execute("reset memory_limit")
+            store.con.execute("reset checkpoint_threshold")
     if count_terms:
         from cotwatch.analytics.terms import materialize as termcounts
 

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from cotwatch.analytics.errors import InputError, UsageError
-from cotwatch.analytics.ingest.jsonl import MB, LineChunk, Limits, scan
+from cotwatch.analytics.ingest.jsonl import MB, LineChunk, Limits, scan, scan_problem
 from cotwatch.analytics.ingest.records import FieldMap, Record, RecordError, record_from_json
 from cotwatch.analytics.ingest.staging import FileIngest, FileResult
 from cotwatch.analytics.store.database import Store, registered
@@ -215,13 +215,9 @@ def _record(row: dict[str, Any], defaults: dict[str, Any], field_map: FieldMap, 
         raise RecordError(f"messages of {len(data) / MB:.0f} MB are larger than {limits.max_record_bytes / MB:g} MB "
                           "(raise --max-record-mb to read them)")
     checked = scan(LineChunk(data, 1), limits.max_depth, whole=True, max_values=limits.max_values)
-    status = int(checked.status[0]) if len(checked.status) else 0
-    if status == 2:
-        raise RecordError(f"messages are not valid UTF-8 (byte {int(checked.detail[0])})")
-    if status == 3:
-        raise RecordError(f"messages are nested deeper than {limits.max_depth} levels (raise --max-depth to read them)")
-    if status == 6:
-        raise RecordError(f"the messages field {limits.values_reason()}")
+    problem = scan_problem(int(checked.status[0]), int(checked.detail[0]), data, limits) if len(checked.status) else None
+    if problem:
+        raise RecordError(f"messages: {problem}")
     try:
         messages = orjson.loads(data)
     except orjson.JSONDecodeError as exc:

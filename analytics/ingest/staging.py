@@ -25,7 +25,7 @@ import duckdb
 import numpy as np
 
 from cotwatch.analytics import arrowbuf
-from cotwatch.analytics.ingest.jsonl import LineChunk, Limits
+from cotwatch.analytics.ingest.jsonl import LineChunk, Limits, scan_problem
 from cotwatch.analytics.ingest.records import (
     NONBLANK_PATTERN,
     RECORD_FIELDS,
@@ -318,16 +318,7 @@ class FileIngest:
 
     def _scan_reason(self, chunk: LineChunk, i: int) -> str:
         status, detail = int(chunk.status[i]), int(chunk.detail[i])
-        if status == 2:
-            return f"not valid UTF-8 (byte {detail} of the line)"
-        if status == 3:
-            return f"nested deeper than {self.limits.max_depth} levels (raise --max-depth to read it)"
-        if status == 6:
-            return self.limits.values_reason()
-        line = chunk.line_bytes(i)
-        key = line[detail : detail + 200].split(b'"', 2)
-        name = key[1].decode("utf-8", "replace") if len(key) > 1 else "?"
-        return f"an object repeats the key {name!r}"
+        return scan_problem(status, detail, chunk.line_bytes(i) if status == 4 else b"", self.limits)
 
     # -- the end -------------------------------------------------------------------------------
     def finish(self) -> FileResult:

@@ -65,3 +65,52 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | N
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     with atomic_open(path, "w") as fh:
         fh.write(text)
+
+
+# -- leftovers of processes that died mid-write ----------------------------------------------------
+def host_tag() -> str:
+    """A short tag of this host, written into temporary names so only this host's dead
+    processes' leftovers are ever cleaned (a folder may be shared over NFS or by containers)."""
+    import hashlib
+    import socket
+
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def fsync_directory(folder: str | os.PathLike[str]) -> None:
+    """Make a new or renamed entry of ``folder`` durable (best effort where unsupported)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def clean_stale_files(folder: Path, prefix: str, suffix: str) -> list[Path]:
+    """Remove files ``<prefix><host tag>-<pid>-<anything><suffix>`` (and their ``.wal``) in
+    ``folder`` whose process, on this host, is gone. Returns what was removed."""
+    removed = []
+    head = f"{prefix}{host_tag()}-"
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            name = entry.name.removesuffix(".wal")
+            if not (name.startswith(head) and name.endswith(suffix)):
+                continue
+            pid = name[len(head):].split("-", 1)[0]
+            if pid.isdigit() and not pid_alive(int(pid)) and not entry.is_symlink():
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                    removed.append(entry)
+    return removed

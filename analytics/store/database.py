@@ -27,10 +27,12 @@ from typing import Any
 import duckdb
 from cotwatch.analytics.errors import (
     InputError,
+    OutputError,
     StoreLocked,
     StoreMissing,
     StoreNeedsUpgrade,
 )
+from cotwatch.analytics.store.atomic import atomic_path, clean_stale_files, fsync_directory, host_tag
 from cotwatch.analytics.store.sqlfiles import load_sql
 
 DEFAULT_DB = "cotwatch.duckdb"
@@ -90,43 +92,43 @@ def _build_empty_store(path: Path, config: Mapping[str, Any] | None = None) -> l
         con.close()
 
 
-def empty_store_template() -> Path | None:
-    """An empty store with every migration applied, cached in ``$COTWATCH_CACHE`` (default
-    ``~/.cache/cotwatch``) under a key of the migrations' text and DuckDB's version, built the
-    first time it is asked for: a new store is a copy of it (~1 ms instead of ~0.1 s of DDL).
-    None when the cache cannot be written (new stores are then built in place)."""
+def empty_store_template() -> bytes | None:
+    """The bytes of an empty store with every migration applied, cached in ``$COTWATCH_CACHE``
+    (default ``~/.cache/cotwatch``) under a key of the migrations' text and DuckDB's version with
+    a SHA-256 beside it, built the first time it is asked for (and again when the file no longer
+    matches its hash): a new store is a copy of it (~1 ms instead of ~0.1 s of DDL). None when
+    there is no cache to use (no home, not writable): new stores are then built in place."""
     import hashlib
     import secrets
 
     key = hashlib.sha256(duckdb.__version__.encode())
     for name, sql in migrations():
         key.update(name.encode() + b"\0" + sql.encode() + b"\0")
-    folder = Path(os.environ.get("COTWATCH_CACHE") or Path.home() / ".cache" / "cotwatch")
+    try:
+        folder = Path(os.environ.get("COTWATCH_CACHE") or Path.home() / ".cache" / "cotwatch")
+    except RuntimeError:  # no HOME and no passwd entry (some containers)
+        return None
     template = folder / f"empty-store-{key.hexdigest()[:20]}.duckdb"
-    if template.exists():
-        return template
+    digest = Path(f"{template}.sha256")
+    with contextlib.suppress(OSError):
+        data = template.read_bytes()
+        if hashlib.sha256(data).hexdigest() == digest.read_text().strip():
+            return data
     tmp = folder / f".{template.name}.{os.getpid()}-{secrets.token_hex(4)}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _build_empty_store(tmp)
+        data = tmp.read_bytes()
+        with atomic_path(digest) as out:
+            out.write_text(hashlib.sha256(data).hexdigest() + "\n")
         os.replace(tmp, template)  # whole or not at all; a concurrent builder's copy is the same
-    except (OSError, duckdb.Error):
+    except (OSError, duckdb.Error, OutputError):
         return None
     finally:
         for leftover in (tmp, Path(f"{tmp}.wal")):
             with contextlib.suppress(OSError):
                 leftover.unlink(missing_ok=True)
-    return template
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
+    return data
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -247,7 +249,7 @@ class Store:
             raise StoreMissing(f"{db}: no such store (run `cotwatch ingest` or `cotwatch demo` first)")
         if not read_only and db.parent and not db.parent.exists():
             db.parent.mkdir(parents=True, exist_ok=True)
-        created = [] if read_only or db.exists() else cls._create(db, config)
+        created = None if read_only or db.exists() else cls._create(db, config)
         con = connect_with_retry(db, read_only=read_only, wait=wait, config=config)
         store = cls(con, db, read_only)
         try:
@@ -257,7 +259,7 @@ class Store:
             else:
                 if created:  # the ledger says when this store was made, not its template
                     store.con.execute(_LEDGER_RESTAMP[store._ledger_schema()])
-                store.applied_on_open = created + store.migrate()
+                store.applied_on_open = (created or []) + store.migrate()
             store.con.use_search_path(search_path or store._layout_search_path())
         except BaseException:
             con.close()
@@ -265,40 +267,44 @@ class Store:
         return store
 
     @classmethod
-    def _create(cls, db: Path, config: Mapping[str, Any] | None) -> list[str]:
+    def _create(cls, db: Path, config: Mapping[str, Any] | None) -> list[str] | None:
         """Make a new store beside ``db`` and link it into place whole, so no interrupt (Ctrl-C,
         ``kill -9``) can leave a file at ``db`` that is empty or half-migrated. The new store is
-        a copy of the empty, fully migrated store cached per migration set and DuckDB version
-        (:func:`empty_store_template`; built here the first time), else built in place. When
-        another process creates ``db`` meanwhile, its store wins and this one is dropped.
-        Returns the migrations applied (none when another process won)."""
+        a copy of the cached empty store (:func:`empty_store_template`), else built beside ``db``.
+        When another process creates ``db`` meanwhile, its store wins and this one is dropped.
+        Returns the migrations applied ([] when another process won), or None when the store
+        cannot be made this way — a WAL left without its database (DuckDB's own open decides
+        about it), a file system without hard links, a place that cannot be written: DuckDB then
+        creates it in place and :meth:`migrate` builds it, as it always did, and any error is
+        the one-line error of that open."""
         import secrets
-        import shutil
 
-        for stale in db.parent.glob(f".{db.name}.*.creating"):  # left by a creator killed with -9
-            pid = stale.name.removeprefix(f".{db.name}.").split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
-                stale.unlink(missing_ok=True)
-        tmp = db.with_name(f".{db.name}.{os.getpid()}-{secrets.token_hex(4)}.creating")
+        if Path(f"{db}.wal").exists():
+            return None
+        clean_stale_files(db.parent, f".{db.name}.", ".creating")
+        tmp = db.with_name(f".{db.name}.{host_tag()}-{os.getpid()}-{secrets.token_hex(4)}.creating")
         try:
             template = empty_store_template()
             if template is not None:
-                shutil.copyfile(template, tmp)
+                with open(tmp, "xb") as out:
+                    out.write(template)
+                    out.flush()
+                    os.fsync(out.fileno())
                 applied = [name for name, _ in migrations()]
             else:
-                applied = _build_empty_store(tmp, config)
-            try:
-                os.link(tmp, db)  # never replaces: a store another process made stays
-            except FileExistsError:
-                return []
-            except OSError:  # a file system without hard links
-                if db.exists():
-                    return []
-                os.rename(tmp, db)
+                applied = _build_empty_store(tmp, config)  # DuckDB syncs its checkpoint
+            fsync_directory(db.parent)
+            os.link(tmp, db)  # never replaces: a store another process made stays
+            fsync_directory(db.parent)
             return applied
+        except FileExistsError:
+            return []
+        except (OSError, duckdb.IOException):  # a migration that fails is raised, and leaves nothing
+            return None
         finally:
             for leftover in (tmp, Path(f"{tmp}.wal")):
-                leftover.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    leftover.unlink(missing_ok=True)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A second connection to the store (own result stream; same search path). Close it."""

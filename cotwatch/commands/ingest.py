@@ -42,7 +42,7 @@ _FORMATS = ["auto", "jsonl", "json", "inspect", "text", "scout"]
               help="Largest Inspect log entry (uncompressed) or JSON document read (default 256).")
 @click.option("--max-ratio", type=click.FloatRange(min=1), default=None,
               help="Highest compression ratio of an .eval archive entry (default 200).")
-@click.option("--max-values", type=click.IntRange(min=1), default=None,
+@click.option("--max-values", type=click.IntRange(1, (1 << 62) - 1), default=None,
               help="Most JSON values (keys included) in one record, .eval entry or JSON document parsed whole: "
                    "what bounds the memory of parsing it (default 4,000,000).")
 @db_option
