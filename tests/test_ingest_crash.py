@@ -166,3 +166,35 @@ def _children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(entry))
     return found
+
+
+def test_a_ctrl_c_as_the_file_commits_still_reports_the_file_as_stored(tmp_path):
+    """Ctrl-C during DuckDB's commit is raised once the commit returns: the file is stored whole,
+    so its summary line is reported before the interrupt goes on (a re-run finds duplicates)."""
+    from cotwatch.analytics.ingest.loading import ingest_paths
+    from cotwatch.analytics.store.database import Store
+
+    data = tmp_path / "a.jsonl"
+    data.write_text("".join(f'{{"id": "t{i}", "run": "r", "step": 1, "reasoning": "wait {i}"}}\n' for i in range(50)))
+    from cotwatch.analytics.ingest import staging
+
+    real_commit = staging.FileIngest._commit
+
+    def commit_then_interrupt(self):
+        real_commit(self)
+        raise KeyboardInterrupt
+
+    seen = []
+    with Store.open(tmp_path / "s.duckdb", read_only=False) as store:
+        staging.FileIngest._commit = commit_then_interrupt
+        try:
+            ingest_paths(store, [data], on_file=seen.append)
+        except KeyboardInterrupt:
+            pass
+        else:
+            raise AssertionError("the interrupt was swallowed")
+        finally:
+            staging.FileIngest._commit = real_commit
+    assert [(r.added, r.committed) for r in seen] == [(50, True)]
+    with Store.open(tmp_path / "s.duckdb") as store:
+        assert store.rows("select count(*) from transcripts")[0][0] == 50

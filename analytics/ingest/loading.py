@@ -466,9 +466,16 @@ def ingest_paths(
                 res = FileResult(item.display, "-", skipped=item.reason)
             else:
                 _commit_directly(store, _size(item.path) >= DIRECT_COMMIT_BYTES)
-                res = _ingest_one(store, item, counter=counter, run=run, step=step, environment=environment,
-                                  skip_bad=skip_bad, fields=field_map, records_field=records_field, id_from=id_from,
-                                  step_from=parsed_step_from, limits=limits, progress_factory=progress_factory)
+                try:
+                    res = _ingest_one(store, item, counter=counter, run=run, step=step, environment=environment,
+                                      skip_bad=skip_bad, fields=field_map, records_field=records_field,
+                                      id_from=id_from, step_from=parsed_step_from, limits=limits,
+                                      progress_factory=progress_factory)
+                except BaseException as exc:  # interrupted just as the file committed: say it is stored
+                    stored = getattr(exc, "committed_result", None)
+                    if stored is not None and on_file:
+                        on_file(stored)
+                    raise
             results.append(res)
             if on_file:
                 on_file(res)

@@ -349,13 +349,34 @@ class FileIngest:
                 })
                 with registered(self.store.con, _rejects=rejects) as con:
                     con.execute("insert into rejects (file, line, entry, reason) select * from _rejects")
-            self.store.con.execute("commit")
+            try:
+                self._commit()
+            except BaseException as exc:
+                if not self._still_open():  # Ctrl-C arrived as DuckDB committed: the file is stored
+                    self.open = False
+                    result.committed = True
+                    exc.committed_result = result  # the caller reports it before the interrupt
+                raise
             self.open = False
             result.committed = True
             return result
         except BaseException:
             self._rollback()
             raise
+
+    def _commit(self) -> None:
+        self.store.con.execute("commit")
+
+    def _still_open(self) -> bool:
+        """Whether the file's transaction is still open: a commit that raised may have gone
+        through (a Ctrl-C during it is raised once DuckDB returns). DuckDB refuses to begin a
+        transaction inside one (or inside an aborted one), which is the answer."""
+        try:
+            self.store.con.execute("begin transaction")
+        except Exception:  # noqa: BLE001 - "cannot start a transaction within a transaction"
+            return True
+        self.store.con.execute("rollback")
+        return False
 
     def abort(self) -> None:
         """Roll the file back (an error or an interrupt while reading it)."""
