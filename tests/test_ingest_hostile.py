@@ -327,3 +327,31 @@ def test_a_store_that_cannot_be_written_is_one_line(cli, tmp_path, monkeypatch):
     assert res.code == 3, res
     assert "cannot write the store (Could not write file: No space left on device)" in res.err
     assert "Traceback" not in res.err
+
+
+@pytest.mark.parametrize(("payload", "message"), [
+    (b'{"a": NaN, "b": 1, "b": 2}', "an object repeats the key 'b'"),
+    (b'{"a": -Infinity, "d": ' + b"[" * 100 + b"]" * 100 + b"}", "nested deeper than 64 levels"),
+    (b'{"a": Infinity, "x": [' + b"{}," * 1999 + b"{}]}", "holds more than 1,000 JSON values"),
+    (b'{"reasoning": "a", "reasonin\\u0067": "b"}', "an object repeats the key 'reasoning'"),
+])
+def test_nan_or_escaped_keys_in_an_eval_entry_do_not_switch_its_checks_off(cli, tmp_path, payload, message):
+    """Inspect writes NaN, which is not JSON: the scanner reads on past it, so depth, values and
+    repeated keys are still judged; keys written with escapes are judged decoded."""
+    log = _eval_with_entry(tmp_path / "nan.eval", "samples/1_epoch_1.json", payload)
+    res = cli("ingest", log, "--step", "1", "--max-values", "500")
+    assert res.code == 3 and f"entry samples/1_epoch_1.json: {message}" in res.err, res
+
+
+@requires_data
+def test_an_eval_with_bytes_before_its_zip_records_is_refused(cli, tmp_path):
+    """Python's zipfile shifts every offset past leading bytes; inspect_ai's reader does not, so
+    the two would read different entries (a checked one, and a bomb)."""
+    src = DATA / "inspect-logs" / "log_read_sample.eval"
+    shifted = tmp_path / "shifted.eval"
+    shifted.write_bytes(b"\0" * 4096 + src.read_bytes())
+    with zipfile.ZipFile(shifted) as z:
+        assert z.testzip() is None  # the standard library reads it happily
+    res = cli("ingest", shifted, "--step", "1")
+    assert res.code == 3 and "bytes before or between its zip records" in res.err, res
+    assert cli("ingest", src, "--step", "1").code == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -397,5 +398,21 @@ def test_without_hard_links_or_a_home_or_a_sound_template_a_store_is_still_made(
 
 def test_a_store_that_cannot_be_made_is_one_line(tmp_path):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(StoreMissing, match="cannot open store"):
+    from cotwatch.analytics.errors import OutputError
+
+    with pytest.raises(OutputError, match="cannot create the store"):
         Store.open(tmp_path / "file" / "s.duckdb", read_only=False)
+    with pytest.raises(OutputError, match="cannot create the store"):
+        Store.open(tmp_path / "file" / "sub" / "s.duckdb", read_only=False)
+    with pytest.raises(OutputError, match="cannot create the store"):
+        Store.open(tmp_path / ("a" * 300 + ".duckdb"), read_only=False)
+    os.mkfifo(tmp_path / "fifo.duckdb")
+    with pytest.raises(OutputError, match="not a regular file"):
+        Store.open(tmp_path / "fifo.duckdb", read_only=False)
+    with pytest.raises(OutputError, match="not a regular file"):
+        Store.open(tmp_path / "fifo.duckdb")
+    (tmp_path / "link.duckdb").symlink_to(tmp_path / "target" / "real.duckdb")
+    (tmp_path / "target").mkdir()
+    with Store.open(tmp_path / "link.duckdb", read_only=False) as store:
+        assert store.applied_on_open == [name for name, _ in migrations()]
+    assert (tmp_path / "target" / "real.duckdb").is_file() and (tmp_path / "link.duckdb").is_symlink()

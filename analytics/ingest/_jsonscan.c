@@ -17,7 +17,9 @@
  *             (``whole`` documents may be any JSON value), an object key written with a
  *             backslash escape (repeated keys can only be judged after decoding), or a number
  *             that may pass 1e300 or an integer beyond int64 (Python's parsers disagree about
- *             those; the slower path keeps integers exact and refuses what becomes infinite).
+ *             those; the slower path keeps integers exact and refuses what becomes infinite),
+ *             or NaN / Infinity / -Infinity (not JSON; scanned on as numbers, so the other
+ *             checks still see the whole line, which the slower path then judges).
  *          6  holds more than max_values JSON values (max_values >= 0; every key counts too: each
  *             would become a Python object were the line parsed); detail = offset of the value
  *             or key that ran over (whichever of 2, 3, 4 and 6 the scan meets first is reported).
@@ -301,7 +303,7 @@ static int is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' ||
 static int scan_line(const unsigned char *line, int64_t n, int64_t max_depth, int64_t max_values, int whole,
                      KeyTable *keys, Stack *st, const Fields *fields, unsigned char *types, int64_t *detail) {
     int64_t depth = 0, objects = 0, i = 0, values = 0;
-    int escaped_key = 0, huge = 0;
+    int escaped_key = 0, huge = 0, constant = 0;
     int field = -1;  /* the top-level field whose value comes next, if reported */
     enum { VALUE, KEY_OR_END, KEY, COLON, COMMA_OR_END, VALUE_OR_END, DONE } state = VALUE;
     keys->stamp++;
@@ -450,6 +452,10 @@ static int scan_line(const unsigned char *line, int64_t n, int64_t max_depth, in
             }
             type = T_STRING;
             i = end;
+        } else if (c == '-' && i + 9 <= n && memcmp(line + i + 1, "Infinity", 8) == 0) {
+            type = T_NUMBER;  /* -Infinity: as NaN below */
+            constant = 1;
+            i += 9;
         } else if (c == '-' || (c >= '0' && c <= '9')) {
             int64_t end = scan_number(line, i, n, &type, &huge);
             if (end < 0) {
@@ -467,6 +473,16 @@ static int scan_line(const unsigned char *line, int64_t n, int64_t max_depth, in
         } else if (c == 'n' && i + 4 <= n && memcmp(line + i, "null", 4) == 0) {
             type = T_NULL;
             i += 4;
+        } else if (c == 'N' && i + 3 <= n && memcmp(line + i, "NaN", 3) == 0) {
+            /* not JSON, but Python's parsers (inspect_ai's too) read it: scan on, so the depth,
+             * key and value checks still see the rest; the line goes to the slower path */
+            type = T_NUMBER;
+            constant = 1;
+            i += 3;
+        } else if (c == 'I' && i + 8 <= n && memcmp(line + i, "Infinity", 8) == 0) {
+            type = T_NUMBER;
+            constant = 1;
+            i += 8;
         } else {
             invalid = 1;
             invalid_at = i;
@@ -495,7 +511,7 @@ static int scan_line(const unsigned char *line, int64_t n, int64_t max_depth, in
         *detail = invalid_at;
         return 5;
     }
-    return escaped_key || huge || not_object ? 5 : 0;
+    return escaped_key || huge || not_object || constant ? 5 : 0;
 }
 
 static PyObject *scan_lines(PyObject *self, PyObject *args) {

@@ -146,6 +146,12 @@ def check_log(path: Path, limits: Limits) -> None:
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InputError(f"{path}: not a readable Inspect log (not a zip archive: {exc})") from None
     with archive, open(path, "rb") as raw:
+        # Python's zipfile reads an archive with bytes before its first entry by shifting every
+        # offset; inspect_ai's reader does not, so the two would read different entries
+        end = zipfile._EndRecData(raw)
+        if end is None or end[zipfile._ECD_LOCATION] - end[zipfile._ECD_SIZE] != end[zipfile._ECD_OFFSET]:
+            raise InputError(f"{path}: not a readable Inspect log (bytes before or between its zip records: "
+                             "other zip readers would read other entries)")
         for info in archive.infolist():
             if info.is_dir():
                 continue
@@ -243,9 +249,32 @@ def _check_scanned(chunk, data: bytes, path: Path, entry: str | None, limits: Li
     (inspect_ai's parser would keep the last value silently; JSONL refuses it), too many values."""
     if not len(chunk.status):
         return
-    problem = scan_problem(int(chunk.status[0]), int(chunk.detail[0]), data, limits, document=True)
+    status = int(chunk.status[0])
+    problem = scan_problem(status, int(chunk.detail[0]), data, limits, document=True)
+    if status == 5:  # keys written with escapes (or NaN, which Inspect writes): judge keys decoded
+        problem = _repeated_key(data)
     if problem:
         raise InputError(f"{path}: entry {entry}: {problem}" if entry else f"{path}: {problem}")
+
+
+def _repeated_key(data: bytes) -> str | None:
+    """Whether a document repeats a key once keys are decoded (the scanner compares them as
+    written); its values limit has bounded what this parse builds. Invalid JSON is left to
+    inspect_ai, whose error then names the log."""
+    import json
+
+    from cotwatch.analytics.ingest.records import RecordError, _no_repeated_keys
+
+    def keys_only(pairs):
+        _no_repeated_keys(pairs)  # raises on a repeated key; the object itself is not kept
+
+    try:
+        json.loads(data, object_pairs_hook=keys_only)
+    except RecordError as exc:
+        return str(exc)
+    except (ValueError, RecursionError):
+        return None
+    return None
 
 
 def _log_step(path: Path, ev, defaults: dict[str, Any], step_from) -> int:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cotwatch.analytics.errors import InputError
+from cotwatch.analytics.errors import InputError, UsageError
 
 #: Bytes (decompressed) read per block; a chunk holds the block's whole lines.
 CHUNK_BYTES = 16 << 20
@@ -53,11 +53,13 @@ class Limits:
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_depth <= self.DEPTH_CEILING:
-            raise InputError(f"--max-depth must be between 1 and {self.DEPTH_CEILING}, got {self.max_depth}")
-        if self.max_record_bytes < 1 or self.max_entry_bytes < 1 or not 1 <= self.max_values < 1 << 62:
-            raise InputError("size limits must be positive (and --max-values below 2^62)")
+            raise UsageError(f"--max-depth must be between 1 and {self.DEPTH_CEILING}, got {self.max_depth}")
+        if self.max_record_bytes < 1 or self.max_entry_bytes < 1:
+            raise UsageError("--max-record-mb and --max-entry-mb must be at least one byte")
+        if not 1 <= self.max_values < 1 << 62:
+            raise UsageError(f"--max-values must be between 1 and 2^62, got {self.max_values}")
         if not (self.max_ratio >= 1 and math.isfinite(self.max_ratio)):  # NaN fails every comparison
-            raise InputError(f"--max-ratio must be a finite number of at least 1, got {self.max_ratio}")
+            raise UsageError(f"--max-ratio must be a finite number of at least 1, got {self.max_ratio}")
 
     @property
     def document_values(self) -> int:

@@ -504,9 +504,10 @@ def ingest_paths(
     rejected_files = [r for r in results if not r.committed and r.skipped is None]
     if rejected_files:
         problems = [p for r in rejected_files for p in r.problems]
+        hint = "" if skip_bad else " (use --skip-bad to store the good records)"
         raise RejectedRecords(
             f"{len(rejected_files)} file(s) rejected with {len(problems)} problem(s); "
-            "nothing from them was stored (use --skip-bad to store the good records)",
+            f"nothing from them was stored{hint}",
             problems,
         )
     return results

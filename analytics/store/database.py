@@ -114,9 +114,10 @@ def empty_store_template() -> bytes | None:
         data = template.read_bytes()
         if hashlib.sha256(data).hexdigest() == digest.read_text().strip():
             return data
-    tmp = folder / f".{template.name}.{os.getpid()}-{secrets.token_hex(4)}"
+    tmp = folder / f".{template.name}.{host_tag()}-{os.getpid()}-{secrets.token_hex(4)}.building"
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        clean_stale_files(folder, f".{template.name}.", ".building")
         _build_empty_store(tmp)
         data = tmp.read_bytes()
         with atomic_path(digest) as out:
@@ -245,11 +246,20 @@ class Store:
         db = resolve_db_path(path)
         if search_path is not None and search_path not in _SEARCH_PATHS:
             raise ValueError(f"search_path must be one of {sorted(_SEARCH_PATHS)}")
-        if read_only and not db.exists():
+        try:
+            exists = db.exists()
+            if exists and not db.is_file():  # a FIFO would block DuckDB's open forever
+                raise OutputError(f"{db}: not a regular file (a store is a DuckDB database file)")
+            if not read_only and not exists and not db.parent.exists():
+                db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a folder that cannot be made, a name too long...
+            raise OutputError(f"{db}: cannot {'open' if read_only else 'create'} the store "
+                              f"({exc.strerror or exc})") from None
+        if read_only and not exists:
             raise StoreMissing(f"{db}: no such store (run `cotwatch ingest` or `cotwatch demo` first)")
-        if not read_only and db.parent and not db.parent.exists():
-            db.parent.mkdir(parents=True, exist_ok=True)
-        created = None if read_only or db.exists() else cls._create(db, config)
+        # a path that is a symlink to nothing yet: make the store whole where it points
+        target = Path(os.path.realpath(db)) if not exists and db.is_symlink() else db
+        created = None if read_only or exists else cls._create(target, config)
         con = connect_with_retry(db, read_only=read_only, wait=wait, config=config)
         store = cls(con, db, read_only)
         try:
@@ -261,6 +271,9 @@ class Store:
                     store.con.execute(_LEDGER_RESTAMP[store._ledger_schema()])
                 store.applied_on_open = (created or []) + store.migrate()
             store.con.use_search_path(search_path or store._layout_search_path())
+        except duckdb.IOException as exc:  # a full disk while migrating
+            con.close()
+            raise OutputError(f"{db}: cannot write the store ({str(exc).splitlines()[0][:200]})") from None
         except BaseException:
             con.close()
             raise
@@ -277,6 +290,7 @@ class Store:
         about it), a file system without hard links, a place that cannot be written: DuckDB then
         creates it in place and :meth:`migrate` builds it, as it always did, and any error is
         the one-line error of that open."""
+        import errno
         import secrets
 
         if Path(f"{db}.wal").exists():
@@ -284,23 +298,30 @@ class Store:
         clean_stale_files(db.parent, f".{db.name}.", ".creating")
         tmp = db.with_name(f".{db.name}.{host_tag()}-{os.getpid()}-{secrets.token_hex(4)}.creating")
         try:
-            template = empty_store_template()
-            if template is not None:
-                with open(tmp, "xb") as out:
-                    out.write(template)
-                    out.flush()
-                    os.fsync(out.fileno())
-                applied = [name for name, _ in migrations()]
-            else:
-                applied = _build_empty_store(tmp, config)  # DuckDB syncs its checkpoint
-            fsync_directory(db.parent)
-            os.link(tmp, db)  # never replaces: a store another process made stays
+            try:
+                template = empty_store_template()
+                if template is not None:
+                    with open(tmp, "xb") as out:
+                        out.write(template)
+                        out.flush()
+                        os.fsync(out.fileno())
+                    applied = [name for name, _ in migrations()]
+                else:
+                    applied = _build_empty_store(tmp, config)  # DuckDB syncs its checkpoint
+                fsync_directory(db.parent)
+            except (OSError, duckdb.IOException) as exc:  # full, read-only, not a folder...
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+                raise OutputError(f"{db}: cannot create the store ({reason[:200]})") from None
+            try:
+                os.link(tmp, db)  # never replaces: a store another process made stays
+            except FileExistsError:
+                return []
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
+                    raise OutputError(f"{db}: cannot create the store ({exc.strerror})") from None
+                return None  # no hard links here: DuckDB creates it in place, as it always did
             fsync_directory(db.parent)
             return applied
-        except FileExistsError:
-            return []
-        except (OSError, duckdb.IOException):  # a migration that fails is raised, and leaves nothing
-            return None
         finally:
             for leftover in (tmp, Path(f"{tmp}.wal")):
                 with contextlib.suppress(OSError):
