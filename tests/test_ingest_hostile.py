@@ -79,29 +79,36 @@ def test_deep_json_documents_are_refused_before_parsing(cli, tmp_path):
     assert res.code == 3 and "nested deeper than 64 levels" in res.err and "Traceback" not in res.err
 
 
-def _eval_with_entry(path: Path, name: str, payload: bytes, declared: int | None = None) -> Path:
-    """An .eval (zip) with a header and one zstd entry, its declared size honest or not."""
-    import zstandard
-
+def _eval_with_raw_entry(path: Path, name: str, method: int, stream: bytes, size: int, crc: int) -> Path:
+    """An .eval (zip) with a header and one entry written as given: its compressed ``stream``,
+    compression ``method`` and the ``size`` and ``crc`` it declares, honest or not."""
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("header.json", json.dumps({"version": 2, "status": "success", "eval": {"task": "t"}}))
-    compressed = zstandard.ZstdCompressor(level=19).compress(payload)
     info = zipfile.ZipInfo(name)
-    info.compress_type = 93  # zstd, as Inspect writes
+    info.compress_type = method
     with open(path, "r+b") as fh:
         z = zipfile.ZipFile(fh, "a")
         z.fp.seek(z.start_dir)
         info.header_offset = z.fp.tell()
-        info.file_size, info.compress_size = declared or len(payload), len(compressed)
-        info.CRC = __import__("binascii").crc32(payload)
+        info.file_size, info.compress_size, info.CRC = size, len(stream), crc
         z.fp.write(info.FileHeader(False))
-        z.fp.write(compressed)
+        z.fp.write(stream)
         z.start_dir = z.fp.tell()
         z.filelist.append(info)
         z.NameToInfo[name] = info
         z._didModify = True
         z.close()
     return path
+
+
+def _eval_with_entry(path: Path, name: str, payload: bytes, declared: int | None = None) -> Path:
+    """An .eval with a header and one zstd entry (as Inspect writes), its declared size honest or not."""
+    import binascii
+
+    import zstandard
+
+    compressed = zstandard.ZstdCompressor(level=19).compress(payload)
+    return _eval_with_raw_entry(path, name, 93, compressed, declared or len(payload), binascii.crc32(payload))
 
 
 def test_eval_decompression_bombs_are_refused_before_decompressing(cli, tmp_path):
@@ -124,26 +131,10 @@ def _deflate_liar(path: Path, name: str, honest: bytes, more: int) -> Path:
     import binascii
     import zlib
 
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("header.json", json.dumps({"version": 2, "status": "success", "eval": {"task": "t"}}))
     squeeze = zlib.compressobj(9, zlib.DEFLATED, -15)
     stream = squeeze.compress(honest) + b"".join(squeeze.compress(b" " * (1 << 20)) for _ in range(more >> 20))
     stream += squeeze.flush()
-    info = zipfile.ZipInfo(name)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    with open(path, "r+b") as fh:
-        z = zipfile.ZipFile(fh, "a")
-        z.fp.seek(z.start_dir)
-        info.header_offset = z.fp.tell()
-        info.file_size, info.compress_size, info.CRC = len(honest), len(stream), binascii.crc32(honest)
-        z.fp.write(info.FileHeader(False))
-        z.fp.write(stream)
-        z.start_dir = z.fp.tell()
-        z.filelist.append(info)
-        z.NameToInfo[name] = info
-        z._didModify = True
-        z.close()
-    return path
+    return _eval_with_raw_entry(path, name, zipfile.ZIP_DEFLATED, stream, len(honest), binascii.crc32(honest))
 
 
 def test_an_eval_entry_whose_deflate_stream_runs_past_its_declared_size_is_refused(cli, tmp_path):
