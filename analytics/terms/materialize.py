@@ -166,7 +166,7 @@ def _count_arrays(batch, *, with_cells: bool) -> dict:
         other = np.flatnonzero(~ascii_rows)
         rewritten = _replace_separator_punctuation(text.take(numeric(other)))
         still = ~to_numpy(pc.string_is_ascii(rewritten), fill=True)
-        if lengths_of(rewritten).sum() <= PIECE_BYTES * 4:  # the usual small batch: all at once
+        if byte_lengths(rewritten).sum() <= PIECE_BYTES * 4:  # the usual small batch: all at once
             rows = rewritten.to_pylist()
             for i in np.flatnonzero(still).tolist():
                 rows[i] = "\n".join(TOKEN_RE.findall(normalize(rows[i])))
@@ -259,11 +259,6 @@ def _in_pieces(batch, piece: int | None = None):
     if start < batch.num_rows:
         parts.append(batch.slice(start))
     return pa.concat_tables(parts).combine_chunks()
-
-
-def lengths_of(strings) -> np.ndarray:
-    """Byte length of each string of an Arrow array (0 for nulls)."""
-    return byte_lengths(strings)
 
 
 def _cells_of_docs(batch, starts: np.ndarray):
@@ -495,7 +490,7 @@ def _slices_of_whole_transcripts(batch, target: int):
     transcript (rows of one transcript are consecutive)."""
     if batch.num_rows == 0:
         return []
-    sizes = lengths_of(batch.column("text"))
+    sizes = byte_lengths(batch.column("text"))
     if sizes.sum() <= target:
         return [batch]
     pks = to_numpy(batch.column("transcript_pk"))
